@@ -1,0 +1,1 @@
+//! bridge: see README.md. (Being built.)

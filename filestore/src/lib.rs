@@ -1,0 +1,1 @@
+//! filestore: see README.md. (Being built.)

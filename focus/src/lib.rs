@@ -1,0 +1,1 @@
+//! focus: see README.md. (Being built.)

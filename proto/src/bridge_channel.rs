@@ -1,0 +1,114 @@
+//! The bridge channel: JSON messages on the SCTP data channel between a participant's page
+//! and the bridge, tagged by `colibriClass` as in Jitsi's protocol so the names are familiar.
+//!
+//! Source names are `<endpoint>-v0` (video) and `<endpoint>-a0` (audio), see
+//! [`crate::session::source_name`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The label of the data channel the page opens before its first offer.
+pub const LABEL: &str = "bridge-channel";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "colibriClass")]
+pub enum BridgeChannelMessage {
+    /// Bridge → page when the channel opens.
+    ServerHello {
+        #[serde(default)]
+        version: String,
+    },
+    /// Page → bridge → page(s): an application message relayed as is. `to` empty = everyone
+    /// else in the conference. The bridge sets `from`, whatever the sender wrote.
+    EndpointMessage {
+        #[serde(default)]
+        from: String,
+        #[serde(default)]
+        to: String,
+        #[serde(rename = "msgPayload")]
+        msg_payload: serde_json::Value,
+    },
+    /// Page → bridge: what this receiver wants.
+    ReceiverVideoConstraints(ReceiverVideoConstraints),
+    /// Bridge → page: the endpoints whose video is now forwarded to it (last-N).
+    LastNEndpointsChangeEvent {
+        #[serde(rename = "lastNEndpoints")]
+        last_n_endpoints: Vec<String>,
+    },
+    /// Bridge → every page.
+    DominantSpeakerEndpointChangeEvent {
+        #[serde(rename = "dominantSpeakerEndpoint")]
+        dominant_speaker_endpoint: String,
+        #[serde(rename = "previousSpeakers", default)]
+        previous_speakers: Vec<String>,
+    },
+    /// Page → bridge → other pages: connection quality figures (opaque to the bridge).
+    EndpointStats {
+        #[serde(default)]
+        from: String,
+        #[serde(flatten)]
+        stats: BTreeMap<String, serde_json::Value>,
+    },
+    /// Bridge → page: source names currently forwarded to it.
+    ForwardedSources {
+        #[serde(rename = "forwardedSources")]
+        forwarded_sources: Vec<String>,
+    },
+    /// Bridge → sender page: the largest height anyone receives of its video, so it can stop
+    /// encoding layers nobody watches.
+    SenderSourceConstraints {
+        #[serde(rename = "sourceName")]
+        source_name: String,
+        #[serde(rename = "maxHeight")]
+        max_height: i32,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiverVideoConstraints {
+    /// How many video sources to receive at most; -1 = no limit.
+    #[serde(default = "minus_one")]
+    pub last_n: i32,
+    /// Sources the user picked (pinned); they are preferred within last-N.
+    #[serde(default)]
+    pub selected_sources: Vec<String>,
+    /// Sources on stage (large tile); they get the bandwidth first.
+    #[serde(default)]
+    pub on_stage_sources: Vec<String>,
+    #[serde(default)]
+    pub default_constraints: Option<VideoConstraints>,
+    /// Per source name.
+    #[serde(default)]
+    pub constraints: BTreeMap<String, VideoConstraints>,
+}
+
+fn minus_one() -> i32 {
+    -1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoConstraints {
+    /// Largest height wanted; 0 = none (video off for that source).
+    pub max_height: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_jitsi_style_constraints() {
+        let j = r#"{"colibriClass":"ReceiverVideoConstraints","lastN":2,
+            "onStageSources":["ab-v0"],"defaultConstraints":{"maxHeight":180},
+            "constraints":{"ab-v0":{"maxHeight":720}}}"#;
+        match serde_json::from_str::<BridgeChannelMessage>(j).unwrap() {
+            BridgeChannelMessage::ReceiverVideoConstraints(c) => {
+                assert_eq!(c.last_n, 2);
+                assert_eq!(c.constraints["ab-v0"].max_height, 720);
+            }
+            m => panic!("wrong message {m:?}"),
+        }
+    }
+}

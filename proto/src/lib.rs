@@ -1,0 +1,33 @@
+//! Wire types shared by every component of the system, in one place.
+//!
+//! Each message that crosses a process boundary (bus IQs between focus and bridges, session
+//! IQs between focus and participants, the bridge channel, room tokens) is declared here once
+//! and only here. This crate does no I/O beyond reading and writing secret files, and never
+//! depends on a runtime: every component can use it, including tests and benches.
+
+pub mod bridge_channel;
+pub mod colibri;
+pub mod config;
+pub mod ids;
+pub mod secrets;
+pub mod session;
+pub mod token;
+
+pub use ids::{ConferenceId, EndpointId, IdError, RoomName};
+
+/// Namespaces of our own protocol elements. XMPP-standard namespaces are used where they fit;
+/// these cover what no XEP describes.
+pub mod ns {
+    /// `<colibri/>` payload of bus IQs between focus and bridges (JSON inside).
+    pub const COLIBRI: &str = "urn:meet-lan:colibri:0";
+    /// `<description/>` carrying SDP inside a Jingle-style session IQ.
+    pub const SDP: &str = "urn:meet-lan:sdp:0";
+    /// `<token/>` request to signal for a room token (filestore access).
+    pub const TOKEN: &str = "urn:meet-lan:token:0";
+    /// Jingle, whose action names we follow for session signalling.
+    pub const JINGLE: &str = "urn:xmpp:jingle:1";
+    /// The conference request to focus, as Jitsi's clients send it.
+    pub const FOCUS: &str = "http://jitsi.org/protocol/focus";
+    /// Bridge load announced in presence to `bridges@internal.<domain>`.
+    pub const BRIDGE_STATS: &str = "urn:meet-lan:bridge-stats:0";
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one test command (README). Installs what the tests need on a fresh Debian machine,
+# builds the workspace once, then runs every test: Rust unit and integration tests, which
+# start the real binaries and drive them with outside clients (Python, Node, Chromium).
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$PWD
+
+# --- system packages (root on CI; skipped when present) -----------------------------------
+pkgs=()
+command -v chromium >/dev/null || pkgs+=(chromium)
+command -v ip >/dev/null || pkgs+=(iproute2)
+if ((${#pkgs[@]})); then
+  echo "== apt-get install ${pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+# --- Python clients (slixmpp, aiortc, tuspy) in a venv ------------------------------------
+if [ ! -x .venv/bin/python ] || ! cmp -s tests/requirements.txt .venv/requirements.stamp; then
+  echo "== python venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt .venv/requirements.stamp
+fi
+export MEET_PYTHON="$root/.venv/bin/python"
+
+# --- Node clients (XMPP over WebSocket, browser driver) -----------------------------------
+if [ -f tests/node/package.json ]; then
+  if [ ! -d tests/node/node_modules ] || ! cmp -s tests/node/package-lock.json tests/node/node_modules/.lock-stamp; then
+    echo "== npm ci"
+    (cd tests/node && npm ci --no-audit --no-fund --silent && cp package-lock.json node_modules/.lock-stamp)
+  fi
+  export MEET_NODE_MODULES="$root/tests/node/node_modules"
+fi
+
+# --- build once, then test -----------------------------------------------------------------
+echo "== cargo build"
+cargo build --workspace --bins --tests --locked
+export MEET_BIN_DIR="$root/target/debug"
+echo "== cargo test"
+cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"

@@ -1,0 +1,1 @@
+//! signal: see README.md. (Being built.)
