@@ -1,0 +1,83 @@
+// A session with the bridge (proto/src/session.rs, bridge mode): we offer our audio, our
+// video in three simulcast encodings (rid q/h/f) and the `bridge-channel` data channel;
+// focus returns the bridge's answer; afterwards only the bridge offers (source-add /
+// source-remove) and we answer. Screen sharing swaps the video track on the same sender.
+
+import { PeerSession, gathered } from './peer.js';
+
+export const BRIDGE_CHANNEL = 'bridge-channel';
+
+export class BridgeSession extends PeerSession {
+  /** `accept(offerSdp)` sends session-accept to focus and resolves with the bridge's answer. */
+  constructor(sid, media, accept) {
+    super('bridge', sid, media);
+    this.accept = accept;
+    this.channel = null;
+    this.pendingOut = new Map();
+  }
+
+  start() {
+    return this.serial(async () => {
+      this.channel = this.pc.createDataChannel(BRIDGE_CHANNEL, { ordered: true });
+      this.channel.addEventListener('open', () => {
+        console.info('bridge channel open');
+        for (const msg of this.pendingOut.values()) this.channel.send(JSON.stringify(msg));
+        this.pendingOut.clear();
+        this.dispatchEvent(new Event('channelopen'));
+      });
+      this.channel.addEventListener('message', (e) => {
+        let msg;
+        try { msg = JSON.parse(e.data); } catch (_) { return; }
+        if (msg && typeof msg.colibriClass === 'string') this.dispatchEvent(new CustomEvent('message', { detail: msg }));
+      });
+      this.addLocalTransceivers('sendrecv', true);
+      await this.pc.setLocalDescription(await this.pc.createOffer());
+      await gathered(this.pc);
+      const answer = await this.accept(this.pc.localDescription.sdp);
+      if (this.closed) return;
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    });
+  }
+
+  /** A renegotiation offer from the bridge (source-add / source-remove); resolves with our answer. */
+  handleOffer(sdp) {
+    return this.serial(async () => {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+      await gathered(this.pc, 1000);
+      this.pruneTracks();
+      return this.pc.localDescription.sdp;
+    });
+  }
+
+  /**
+   * Sends a bridge-channel message. While the channel is not open yet, only the latest
+   * message of each class is kept (constraints supersede each other).
+   */
+  send(msg) {
+    if (this.channel && this.channel.readyState === 'open') {
+      this.channel.send(JSON.stringify(msg));
+      return true;
+    }
+    this.pendingOut.set(msg.colibriClass, msg);
+    return false;
+  }
+
+  /** The bridge says the largest height anyone watches of our video: stop unneeded layers. */
+  async applySenderConstraint(maxHeight) {
+    const sender = this.videoSender;
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    const heights = { q: 180, h: 360, f: 720 };
+    let changed = false;
+    for (const enc of params.encodings) {
+      const want = maxHeight > 0 && (heights[enc.rid] ?? 720) <= Math.max(maxHeight, 180);
+      if (enc.active !== want) {
+        enc.active = want;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(params).catch((e) => console.warn('setParameters', e));
+  }
+}

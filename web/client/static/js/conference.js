@@ -1,0 +1,575 @@
+// The conference as CLIENT_FLOW.md describes it: XMPP login, the conference request to
+// focus, the MUC join with our media state in presence, the sessions focus starts (bridge
+// and P2P, proto/src/session.rs), and everything that arrives on the bridge channel.
+// It owns the participant list; the Ui only draws what this module tells it.
+//
+// Transitions never leave a participant without video: a new session's stream replaces
+// the old one on a tile only once it decodes frames, and the old session is closed after.
+
+import { Xmpp, x, child } from './xmpp.js';
+import { jingle, parseJingle } from './jingle.js';
+import { BridgeSession } from './bridge-session.js';
+import { P2PSession } from './p2p-session.js';
+
+const NS_MUC = 'http://jabber.org/protocol/muc';
+const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
+const NS_NICK = 'http://jabber.org/protocol/nick';
+const NS_MEDIA = 'urn:meet-lan:media:0';
+const NS_FOCUS = 'http://jitsi.org/protocol/focus';
+export const NS_TOKEN = 'urn:meet-lan:token:0';
+
+/** How long an old session is kept for a new one to start flowing before it is closed anyway. */
+const HANDOVER_MS = 20000;
+
+export function randomHex(bytes) {
+  const a = new Uint8Array(bytes);
+  crypto.getRandomValues(a);
+  return [...a].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Conference extends EventTarget {
+  constructor({ config, room, displayName, media, ui }) {
+    super();
+    this.config = config;
+    this.room = room;
+    this.displayName = displayName;
+    this.media = media;
+    this.ui = ui;
+    this.roomJid = `${room}@${config.muc}`;
+    this.focusJid = `${this.roomJid}/focus`;
+    this.participants = new Map();
+    this.bridge = null;
+    this.p2p = null;
+    this.hand = false;
+    this.left = false;
+    this.xmpp = null;
+    this.nick = null;
+    this.dominant = null;
+    this.lastConstraints = '';
+    this.machineUid = localStorage.getItem('meet.machineUid') || randomHex(16);
+    localStorage.setItem('meet.machineUid', this.machineUid);
+    this.ticker = setInterval(() => this.#tick(), 500);
+    this.qualityTicker = setInterval(() => this.#reportQuality(), 2000);
+    media.addEventListener('change', () => this.#mediaChanged());
+  }
+
+  /** Joins, retrying with back-off until it works or the user leaves. */
+  async join() {
+    let delay = 500;
+    for (;;) {
+      if (this.left) return;
+      try {
+        this.ui.status(this.xmpp ? 'Reconnecting…' : 'Connecting…');
+        await this.#connectOnce();
+        this.ui.status('');
+        this.dispatchEvent(new Event('joined'));
+        return;
+      } catch (e) {
+        console.warn('join failed:', e.message);
+        if (this.xmpp) this.xmpp.close();
+        this.ui.status(`Cannot join yet (${e.message}); retrying…`);
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  async #connectOnce() {
+    const wsUrl = new URL(this.config.websocket, location.href);
+    wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const xmpp = new Xmpp(wsUrl.href, this.config.domain);
+    this.xmpp = xmpp;
+    xmpp.addEventListener('iq', (e) => this.#onIq(e));
+    xmpp.addEventListener('presence', (e) => this.#onPresence(e.detail));
+    xmpp.addEventListener('message', (e) => this.dispatchEvent(new CustomEvent('xmppmessage', { detail: e.detail })));
+    xmpp.addEventListener('disconnected', (e) => this.#onDisconnected(xmpp, e.detail));
+    await xmpp.connect();
+    console.info('xmpp: bound as', xmpp.jid);
+    await this.#askFocus();
+    this.nick = randomHex(4);
+    const joined = new Promise((resolve, reject) => {
+      this.joinWaiter = { resolve, reject };
+      setTimeout(() => reject(new Error('no answer to the room join')), 15000);
+    });
+    this.#sendPresence(true);
+    await joined;
+    console.info(`joined ${this.roomJid} as ${this.nick}`);
+  }
+
+  async #askFocus() {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.xmpp.iq('set', this.config.focus, x('conference', {
+          xmlns: NS_FOCUS, room: this.roomJid, 'machine-uid': this.machineUid,
+        }), 15000);
+        const c = child(res, 'conference', NS_FOCUS);
+        if (c && c.getAttribute('ready') === 'true') return;
+        throw new Error('focus is not ready');
+      } catch (e) {
+        if (e.condition === 'bad-request' || attempt >= 5) throw new Error(`focus: ${e.message}`);
+        await sleep(1000);
+      }
+    }
+  }
+
+  #presence(join) {
+    return x('presence', { to: `${this.roomJid}/${this.nick}` }, [
+      join ? x('x', { xmlns: NS_MUC }) : null,
+      x('nick', { xmlns: NS_NICK }, [this.displayName]),
+      x('audiomuted', { xmlns: NS_MEDIA }, [String(this.media.audioMuted || !this.media.audioTrack)]),
+      x('videomuted', { xmlns: NS_MEDIA }, [String(this.media.videoMuted || !this.media.currentVideoTrack())]),
+      x('videotype', { xmlns: NS_MEDIA }, [this.media.sharing ? 'desktop' : 'camera']),
+      this.hand ? x('handraised', { xmlns: NS_MEDIA }, ['true']) : null,
+    ]);
+  }
+
+  #sendPresence(join = false) {
+    if (!this.xmpp || !this.nick) return;
+    try { this.xmpp.send(this.#presence(join)); } catch (e) { console.warn('presence not sent:', e.message); }
+  }
+
+  #mediaChanged() {
+    this.#sendPresence();
+    this.ui.updateLocal({ audioMuted: this.media.audioMuted, videoMuted: this.media.videoMuted, sharing: this.media.sharing, hand: this.hand });
+  }
+
+  setHand(raised) {
+    this.hand = raised;
+    this.#mediaChanged();
+  }
+
+  #onPresence(p) {
+    const from = p.getAttribute('from') || '';
+    const [bare, nick] = splitJid(from);
+    if (bare !== this.roomJid || !nick) return;
+    const type = p.getAttribute('type');
+    const mucUser = child(p, 'x', NS_MUC_USER);
+    const self = nick === this.nick || (mucUser && [...mucUser.children].some((s) => s.localName === 'status' && s.getAttribute('code') === '110'));
+    if (type === 'error') {
+      if (self && this.joinWaiter) this.joinWaiter.reject(new Error(`room refused the join (${errorCondition(p)})`));
+      return;
+    }
+    if (self) {
+      if (type !== 'unavailable' && this.joinWaiter) {
+        this.joinWaiter.resolve();
+        this.joinWaiter = null;
+      }
+      return;
+    }
+    if (nick === 'focus') return;
+    if (type === 'unavailable') {
+      this.#removeParticipant(nick);
+      return;
+    }
+    const text = (name, ns = NS_MEDIA) => {
+      const el = child(p, name, ns);
+      return el ? el.textContent.trim() : null;
+    };
+    let part = this.participants.get(nick);
+    const isNew = !part;
+    if (!part) {
+      part = { nick, streams: {}, shown: null };
+      this.participants.set(nick, part);
+    }
+    part.name = (text('nick', NS_NICK) || nick).slice(0, 100);
+    part.audioMuted = text('audiomuted') === 'true';
+    part.videoMuted = text('videomuted') === 'true';
+    part.hand = text('handraised') === 'true';
+    part.videoType = text('videotype') === 'desktop' ? 'desktop' : 'camera';
+    if (isNew) this.ui.addParticipant(part);
+    else this.ui.updateParticipant(part);
+    this.#refreshStream(part);
+  }
+
+  #removeParticipant(nick) {
+    const part = this.participants.get(nick);
+    if (!part) return;
+    this.participants.delete(nick);
+    this.ui.removeParticipant(nick);
+  }
+
+  #onIq(e) {
+    const iq = e.detail;
+    const from = iq.getAttribute('from') || '';
+    const [bare, resource] = splitJid(from);
+    const j = parseJingle(iq);
+    if (!j || bare !== this.roomJid || iq.getAttribute('type') !== 'set') return;
+    e.preventDefault();
+    const reply = (payload) => { try { this.xmpp.replyResult(iq, payload); } catch (_) { /* connection gone */ } };
+    const fail = (cond, text) => { try { this.xmpp.replyError(iq, cond, 'cancel', text); } catch (_) { /* connection gone */ } };
+    if (resource === 'focus') this.#fromFocus(j, reply, fail);
+    else this.#fromPeer(resource, j, reply, fail);
+  }
+
+  #fromFocus(j, reply, fail) {
+    switch (j.action) {
+      case 'session-initiate':
+        reply();
+        if (j.transport === 'p2p') this.#startP2P(j.sid, j.peer, j.initiator);
+        else this.#startBridge(j.sid);
+        break;
+      case 'source-add':
+      case 'source-remove': {
+        const b = this.bridge;
+        if (!b || !j.description || j.description.type !== 'offer') {
+          fail('item-not-found', 'no bridge session for this offer');
+          return;
+        }
+        b.handleOffer(j.description.sdp).then(
+          (sdp) => reply(jingle(j.action, j.sid, {}, { type: 'answer', sdp })),
+          (err) => { console.warn('bridge offer failed:', err); fail('bad-request', String(err.message || err)); },
+        );
+        break;
+      }
+      case 'session-terminate':
+        reply();
+        this.#terminate(j.sid, j.reason);
+        break;
+      default:
+        fail('feature-not-implemented');
+    }
+  }
+
+  #fromPeer(nick, j, reply, fail) {
+    if (j.action !== 'session-initiate' || j.transport !== 'p2p' || !j.description || j.description.type !== 'offer') {
+      fail('bad-request', 'only P2P offers are accepted from participants');
+      return;
+    }
+    let s = this.p2p;
+    if (!s || s.sid !== j.sid || s.peer !== nick) {
+      if (s) s.close();
+      s = this.#newP2P(j.sid, nick);
+    }
+    s.answer(j.description.sdp).then(
+      (sdp) => reply(jingle('session-accept', j.sid, { transport: 'p2p' }, { type: 'answer', sdp })),
+      (err) => { console.warn('P2P answer failed:', err); fail('bad-request', String(err.message || err)); },
+    );
+  }
+
+  #wire(session) {
+    session.addEventListener('track', (e) => this.#onTrack(session, e.detail.nick, e.detail.track));
+    session.addEventListener('trackremoved', (e) => this.#onTrackRemoved(session, e.detail.nick, e.detail.track));
+    session.addEventListener('message', (e) => this.#onChannelMessage(session, e.detail));
+    session.addEventListener('flowing', () => this.#refreshAll());
+  }
+
+  #startBridge(sid) {
+    const old = this.bridge;
+    const s = new BridgeSession(sid, this.media, async (offer) => {
+      const res = await this.xmpp.iq('set', this.focusJid, jingle('session-accept', sid, { transport: 'bridge' }, { type: 'offer', sdp: offer }), 30000);
+      const j = parseJingle(res);
+      if (!j || !j.description || j.description.type !== 'answer') throw new Error('session-accept result without an answer');
+      return j.description.sdp;
+    });
+    this.bridge = s;
+    this.#wire(s);
+    s.addEventListener('channelopen', () => { this.lastConstraints = ''; this.#sendConstraints(); });
+    s.addEventListener('failed', () => {
+      // ICE failure: a fresh offer re-allocates the endpoint (Colibri's Allocate replaces it).
+      if (this.bridge === s && !this.left) {
+        console.warn('bridge ICE failed; restarting the session');
+        this.#startBridge(sid);
+      }
+    });
+    if (old) old.close();
+    if (this.p2p) this.p2p.handoverTo = s;
+    s.start().catch((e) => {
+      console.warn('bridge session failed:', e.message);
+      if (this.bridge === s) {
+        s.close();
+        this.bridge = null;
+      }
+    });
+  }
+
+  #newP2P(sid, peer) {
+    const s = new P2PSession(sid, this.media, peer);
+    this.p2p = s;
+    this.#wire(s);
+    s.addEventListener('failed', () => {
+      if (this.p2p === s) {
+        console.warn('P2P ICE failed; staying on the bridge');
+        this.#closeP2P();
+      }
+    });
+    return s;
+  }
+
+  async #startP2P(sid, peer, initiator) {
+    if (!initiator) {
+      if (!this.p2p || this.p2p.sid !== sid) {
+        if (this.p2p) this.p2p.close();
+        this.#newP2P(sid, peer);
+      }
+      return;
+    }
+    if (this.p2p) this.p2p.close();
+    const s = this.#newP2P(sid, peer);
+    try {
+      const offer = await s.offer();
+      const res = await this.xmpp.iq('set', `${this.roomJid}/${peer}`, jingle('session-initiate', sid, { transport: 'p2p' }, { type: 'offer', sdp: offer }), 30000);
+      const j = parseJingle(res);
+      if (!j || !j.description || j.description.type !== 'answer') throw new Error('P2P result without an answer');
+      await s.applyAnswer(j.description.sdp);
+    } catch (e) {
+      console.warn('P2P failed:', e.message);
+      if (this.p2p === s) this.#closeP2P();
+    }
+  }
+
+  #terminate(sid, reason) {
+    if (this.p2p && this.p2p.sid === sid) {
+      // The bridge takes over; keep P2P media until the bridge's flows.
+      this.p2p.handoverTo = this.bridge || true;
+      this.p2p.endAt = performance.now() + HANDOVER_MS;
+      return;
+    }
+    if (!this.bridge || (sid && this.bridge.sid !== sid)) return;
+    if (reason === 'p2p' && this.p2p) {
+      this.bridge.endAt = performance.now() + HANDOVER_MS;
+      this.bridge.endWhenP2PFlows = true;
+    } else if (reason === 'p2p') {
+      this.bridge.endAt = performance.now() + HANDOVER_MS;
+      this.bridge.endWhenP2PFlows = true;
+    } else {
+      this.bridge.close();
+      this.bridge = null;
+      this.#refreshAll();
+    }
+  }
+
+  #closeP2P() {
+    if (!this.p2p) return;
+    this.p2p.close();
+    this.p2p = null;
+    this.#refreshAll();
+  }
+
+  #onTrack(session, nick, track) {
+    if (nick === this.nick) return;
+    const part = this.participants.get(nick) || this.#placeholder(nick);
+    let stream = part.streams[session.kind];
+    if (!stream || stream.session !== session) {
+      stream = new MediaStream();
+      stream.session = session;
+      part.streams[session.kind] = stream;
+    }
+    for (const t of stream.getTracks()) if (t.kind === track.kind && t !== track) stream.removeTrack(t);
+    if (!stream.getTracks().includes(track)) stream.addTrack(track);
+    this.#refreshStream(part);
+  }
+
+  /** A track may arrive before the presence that names its sender; show it with its id. */
+  #placeholder(nick) {
+    const part = { nick, name: nick, streams: {}, audioMuted: false, videoMuted: false, hand: false, videoType: 'camera', placeholder: true };
+    this.participants.set(nick, part);
+    this.ui.addParticipant(part);
+    return part;
+  }
+
+  #onTrackRemoved(session, nick, track) {
+    const part = this.participants.get(nick);
+    if (!part) return;
+    const stream = part.streams[session.kind];
+    if (stream && stream.session === session) {
+      stream.removeTrack(track);
+      if (!stream.getTracks().length) delete part.streams[session.kind];
+    }
+    this.#refreshStream(part);
+  }
+
+  /** Picks the stream a tile shows: the newest session that decodes this participant's video. */
+  #refreshStream(part) {
+    const candidates = Object.values(part.streams).filter((s) => s && !s.session.closed && s.getTracks().length);
+    candidates.sort((a, b) => b.session.startedAt - a.session.startedAt);
+    const flowing = candidates.find((s) => s.session.flowingNicks && s.session.flowingNicks.has(part.nick));
+    const pick = flowing || (part.shown && candidates.includes(part.shown) ? part.shown : candidates[0]) || null;
+    if (pick !== part.shown) {
+      part.shown = pick;
+      this.ui.setStream(part.nick, pick);
+    }
+  }
+
+  #refreshAll() {
+    for (const p of this.participants.values()) this.#refreshStream(p);
+  }
+
+  async #tick() {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.#tickOnce();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  async #tickOnce() {
+    const sessions = [this.bridge, this.p2p].filter((s) => s && !s.closed);
+    for (const s of sessions) await s.checkFlowingNicks();
+    this.#refreshAll();
+    const now = performance.now();
+    // P2P hands over to the bridge once the bridge decodes the peer (or after the deadline).
+    const p = this.p2p;
+    if (p && p.handoverTo) {
+      const b = this.bridge;
+      if ((b && b.flowingNicks && b.flowingNicks.has(p.peer)) || (p.endAt && now > p.endAt) || (!this.participants.has(p.peer))) {
+        console.info('P2P handed over to the bridge');
+        this.#closeP2P();
+      }
+    }
+    const b = this.bridge;
+    if (b && b.endWhenP2PFlows) {
+      const peerFlowing = this.p2p && this.p2p.flowingNicks && this.p2p.flowingNicks.size > 0;
+      if (peerFlowing || now > b.endAt) {
+        console.info('bridge session handed over to P2P');
+        b.close();
+        if (this.bridge === b) this.bridge = null;
+        this.#refreshAll();
+      }
+    }
+  }
+
+  #onChannelMessage(session, msg) {
+    const kind = msg.colibriClass || msg.type;
+    switch (kind) {
+      case 'ServerHello':
+        this.lastConstraints = '';
+        this.#sendConstraints();
+        break;
+      case 'DominantSpeakerEndpointChangeEvent':
+        this.dominant = msg.dominantSpeakerEndpoint;
+        this.ui.setDominant(this.dominant === this.nick ? 'local' : this.dominant);
+        break;
+      case 'EndpointMessage':
+        this.#onAppMessage(msg.from, msg.msgPayload);
+        break;
+      case 'EndpointStats':
+        if (msg.from && typeof msg.quality === 'string') this.ui.setQuality(msg.from, msg.quality);
+        break;
+      case 'SenderSourceConstraints':
+        if (session === this.bridge && typeof msg.maxHeight === 'number') session.applySenderConstraint(msg.maxHeight);
+        break;
+      case 'reaction':
+      case 'stats':
+        // P2P channel: the payload itself, from the peer.
+        if (session.kind === 'p2p') this.#onAppMessage(session.peer, msg);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onAppMessage(from, payload) {
+    if (!payload || typeof payload !== 'object') return;
+    if (payload.type === 'reaction' && typeof payload.emoji === 'string') {
+      this.ui.reaction(from, payload.emoji);
+    } else if (payload.type === 'stats' && typeof payload.quality === 'string') {
+      this.ui.setQuality(from, payload.quality);
+    }
+  }
+
+  /** Sends `payload` to everyone else, on the path media uses now. */
+  #broadcast(payload) {
+    if (this.p2p && this.p2p.send(payload)) return;
+    if (this.bridge) this.bridge.send({ colibriClass: 'EndpointMessage', from: '', to: '', msgPayload: payload });
+  }
+
+  sendReaction(emoji) {
+    this.#broadcast({ type: 'reaction', emoji });
+    this.ui.reaction('local', emoji);
+  }
+
+  /** ReceiverVideoConstraints following tile sizes; sent only when they change. */
+  layoutChanged() {
+    this.#sendConstraints();
+  }
+
+  #sendConstraints() {
+    const b = this.bridge;
+    if (!b) return;
+    const heights = this.ui.tileHeights();
+    const constraints = {};
+    for (const [nick, h] of heights) {
+      const want = h <= 0 ? 0 : h <= 200 ? 180 : h <= 400 ? 360 : 720;
+      constraints[`${nick}-v0`] = { maxHeight: want };
+    }
+    const stage = this.ui.onStage();
+    const msg = {
+      colibriClass: 'ReceiverVideoConstraints',
+      lastN: -1,
+      onStageSources: stage ? [`${stage}-v0`] : [],
+      defaultConstraints: { maxHeight: 180 },
+      constraints,
+    };
+    const key = JSON.stringify(msg);
+    if (key === this.lastConstraints) return;
+    if (b.send(msg)) this.lastConstraints = key;
+  }
+
+  async #reportQuality() {
+    const s = this.p2p && this.p2p.flowingNicks && this.p2p.flowingNicks.size ? this.p2p : this.bridge;
+    if (!s || s.closed) {
+      this.ui.setQuality('local', this.xmpp ? 'unknown' : 'poor');
+      return;
+    }
+    let q;
+    try { q = await s.quality(); } catch (_) { return; }
+    const level = !q.connected ? 'poor' : (q.loss > 0.08 || (q.rtt ?? 0) > 400) ? 'poor' : (q.loss > 0.02 || (q.rtt ?? 0) > 150) ? 'fair' : 'good';
+    this.ui.setQuality('local', level, q);
+    if (s.kind === 'bridge') {
+      s.send({ colibriClass: 'EndpointStats', from: '', quality: level, rtt: q.rtt, loss: q.loss });
+    } else {
+      s.send({ type: 'stats', quality: level });
+    }
+  }
+
+  #onDisconnected(xmpp, { byUs }) {
+    if (xmpp !== this.xmpp) return;
+    this.#teardown();
+    if (byUs || this.left) return;
+    console.warn('signal connection lost; rejoining');
+    this.join();
+  }
+
+  #teardown() {
+    if (this.bridge) this.bridge.close();
+    if (this.p2p) this.p2p.close();
+    this.bridge = null;
+    this.p2p = null;
+    for (const nick of [...this.participants.keys()]) this.#removeParticipant(nick);
+    this.nick = null;
+  }
+
+  /** Asks signal for a room token (filestore access), CLIENT_FLOW step 6. */
+  async roomToken() {
+    const res = await this.xmpp.iq('get', this.config.muc, x('token', { xmlns: NS_TOKEN, room: this.room }));
+    const t = child(res, 'token', NS_TOKEN);
+    if (!t) throw new Error('token result without a token');
+    return t.textContent.trim();
+  }
+
+  leave() {
+    if (this.left) return;
+    this.left = true;
+    clearInterval(this.ticker);
+    clearInterval(this.qualityTicker);
+    if (this.xmpp && this.nick) {
+      try { this.xmpp.send(x('presence', { to: `${this.roomJid}/${this.nick}`, type: 'unavailable' })); } catch (_) { /* gone */ }
+    }
+    this.#teardown();
+    if (this.xmpp) this.xmpp.close();
+  }
+}
+
+function splitJid(jid) {
+  const i = jid.indexOf('/');
+  return i < 0 ? [jid, ''] : [jid.slice(0, i), jid.slice(i + 1)];
+}
+
+function errorCondition(stanza) {
+  const err = child(stanza, 'error');
+  return err && err.firstElementChild ? err.firstElementChild.localName : 'error';
+}

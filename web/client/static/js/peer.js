@@ -1,0 +1,186 @@
+// What bridge and P2P sessions share: one RTCPeerConnection, operations run one at a time
+// (an offer from the other side never interleaves with our own negotiation), non-trickle
+// ICE (candidates are in the SDP: host candidates on a LAN, no STUN, no TURN), and mapping
+// of received tracks to participants.
+
+export const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/** Waits until ICE gathering completes (host candidates only: fast), or `ms` pass. */
+export function gathered(pc, ms = 3000) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+/** msid stream ids by mid, from an SDP: the bridge names each stream after its sender. */
+export function msidByMid(sdp) {
+  const out = new Map();
+  let mid = null;
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith('m=')) mid = null;
+    else if (line.startsWith('a=mid:')) mid = line.slice(6).trim();
+    else if (line.startsWith('a=msid:') && mid !== null) out.set(mid, line.slice(7).trim().split(' ')[0]);
+  }
+  return out;
+}
+
+export class PeerSession extends EventTarget {
+  constructor(kind, sid, media) {
+    super();
+    this.kind = kind; // 'bridge' | 'p2p'
+    this.sid = sid;
+    this.media = media;
+    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.queue = Promise.resolve();
+    this.closed = false;
+    this.startedAt = performance.now();
+    this.tracks = new Map(); // track id -> { nick, track, transceiver }
+    this.flowingNicks = new Set();
+    this.pc.addEventListener('track', (e) => this.#onTrack(e));
+    this.pc.addEventListener('iceconnectionstatechange', () => {
+      const s = this.pc.iceConnectionState;
+      console.info(`${this.kind} session ${this.sid}: ICE ${s}`);
+      if (s === 'failed') this.dispatchEvent(new Event('failed'));
+    });
+  }
+
+  /** Runs `fn` after every earlier operation of this session. */
+  serial(fn) {
+    const run = this.queue.then(() => (this.closed ? Promise.reject(new Error('session closed')) : fn()));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  addLocalTransceivers(direction, simulcast) {
+    const stream = this.media.stream;
+    const a = this.pc.addTransceiver(this.media.audioTrack || 'audio', { direction, streams: [stream] });
+    const vInit = { direction, streams: [stream] };
+    if (simulcast) vInit.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
+    const v = this.pc.addTransceiver(this.media.currentVideoTrack() || 'video', vInit);
+    this.media.registerSender('audio', a.sender);
+    this.media.registerSender('video', v.sender);
+    this.audioSender = a.sender;
+    this.videoSender = v.sender;
+    if (v.setCodecPreferences && RTCRtpReceiver.getCapabilities) {
+      // VP8 first: every browser decodes it and simulcast by rid is well trodden with it.
+      const caps = RTCRtpReceiver.getCapabilities('video')?.codecs || [];
+      const vp8 = caps.filter((c) => /vp8/i.test(c.mimeType));
+      const rest = caps.filter((c) => !/vp8/i.test(c.mimeType));
+      if (vp8.length) {
+        try { v.setCodecPreferences([...vp8, ...rest]); } catch (_) { /* keep the default order */ }
+      }
+    }
+  }
+
+  /** The participant a received track belongs to; P2P knows it, the bridge names it by msid. */
+  nickForTrack(e) {
+    const fromStream = e.streams && e.streams[0] && e.streams[0].id;
+    if (fromStream && fromStream !== '-') return fromStream;
+    const mid = e.transceiver && e.transceiver.mid;
+    const sdp = this.pc.remoteDescription && this.pc.remoteDescription.sdp;
+    return (sdp && mid !== null && msidByMid(sdp).get(mid)) || null;
+  }
+
+  #onTrack(e) {
+    const nick = this.nickForTrack(e);
+    if (!nick) {
+      console.warn(`${this.kind}: track without a sender id, ignored`);
+      return;
+    }
+    this.tracks.set(e.track.id, { nick, track: e.track, transceiver: e.transceiver });
+    this.dispatchEvent(new CustomEvent('track', { detail: { nick, track: e.track } }));
+  }
+
+  /** After a negotiation: tracks whose m-line stopped receiving are gone. */
+  pruneTracks() {
+    for (const [id, t] of this.tracks) {
+      const dir = t.transceiver.currentDirection;
+      if (t.transceiver.stopped || dir === 'inactive' || dir === 'sendonly' || dir === 'stopped') {
+        this.tracks.delete(id);
+        this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
+      }
+    }
+  }
+
+  /**
+   * Polls decoded frames per participant: `flowingNicks` holds the senders whose video this
+   * session decodes (frames counted since the last poll), which is what a handover waits for.
+   */
+  async checkFlowingNicks() {
+    if (this.closed) return this.flowingNicks;
+    const decoded = this.framesByTrack || new Map();
+    const now = new Set();
+    try {
+      const stats = await this.pc.getStats();
+      stats.forEach((r) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+        const t = this.tracks.get(r.trackIdentifier);
+        if (!t) return;
+        const frames = r.framesDecoded || 0;
+        if (frames > (decoded.get(r.trackIdentifier) || 0)) now.add(t.nick);
+        decoded.set(r.trackIdentifier, frames);
+      });
+    } catch (_) { return this.flowingNicks; }
+    this.framesByTrack = decoded;
+    // A participant stays "flowing" while any frame arrived within the last polls.
+    const prev = this.flowingNicks || new Set();
+    this.staleCount = this.staleCount || new Map();
+    for (const n of now) this.staleCount.set(n, 0);
+    const next = new Set(now);
+    for (const n of prev) {
+      if (now.has(n)) continue;
+      const c = (this.staleCount.get(n) || 0) + 1;
+      this.staleCount.set(n, c);
+      if (c < 6) next.add(n);
+    }
+    this.flowingNicks = next;
+    return next;
+  }
+
+  /** Round-trip time (ms) and receive loss (0..1) from the selected candidate pair and inbound RTP. */
+  async quality() {
+    let rtt = null;
+    let lost = 0;
+    let received = 0;
+    const stats = await this.pc.getStats();
+    stats.forEach((r) => {
+      if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded' && r.currentRoundTripTime !== undefined) {
+        rtt = r.currentRoundTripTime * 1000;
+      }
+      if (r.type === 'inbound-rtp') {
+        lost += r.packetsLost || 0;
+        received += r.packetsReceived || 0;
+      }
+    });
+    const delta = { lost: lost - (this.lastLost || 0), received: received - (this.lastReceived || 0) };
+    this.lastLost = lost;
+    this.lastReceived = received;
+    const loss = delta.lost + delta.received > 0 ? Math.max(0, delta.lost) / (delta.lost + delta.received) : 0;
+    return { rtt, loss, connected: ['connected', 'completed'].includes(this.pc.iceConnectionState) };
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.audioSender) this.media.unregisterSender(this.audioSender);
+    if (this.videoSender) this.media.unregisterSender(this.videoSender);
+    for (const t of this.tracks.values()) {
+      this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
+    }
+    this.tracks.clear();
+    try { this.pc.close(); } catch (_) { /* already closed */ }
+    this.dispatchEvent(new Event('closed'));
+  }
+}

@@ -1,0 +1,45 @@
+//! `meet`: the one-command run. Starts every component of meet-lan in this one process
+//! with generated secrets and embedded defaults, prints the addresses other machines of the
+//! LAN open, and stops everything cleanly on Ctrl-C.
+
+use tokio_util::sync::CancellationToken;
+use web::launcher::{self, Component};
+
+fn main() -> std::process::ExitCode {
+    launcher::init_tracing();
+    if let Err(e) = launcher::prepare_all_in_one_env() {
+        eprintln!("meet: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meet: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meet: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let shutdown = CancellationToken::new();
+    launcher::cancel_on_signal(shutdown.clone());
+    let web_config = web::Config::from_env().map_err(|e| e.to_string())?;
+    let https = web_config.https_addr;
+
+    let components = vec![Component::new("web", web::run(web_config, shutdown.clone()))];
+
+    let names: Vec<&str> = components.iter().map(|c| c.name).collect();
+    println!("meet-lan is starting ({}). Open one of these on any machine of the LAN:", names.join(", "));
+    for url in launcher::public_urls(https) {
+        println!("  {url}<room>");
+    }
+    println!("(the certificate is self-signed: the browser asks once to accept it)");
+    launcher::run_components(components, shutdown).await.map_err(|e| e.to_string())
+}

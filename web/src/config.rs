@@ -1,0 +1,88 @@
+//! Settings of the web component, read once from the environment (see the README table).
+//! Nothing here opens a socket or a file.
+
+use crate::Error;
+use proto::config::{env_parse, env_string, ConfigError};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Largest WebSocket frame or message the proxies accept from a browser or an upstream.
+/// XMPP stanzas with SDP stay well below this; anything larger is refused with close 1009.
+pub const DEFAULT_MAX_WS_FRAME: usize = 256 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub https_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// `host:port` of signal's HTTP listener (from `SIGNAL_HTTP_URL`, which must be `http://`).
+    pub signal_authority: String,
+    /// `host:port` of filestore (from `FILESTORE_URL`).
+    pub filestore_authority: String,
+    /// Own certificate and key (PEM) from `TLS_CERT`/`TLS_KEY`; when absent a self-signed
+    /// one is generated into `DATA_DIR/tls`.
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+    pub data_dir: PathBuf,
+    pub domain: String,
+    pub max_ws_frame: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, Error> {
+        let signal = env_string("SIGNAL_HTTP_URL", "http://127.0.0.1:5280");
+        let filestore = env_string("FILESTORE_URL", "http://127.0.0.1:8090");
+        let cert = std::env::var("TLS_CERT").ok().filter(|v| !v.is_empty());
+        let key = std::env::var("TLS_KEY").ok().filter(|v| !v.is_empty());
+        let tls_files = match (cert, key) {
+            (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+            (None, None) => None,
+            (c, _) => {
+                return Err(ConfigError {
+                    name: if c.is_some() { "TLS_KEY".into() } else { "TLS_CERT".into() },
+                    value: String::new(),
+                    reason: "TLS_CERT and TLS_KEY must be given together".into(),
+                }
+                .into())
+            }
+        };
+        Ok(Config {
+            https_addr: env_parse("WEB_HTTPS_ADDR", SocketAddr::from(([0, 0, 0, 0], 8443)))?,
+            http_addr: env_parse("WEB_HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], 8000)))?,
+            signal_authority: http_authority("SIGNAL_HTTP_URL", &signal)?,
+            filestore_authority: http_authority("FILESTORE_URL", &filestore)?,
+            tls_files,
+            data_dir: proto::config::data_dir(),
+            domain: proto::config::xmpp_domain(),
+            max_ws_frame: env_parse("WEB_MAX_WS_FRAME", DEFAULT_MAX_WS_FRAME)?,
+        })
+    }
+}
+
+/// `http://host:port[/]` → `host:port`. Upstreams are on loopback or a private network, so
+/// only plain `http` is accepted, and a path would be ambiguous, so none is.
+pub fn http_authority(name: &str, url: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError { name: name.into(), value: url.into(), reason: reason.into() };
+    let uri: hyper::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad("must start with http://"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(bad("must not have a path or query"));
+    }
+    let auth = uri.authority().ok_or_else(|| bad("has no host"))?;
+    let port = auth.port_u16().unwrap_or(80);
+    Ok(format!("{}:{}", auth.host(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_must_be_plain_http_without_path() {
+        assert_eq!(http_authority("X", "http://127.0.0.1:5280").unwrap(), "127.0.0.1:5280");
+        assert_eq!(http_authority("X", "http://signal/").unwrap(), "signal:80");
+        assert!(http_authority("X", "https://127.0.0.1:5280").is_err());
+        assert!(http_authority("X", "http://127.0.0.1:5280/x").is_err());
+        assert!(http_authority("X", "nonsense").is_err());
+    }
+}
