@@ -139,6 +139,10 @@ pub mod reason {
     pub const P2P: &str = "p2p";
     /// The conference is over.
     pub const ENDED: &str = "ended";
+    /// Focus gave up on this session (the participant did not answer in time, or its
+    /// answers were unusable; for a P2P session: one of the two did not acknowledge it).
+    /// No new session follows until the participant joins the room again.
+    pub const FAILED: &str = "failed";
 }
 
 /// A media stream's `msid` stream id on the bridge is the sending endpoint's id, so a page
