@@ -1,0 +1,123 @@
+//! The per-receiver bitrate allocator: which video sources a receiver gets and in which
+//! simulcast layer, from its `ReceiverVideoConstraints` (last-N, on-stage and selected
+//! sources, max height per source), the dominant speaker history and its bandwidth
+//! estimate. Pure function of its inputs; it never writes packets or asks for keyframes.
+
+use std::time::Instant;
+
+use proto::bridge_channel::ReceiverVideoConstraints;
+
+use crate::track::{EpNum, TrackIn};
+
+/// One video source as the allocator sees it.
+pub struct Candidate<'a> {
+    pub ep: EpNum,
+    pub track: &'a TrackIn,
+}
+
+/// The decision for one source: a layer index of its `TrackIn`, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allocation {
+    pub ep: EpNum,
+    pub layer: Option<usize>,
+}
+
+/// Height assumed for a layer whose keyframes did not tell it (rank 0 = lowest of n).
+fn assumed_height(rank: usize, n: usize) -> i32 {
+    720 >> (n.saturating_sub(1).saturating_sub(rank)).min(3)
+}
+
+/// Bitrate assumed for a layer not measured yet.
+fn assumed_bitrate(rank: usize, n: usize) -> u64 {
+    1_500_000 >> (2 * n.saturating_sub(1).saturating_sub(rank)).min(6)
+}
+
+/// Decides every source's layer for one receiver. `speakers` lists recent dominant
+/// speakers, most recent first; `bwe_bps` is the receiver's estimate (None = unknown).
+pub fn allocate(
+    constraints: &ReceiverVideoConstraints,
+    candidates: &[Candidate<'_>],
+    speakers: &[EpNum],
+    bwe_bps: Option<u64>,
+    now: Instant,
+) -> Vec<Allocation> {
+    // Priority order: on stage, selected, recent speakers, then join order.
+    let prio = |c: &Candidate<'_>| -> (u8, usize) {
+        let name = &c.track.source_name;
+        if constraints.on_stage_sources.iter().any(|s| s == name) {
+            (0, 0)
+        } else if constraints.selected_sources.iter().any(|s| s == name) {
+            (1, 0)
+        } else if let Some(i) = speakers.iter().position(|e| *e == c.ep) {
+            (2, i)
+        } else {
+            (3, 0)
+        }
+    };
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|i| prio(&candidates[*i]));
+
+    let last_n = if constraints.last_n < 0 { usize::MAX } else { constraints.last_n as usize };
+    let mut result: Vec<Allocation> = candidates.iter().map(|c| Allocation { ep: c.ep, layer: None }).collect();
+    // Per chosen source: ranked layers and the highest rank allowed by max height.
+    let mut plans: Vec<(usize, Vec<usize>, usize)> = Vec::new();
+    for &i in &order {
+        if plans.len() >= last_n {
+            break;
+        }
+        let c = &candidates[i];
+        if c.track.muted {
+            continue;
+        }
+        let max_height = constraints
+            .constraints
+            .get(&c.track.source_name)
+            .or(constraints.default_constraints.as_ref())
+            .map(|v| v.max_height)
+            .unwrap_or(i32::MAX);
+        let ranked = c.track.ranked_layers(now);
+        if max_height <= 0 || ranked.is_empty() {
+            continue;
+        }
+        let n = ranked.len();
+        let mut best = 0;
+        for (rank, &li) in ranked.iter().enumerate() {
+            let h = c.track.layers[li].height.map(i32::from).unwrap_or_else(|| assumed_height(rank, n));
+            if h <= max_height {
+                best = rank;
+            }
+        }
+        plans.push((i, ranked, best));
+    }
+
+    // Bandwidth: everyone gets the lowest layer first, then upgrades in priority order.
+    let mut budget = bwe_bps.unwrap_or(u64::MAX);
+    let rate = |c: &Candidate<'_>, ranked: &[usize], rank: usize| -> u64 {
+        let l = &c.track.layers[ranked[rank]];
+        if l.bitrate_bps > 0 { l.bitrate_bps } else { assumed_bitrate(rank, ranked.len()) }
+    };
+    let mut chosen: Vec<Option<usize>> = vec![None; plans.len()];
+    for (k, (i, ranked, _)) in plans.iter().enumerate() {
+        let r = rate(&candidates[*i], ranked, 0);
+        if k == 0 || r <= budget {
+            budget = budget.saturating_sub(r);
+            chosen[k] = Some(0);
+        }
+    }
+    for (k, (i, ranked, best)) in plans.iter().enumerate() {
+        let Some(mut rank) = chosen[k] else { continue };
+        while rank < *best {
+            let extra = rate(&candidates[*i], ranked, rank + 1).saturating_sub(rate(&candidates[*i], ranked, rank));
+            if extra > budget {
+                break;
+            }
+            budget -= extra;
+            rank += 1;
+        }
+        chosen[k] = Some(rank);
+    }
+    for (k, (i, ranked, _)) in plans.iter().enumerate() {
+        result[*i].layer = chosen[k].map(|rank| ranked[rank]);
+    }
+    result
+}

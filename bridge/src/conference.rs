@@ -1,0 +1,404 @@
+//! `Conference`: the endpoints of one room on this bridge and everything that crosses
+//! between them: media forwarding (with layer choice and seq/timestamp rewriting),
+//! keyframe requests, bridge-channel relays, dominant speaker and last-N.
+//!
+//! Sans-IO: time comes in as `now`, packets leave as str0m `Transmit`s into a queue, Colibri
+//! events into another. It never touches a socket, a clock or another conference.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use proto::bridge_channel::BridgeChannelMessage;
+use proto::colibri::ColibriEvent;
+use proto::{ConferenceId, EndpointId};
+use str0m::media::MediaKind;
+use str0m::net::Transmit;
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+
+use crate::allocator::{self, Candidate};
+use crate::dominant_speaker::DominantSpeaker;
+use crate::endpoint::{EpEvent, Endpoint};
+use crate::keyframe;
+use crate::metrics::Metrics;
+use crate::track::EpNum;
+
+/// The allocator re-runs at least this often (layers start and stop, rates move).
+const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Where a conference puts its output.
+pub struct Sink<'a> {
+    pub transmits: &'a mut VecDeque<Transmit>,
+    pub events: &'a mut VecDeque<ColibriEvent>,
+    pub metrics: &'a Metrics,
+}
+
+#[derive(Debug)]
+pub struct Conference {
+    pub id: ConferenceId,
+    pub endpoints: Vec<Endpoint>,
+    speakers: DominantSpeaker,
+    next_allocation: Instant,
+    allocation_due: bool,
+    version: String,
+}
+
+fn pair_mut(v: &mut [Endpoint], a: usize, b: usize) -> (&mut Endpoint, &mut Endpoint) {
+    assert!(a != b, "invariant: a sender never forwards to itself");
+    if a < b {
+        let (l, r) = v.split_at_mut(b);
+        (&mut l[a], &mut r[0])
+    } else {
+        let (l, r) = v.split_at_mut(a);
+        (&mut r[0], &mut l[b])
+    }
+}
+
+/// Where a new outgoing stream starts its sequence numbers: random, below 2^14, so the
+/// SRTP rollover counter starts at zero on the receiver.
+fn initial_seq() -> u16 {
+    (getrandom::u32().unwrap_or(4242) as u16 & 0x3fff) + 1
+}
+
+impl Conference {
+    pub fn new(id: ConferenceId, now: Instant, version: String) -> Self {
+        Conference {
+            id,
+            endpoints: Vec::new(),
+            speakers: DominantSpeaker::default(),
+            next_allocation: now,
+            allocation_due: false,
+            version,
+        }
+    }
+
+    pub fn index_of(&self, id: &EndpointId) -> Option<usize> {
+        self.endpoints.iter().position(|e| &e.id == id)
+    }
+
+    pub fn index_of_num(&self, num: EpNum) -> Option<usize> {
+        self.endpoints.iter().position(|e| e.num == num)
+    }
+
+    /// Adds a freshly allocated endpoint: it will get every source already here.
+    pub fn add_endpoint(&mut self, mut ep: Endpoint) {
+        for other in &self.endpoints {
+            for t in &other.tracks_in {
+                ep.add_source(other.num, other.id.clone(), t.kind, initial_seq());
+            }
+        }
+        self.endpoints.push(ep);
+        self.allocation_due = true;
+    }
+
+    /// Removes an endpoint; its sources leave every other endpoint's session.
+    pub fn remove_endpoint(&mut self, id: &EndpointId) -> Option<Endpoint> {
+        let i = self.index_of(id)?;
+        let ep = self.endpoints.remove(i);
+        self.speakers.remove(ep.num);
+        for other in &mut self.endpoints {
+            other.remove_source(ep.num);
+        }
+        self.allocation_due = true;
+        Some(ep)
+    }
+
+    pub fn force_mute(&mut self, id: &EndpointId, audio: bool, video: bool) -> bool {
+        let Some(i) = self.index_of(id) else { return false };
+        for t in &mut self.endpoints[i].tracks_in {
+            if (t.kind == MediaKind::Audio && audio) || (t.kind == MediaKind::Video && video) {
+                t.muted = true;
+            }
+        }
+        self.allocation_due = true;
+        true
+    }
+
+    /// The earliest moment this conference needs `drive` again.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let mut t = self.endpoints.iter().map(|e| e.next_timeout).min()?;
+        t = t.min(self.next_allocation);
+        if let Some(s) = self.speakers.next_evaluation() {
+            t = t.min(s);
+        }
+        Some(t)
+    }
+
+    /// Processes everything that is due or pending at `now`.
+    pub fn drive(&mut self, now: Instant, sink: &mut Sink<'_>) {
+        for ep in &mut self.endpoints {
+            if ep.next_timeout <= now {
+                ep.dirty = true;
+            }
+        }
+        let mut evs = Vec::new();
+        for _round in 0..8 {
+            self.run_timers(now);
+            loop {
+                let mut progressed = false;
+                for i in 0..self.endpoints.len() {
+                    if !self.endpoints[i].dirty {
+                        continue;
+                    }
+                    progressed = true;
+                    self.endpoints[i].dirty = false;
+                    self.endpoints[i].poll(now, sink.transmits, &mut evs);
+                    for ev in evs.drain(..) {
+                        self.on_event(i, ev, now, sink);
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+            if !self.allocation_due {
+                break;
+            }
+        }
+        self.remove_failed(sink);
+        for ep in &mut self.endpoints {
+            if let Some(offer) = ep.make_offer() {
+                sink.events.push_back(ColibriEvent::Offer {
+                    conference: self.id.clone(),
+                    endpoint: ep.id.clone(),
+                    offer: offer.sdp,
+                    added: offer.added,
+                    removed: offer.removed,
+                });
+            }
+        }
+    }
+
+    fn remove_failed(&mut self, sink: &mut Sink<'_>) {
+        while let Some(i) = self.endpoints.iter().position(|e| e.failed.is_some()) {
+            let id = self.endpoints[i].id.clone();
+            let reason = self.endpoints[i].failed.clone().unwrap_or_default();
+            tracing::info!(conference = %self.id, endpoint = %id, %reason, "endpoint failed");
+            self.remove_endpoint(&id);
+            sink.metrics.endpoints_failed_total.inc();
+            sink.events.push_back(ColibriEvent::EndpointFailed { conference: self.id.clone(), endpoint: id, reason });
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        if let Some(speaker) = self.speakers.handle_timeout(now) {
+            self.announce_speaker(speaker);
+            self.allocation_due = true;
+        }
+        if self.allocation_due || now >= self.next_allocation {
+            self.allocation_due = false;
+            self.next_allocation = now + ALLOCATION_INTERVAL;
+            for j in 0..self.endpoints.len() {
+                self.allocate_for(j, now);
+            }
+        }
+    }
+
+    fn announce_speaker(&mut self, speaker: EpNum) {
+        let Some(i) = self.index_of_num(speaker) else { return };
+        let id = self.endpoints[i].id.to_string();
+        let previous: Vec<String> = self
+            .speakers
+            .history()
+            .iter()
+            .skip(1)
+            .filter_map(|n| self.index_of_num(*n).map(|k| self.endpoints[k].id.to_string()))
+            .collect();
+        let msg = BridgeChannelMessage::DominantSpeakerEndpointChangeEvent {
+            dominant_speaker_endpoint: id,
+            previous_speakers: previous,
+        };
+        for ep in &mut self.endpoints {
+            ep.send_channel(&msg);
+        }
+    }
+
+    /// Runs the allocator for receiver `j` and applies the targets.
+    fn allocate_for(&mut self, j: usize, now: Instant) {
+        let allocs = {
+            let r = &self.endpoints[j];
+            let candidates: Vec<Candidate<'_>> = self
+                .endpoints
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != j)
+                .flat_map(|(_, e)| {
+                    e.tracks_in.iter().filter(|t| t.kind == MediaKind::Video).map(move |t| Candidate { ep: e.num, track: t })
+                })
+                .collect();
+            allocator::allocate(&r.constraints, &candidates, self.speakers.history(), r.bwe, now)
+        };
+        let mut forwarded = Vec::new();
+        let mut last_n = Vec::new();
+        let r = &mut self.endpoints[j];
+        for a in allocs {
+            let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == a.ep && t.kind == MediaKind::Video) else {
+                continue;
+            };
+            t.target = a.layer;
+            if a.layer.is_some() && t.open_mid().is_some() {
+                forwarded.push(proto::session::source_name(&t.source_endpoint, true));
+                last_n.push(t.source_endpoint.to_string());
+            }
+        }
+        if forwarded != r.forwarded_sources && r.channel_open() {
+            r.forwarded_sources = forwarded.clone();
+            r.send_channel(&BridgeChannelMessage::ForwardedSources { forwarded_sources: forwarded });
+        }
+        if last_n != r.last_n_endpoints && r.channel_open() {
+            r.last_n_endpoints = last_n.clone();
+            r.send_channel(&BridgeChannelMessage::LastNEndpointsChangeEvent { last_n_endpoints: last_n });
+        }
+    }
+
+    fn on_event(&mut self, i: usize, ev: EpEvent, now: Instant, sink: &mut Sink<'_>) {
+        match ev {
+            EpEvent::SourceAdded(kind) => {
+                let (num, id) = (self.endpoints[i].num, self.endpoints[i].id.clone());
+                for (j, other) in self.endpoints.iter_mut().enumerate() {
+                    if j != i {
+                        other.add_source(num, id.clone(), kind, initial_seq());
+                    }
+                }
+                self.allocation_due = true;
+            }
+            EpEvent::Media { track, layer, packet } => {
+                sink.metrics.rtp_in_total.inc();
+                self.forward(i, track, layer, packet, now, sink);
+            }
+            EpEvent::KeyframeWanted { track_out } => {
+                let Some(t) = self.endpoints[i].tracks_out.get(track_out) else { return };
+                let (source, kind, layer) = (t.source, t.kind, t.current.or(t.target));
+                let Some(s) = self.index_of_num(source) else { return };
+                let sender = &mut self.endpoints[s];
+                let Some(ti) = sender.tracks_in.iter().position(|t| t.kind == kind) else { return };
+                if sender.request_keyframe(ti, layer.unwrap_or(0), now) {
+                    sink.metrics.keyframe_requests_total.inc();
+                }
+            }
+            EpEvent::Channel(msg) => self.on_channel_message(i, msg, sink),
+            EpEvent::ChannelOpened => {
+                let ep = &mut self.endpoints[i];
+                ep.send_channel(&BridgeChannelMessage::ServerHello { version: self.version.clone() });
+                ep.forwarded_sources = vec!["-".into()];
+                ep.last_n_endpoints = vec!["-".into()];
+                if let Some(cur) = self.speakers.current() {
+                    self.announce_speaker(cur);
+                }
+                self.allocation_due = true;
+            }
+            EpEvent::Connected => {
+                tracing::info!(conference = %self.id, endpoint = %self.endpoints[i].id, "endpoint connected");
+                sink.events.push_back(ColibriEvent::EndpointConnected {
+                    conference: self.id.clone(),
+                    endpoint: self.endpoints[i].id.clone(),
+                });
+            }
+            EpEvent::Failed(_) => {}
+            EpEvent::Bandwidth => self.allocation_due = true,
+            EpEvent::BadChannelMessage => sink.metrics.bad_channel_messages_total.inc(),
+        }
+    }
+
+    fn on_channel_message(&mut self, i: usize, msg: BridgeChannelMessage, sink: &mut Sink<'_>) {
+        let from = self.endpoints[i].id.to_string();
+        match msg {
+            BridgeChannelMessage::EndpointMessage { to, msg_payload, .. } => {
+                let out = BridgeChannelMessage::EndpointMessage { from, to: to.clone(), msg_payload };
+                for (j, ep) in self.endpoints.iter_mut().enumerate() {
+                    if j != i && (to.is_empty() || ep.id.as_str() == to) {
+                        ep.send_channel(&out);
+                    }
+                }
+            }
+            BridgeChannelMessage::EndpointStats { stats, .. } => {
+                let out = BridgeChannelMessage::EndpointStats { from, stats };
+                for (j, ep) in self.endpoints.iter_mut().enumerate() {
+                    if j != i {
+                        ep.send_channel(&out);
+                    }
+                }
+            }
+            BridgeChannelMessage::ReceiverVideoConstraints(c) => {
+                self.endpoints[i].constraints = c;
+                self.allocation_due = true;
+            }
+            _ => sink.metrics.bad_channel_messages_total.inc(),
+        }
+    }
+
+    /// Forwards one packet from endpoint `i` to every receiver that should get it.
+    fn forward(&mut self, i: usize, track: usize, layer: usize, packet: RtpPacket, now: Instant, sink: &mut Sink<'_>) {
+        let (src, kind, muted, codec) = {
+            let s = &self.endpoints[i];
+            let t = &s.tracks_in[track];
+            (s.num, t.kind, t.muted, t.codec_kind(packet.header.payload_type))
+        };
+        if muted {
+            return;
+        }
+        if kind == MediaKind::Audio {
+            if let Some(level) = packet.header.ext_vals.audio_level {
+                self.speakers.handle_level(src, level, now);
+            }
+        }
+        let is_key = kind == MediaKind::Video && codec.is_some_and(|c| keyframe::starts_keyframe(c, &packet.payload));
+        let ssrc = *packet.header.ssrc;
+        let mut want_keyframe = false;
+        let mut ext = ExtensionValues::default();
+        ext.audio_level = packet.header.ext_vals.audio_level;
+        ext.voice_activity = packet.header.ext_vals.voice_activity;
+        ext.video_orientation = packet.header.ext_vals.video_orientation;
+        for j in 0..self.endpoints.len() {
+            if j == i {
+                continue;
+            }
+            let (s, r) = pair_mut(&mut self.endpoints, i, j);
+            let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == src && t.kind == kind) else { continue };
+            let Some(mid) = t.open_mid() else { continue };
+            if kind == MediaKind::Video {
+                let Some(target) = t.target else {
+                    t.current = None;
+                    continue;
+                };
+                if layer == target && t.current != Some(target) {
+                    if is_key {
+                        t.current = Some(target);
+                        sink.metrics.layer_switches_total.inc();
+                    } else {
+                        want_keyframe = true;
+                    }
+                }
+                if t.current != Some(layer) {
+                    continue;
+                }
+            }
+            let pt_in = packet.header.payload_type;
+            let out_pt = match t.pt_map.iter().find(|(a, _)| *a == pt_in) {
+                Some((_, b)) => *b,
+                None => {
+                    let params = s.tracks_in[track].codec(pt_in).cloned();
+                    let b = params.and_then(|p| r.rtc.codec_config().match_params(p).map(|x| x.pt()));
+                    t.pt_map.push((pt_in, b));
+                    b
+                }
+            };
+            let Some(out_pt) = out_pt else { continue };
+            let Some(rw) = t.rewriter.rewrite(ssrc, *packet.seq_no, packet.header.timestamp, packet.timestamp) else {
+                continue;
+            };
+            let mut api = r.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
+            tx.write_rtp(
+                RtpWrite::new(out_pt, rw.seq.into(), rw.ts, packet.timestamp, packet.payload.clone())
+                    .marker(packet.header.marker)
+                    .ext_vals(ext.clone())
+                    .nackable(kind == MediaKind::Video),
+            );
+            r.dirty = true;
+            sink.metrics.rtp_forwarded_total.inc();
+        }
+        if want_keyframe && self.endpoints[i].request_keyframe(track, layer, now) {
+            sink.metrics.keyframe_requests_total.inc();
+        }
+    }
+}

@@ -1,0 +1,461 @@
+//! `Endpoint`: one participant's session on the bridge, a str0m `Rtc` in RTP mode with
+//! ICE-lite, plus what the bridge knows about it: the sources it sends (`TrackIn`), the
+//! sources forwarded to it (`TrackOut`), its bridge channel and its wishes (constraints).
+//!
+//! The endpoint turns str0m's outputs into [`EpEvent`]s for its conference and applies what
+//! the conference decides; it never decides about other endpoints and never touches a
+//! socket or a clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use proto::bridge_channel::{self, BridgeChannelMessage, ReceiverVideoConstraints};
+use proto::session::source_name;
+use proto::EndpointId;
+use str0m::bwe::{Bitrate, BweKind};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Rid};
+use str0m::net::Transmit;
+use str0m::rtp::RtpPacket;
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+
+use crate::keyframe;
+use crate::track::{EpNum, Layer, TrackIn, TrackOut, TrackOutState};
+use crate::Error;
+
+/// Largest bridge-channel message accepted from a page.
+pub const MAX_CHANNEL_MESSAGE: usize = 64 * 1024;
+/// Messages kept for a channel that is not open yet.
+const MAX_QUEUED_CHANNEL_MESSAGES: usize = 64;
+/// An endpoint that has not connected this long after allocation has failed.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Keyframe requests to one sender layer are at most this frequent.
+pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+/// Starting point of the send-side bandwidth estimate.
+pub const INITIAL_BWE: Bitrate = Bitrate::kbps(2_500);
+
+/// What an endpoint tells its conference.
+#[derive(Debug)]
+pub enum EpEvent {
+    /// The participant's offer brought a new source of this kind.
+    SourceAdded(MediaKind),
+    /// One RTP packet of `tracks_in[track]`, layer `layer`.
+    Media { track: usize, layer: usize, packet: RtpPacket },
+    /// The receiver asked for a keyframe of the source on one of its `TrackOut`s.
+    KeyframeWanted { track_out: usize },
+    /// A bridge-channel message from the page.
+    Channel(BridgeChannelMessage),
+    ChannelOpened,
+    Connected,
+    /// The transport failed; the conference removes the endpoint.
+    Failed(String),
+    /// The send-side bandwidth estimate changed.
+    Bandwidth,
+    /// A bridge-channel message could not be parsed.
+    BadChannelMessage,
+}
+
+/// An offer the bridge made and its summary for focus.
+#[derive(Debug)]
+pub struct Offer {
+    pub sdp: String,
+    pub added: Vec<EndpointId>,
+    pub removed: Vec<EndpointId>,
+}
+
+pub struct Endpoint {
+    pub num: EpNum,
+    pub id: EndpointId,
+    pub display_name: String,
+    pub rtc: Rtc,
+    pub tracks_in: Vec<TrackIn>,
+    pub tracks_out: Vec<TrackOut>,
+    pending: Option<SdpPendingOffer>,
+    channel: Option<ChannelId>,
+    channel_queue: VecDeque<String>,
+    /// Incoming SSRC → (track index, layer index).
+    ssrcs: HashMap<u32, (usize, usize)>,
+    pub connected: bool,
+    pub failed: Option<String>,
+    pub created: Instant,
+    pub next_timeout: Instant,
+    /// Set when the endpoint has new input to process or output to flush.
+    pub dirty: bool,
+    pub constraints: ReceiverVideoConstraints,
+    pub bwe: Option<u64>,
+    /// Video sources forwarded to this receiver, by source name, as last announced.
+    pub forwarded_sources: Vec<String>,
+    pub last_n_endpoints: Vec<String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("id", &self.id).field("connected", &self.connected).finish()
+    }
+}
+
+impl Endpoint {
+    /// Creates the endpoint from the participant's offer and returns it with the bridge's
+    /// answer. `candidates` are the bridge's host candidates (one UDP port).
+    pub fn allocate(
+        num: EpNum,
+        id: EndpointId,
+        display_name: String,
+        offer: &str,
+        candidates: &[std::net::SocketAddr],
+        now: Instant,
+    ) -> Result<(Endpoint, String), Error> {
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadRequest(format!("offer is not valid SDP: {e}")))?;
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
+            .enable_bwe(Some(INITIAL_BWE))
+            .build(now);
+        for addr in candidates {
+            let c = Candidate::host(*addr, "udp").map_err(|e| Error::BadSetting(format!("candidate {addr}: {e}")))?;
+            rtc.add_local_candidate(c);
+        }
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| Error::BadRequest(format!("offer refused: {e}")))?;
+        let ep = Endpoint {
+            num,
+            id,
+            display_name,
+            rtc,
+            tracks_in: Vec::new(),
+            tracks_out: Vec::new(),
+            pending: None,
+            channel: None,
+            channel_queue: VecDeque::new(),
+            ssrcs: HashMap::new(),
+            connected: false,
+            failed: None,
+            created: now,
+            next_timeout: now,
+            dirty: true,
+            constraints: ReceiverVideoConstraints { last_n: -1, ..Default::default() },
+            bwe: None,
+            forwarded_sources: Vec::new(),
+            last_n_endpoints: Vec::new(),
+        };
+        Ok((ep, answer.to_sdp_string()))
+    }
+
+    /// Feeds one datagram (already matched to this endpoint).
+    pub fn handle_input(&mut self, input: Input) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(input) {
+            self.failed = Some(format!("transport error: {e}"));
+        }
+        self.dirty = true;
+    }
+
+    pub fn accepts(&self, input: &Input) -> bool {
+        self.failed.is_none() && self.rtc.accepts(input)
+    }
+
+    /// Advances str0m to `now` and collects its output until the next deadline.
+    pub fn poll(&mut self, now: Instant, transmits: &mut VecDeque<Transmit>, events: &mut Vec<EpEvent>) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            self.failed = Some(format!("transport error: {e}"));
+            return;
+        }
+        if !self.connected && now.saturating_duration_since(self.created) > CONNECT_TIMEOUT {
+            self.failed = Some("ICE/DTLS did not connect in time".into());
+            return;
+        }
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => {
+                    self.next_timeout = t;
+                    return;
+                }
+                Ok(Output::Transmit(t)) => transmits.push_back(t),
+                Ok(Output::Event(e)) => self.on_event(now, e, events),
+                Err(e) => {
+                    self.failed = Some(format!("transport error: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, e: Event, events: &mut Vec<EpEvent>) {
+        match e {
+            Event::Connected => {
+                self.connected = true;
+                events.push(EpEvent::Connected);
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.failed = Some("ICE disconnected".into());
+                events.push(EpEvent::Failed("ICE disconnected".into()));
+            }
+            Event::MediaAdded(m) => {
+                let receives = matches!(m.direction, Direction::RecvOnly | Direction::SendRecv);
+                if !receives || self.tracks_in.iter().any(|t| t.kind == m.kind) {
+                    return;
+                }
+                let layers: Vec<Layer> = match &m.simulcast {
+                    Some(s) if !s.recv.is_empty() => {
+                        s.recv.iter().enumerate().map(|(i, l)| Layer::new(Some(l.rid), i)).collect()
+                    }
+                    Some(s) if !s.send.is_empty() => {
+                        s.send.iter().enumerate().map(|(i, l)| Layer::new(Some(l.rid), i)).collect()
+                    }
+                    _ => vec![Layer::new(None, 0)],
+                };
+                let codecs = self
+                    .rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .filter(|p| p.spec().codec.kind() == m.kind)
+                    .map(|p| (p.pt(), p.clone()))
+                    .collect();
+                let n = layers.len();
+                self.tracks_in.push(TrackIn {
+                    kind: m.kind,
+                    mid: m.mid,
+                    source_name: source_name(&self.id, m.kind == MediaKind::Video),
+                    layers,
+                    codecs,
+                    last_keyframe_request: vec![None; n],
+                    muted: false,
+                });
+                events.push(EpEvent::SourceAdded(m.kind));
+            }
+            Event::RtpPacket(packet) => {
+                let ssrc = *packet.header.ssrc;
+                let Some((track, layer)) = self.locate(ssrc) else { return };
+                let t = &mut self.tracks_in[track];
+                let l = &mut t.layers[layer];
+                l.ssrc = Some(ssrc);
+                l.on_packet(now, packet.payload.len());
+                if t.kind == MediaKind::Video {
+                    if let Some(h) = keyframe::vp8_keyframe_height(&packet.payload) {
+                        l.height = Some(h);
+                    }
+                }
+                events.push(EpEvent::Media { track, layer, packet });
+            }
+            Event::KeyframeRequest(req) => {
+                if let Some(i) = self.tracks_out.iter().position(|t| t.mid() == Some(req.mid)) {
+                    events.push(EpEvent::KeyframeWanted { track_out: i });
+                }
+            }
+            Event::ChannelOpen(id, label) => {
+                if label == bridge_channel::LABEL {
+                    self.channel = Some(id);
+                    events.push(EpEvent::ChannelOpened);
+                    while let Some(m) = self.channel_queue.pop_front() {
+                        self.write_channel(&m);
+                    }
+                }
+            }
+            Event::ChannelData(d) => {
+                if Some(d.id) != self.channel {
+                    return;
+                }
+                if d.data.len() > MAX_CHANNEL_MESSAGE {
+                    events.push(EpEvent::BadChannelMessage);
+                    return;
+                }
+                match serde_json::from_slice::<BridgeChannelMessage>(&d.data) {
+                    Ok(m) => events.push(EpEvent::Channel(m)),
+                    Err(_) => events.push(EpEvent::BadChannelMessage),
+                }
+            }
+            Event::ChannelClose(id) => {
+                if Some(id) == self.channel {
+                    self.channel = None;
+                }
+            }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                self.bwe = Some(estimate.as_u64());
+                events.push(EpEvent::Bandwidth);
+            }
+            _ => {}
+        }
+    }
+
+    /// Which of our incoming tracks and layers an SSRC belongs to.
+    fn locate(&mut self, ssrc: u32) -> Option<(usize, usize)> {
+        if let Some(v) = self.ssrcs.get(&ssrc) {
+            return Some(*v);
+        }
+        let (mid, rid) = {
+            let mut api = self.rtc.direct_api();
+            let s = api.stream_rx(&ssrc.into())?;
+            (s.mid(), s.rid())
+        };
+        let track = self.tracks_in.iter().position(|t| t.mid == mid)?;
+        let t = &mut self.tracks_in[track];
+        let layer = match t.layer_index(rid) {
+            Some(l) => l,
+            None if t.layers.len() == 1 && t.layers[0].rid.is_none() => 0,
+            None => {
+                t.layers.push(Layer::new(rid, t.layers.len()));
+                t.last_keyframe_request.push(None);
+                t.layers.len() - 1
+            }
+        };
+        self.ssrcs.insert(ssrc, (track, layer));
+        Some((track, layer))
+    }
+
+    /// Asks this endpoint (a sender) for a keyframe on one layer, at most every
+    /// [`KEYFRAME_REQUEST_INTERVAL`]. Returns whether a request went out.
+    pub fn request_keyframe(&mut self, track: usize, layer: usize, now: Instant) -> bool {
+        let Some(t) = self.tracks_in.get_mut(track) else { return false };
+        let Some(last) = t.last_keyframe_request.get_mut(layer) else { return false };
+        if last.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        let mid = t.mid;
+        let rid: Option<Rid> = t.layers[layer].rid;
+        let mut api = self.rtc.direct_api();
+        if let Some(s) = api.stream_rx_by_mid(mid, rid) {
+            s.request_keyframe(KeyframeRequestKind::Pli);
+            self.dirty = true;
+            return true;
+        }
+        false
+    }
+
+    /// Sends (or queues until the channel opens) a bridge-channel message.
+    pub fn send_channel(&mut self, msg: &BridgeChannelMessage) {
+        let Ok(json) = serde_json::to_string(msg) else { return };
+        if self.channel.is_some() {
+            self.write_channel(&json);
+        } else if self.channel_queue.len() < MAX_QUEUED_CHANNEL_MESSAGES {
+            self.channel_queue.push_back(json);
+        }
+    }
+
+    fn write_channel(&mut self, json: &str) {
+        if let Some(mut ch) = self.channel.and_then(|id| self.rtc.channel(id)) {
+            // A full SCTP buffer drops the message: the channel carries state that is re-sent.
+            let _ = ch.write(false, json.as_bytes());
+            self.dirty = true;
+        }
+    }
+
+    pub fn channel_open(&self) -> bool {
+        self.channel.is_some()
+    }
+
+    /// Starts forwarding `source`'s track of `kind` to this endpoint (next offer adds it).
+    pub fn add_source(&mut self, source: EpNum, source_endpoint: EndpointId, kind: MediaKind, initial_seq: u16) {
+        let exists = self.tracks_out.iter().any(|t| {
+            t.source == source && t.kind == kind && !matches!(t.state, TrackOutState::ToStop(_) | TrackOutState::Stopping(_))
+        });
+        if !exists {
+            self.tracks_out.push(TrackOut::new(source, source_endpoint, kind, initial_seq));
+        }
+    }
+
+    /// Stops forwarding every track of `source` (next offer removes them).
+    pub fn remove_source(&mut self, source: EpNum) {
+        self.tracks_out.retain_mut(|t| {
+            if t.source != source {
+                return true;
+            }
+            match t.state {
+                TrackOutState::ToOpen => false,
+                TrackOutState::Negotiating(m) | TrackOutState::Open(m) => {
+                    t.state = TrackOutState::ToStop(m);
+                    true
+                }
+                TrackOutState::ToStop(_) | TrackOutState::Stopping(_) => true,
+            }
+        });
+    }
+
+    /// Makes the bridge's next offer when sources changed and no offer is outstanding.
+    pub fn make_offer(&mut self) -> Option<Offer> {
+        if self.pending.is_some() || self.failed.is_some() {
+            return None;
+        }
+        let wanted = self.tracks_out.iter().any(|t| matches!(t.state, TrackOutState::ToOpen | TrackOutState::ToStop(_)));
+        if !wanted {
+            return None;
+        }
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        let mut api = self.rtc.sdp_api();
+        for t in &mut self.tracks_out {
+            match t.state {
+                TrackOutState::ToOpen => {
+                    let name = source_name(&t.source_endpoint, t.kind == MediaKind::Video);
+                    let mid = api.add_media(t.kind, Direction::SendOnly, Some(t.source_endpoint.to_string()), Some(name), None);
+                    t.state = TrackOutState::Negotiating(mid);
+                    if !added.contains(&t.source_endpoint) {
+                        added.push(t.source_endpoint.clone());
+                    }
+                }
+                TrackOutState::ToStop(mid) => {
+                    api.stop_media(mid);
+                    t.state = TrackOutState::Stopping(mid);
+                    if !removed.contains(&t.source_endpoint) {
+                        removed.push(t.source_endpoint.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (offer, pending) = api.apply()?;
+        self.pending = Some(pending);
+        self.dirty = true;
+        Some(Offer { sdp: offer.to_sdp_string(), added, removed })
+    }
+
+    /// Applies the participant's answer to the bridge's outstanding offer.
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<(), Error> {
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Error::BadRequest(format!("answer is not valid SDP: {e}")))?;
+        let pending = self.pending.take().ok_or_else(|| Error::BadRequest("no offer from the bridge is outstanding".into()))?;
+        let result = self.rtc.sdp_api().accept_answer(pending, answer);
+        self.dirty = true;
+        match result {
+            Ok(()) => {
+                self.tracks_out.retain_mut(|t| match t.state {
+                    TrackOutState::Negotiating(m) => {
+                        t.state = TrackOutState::Open(m);
+                        true
+                    }
+                    TrackOutState::Stopping(_) => false,
+                    _ => true,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                // The offer is void: what it carried goes into the next one.
+                for t in &mut self.tracks_out {
+                    t.state = match t.state {
+                        TrackOutState::Negotiating(_) => TrackOutState::ToOpen,
+                        TrackOutState::Stopping(m) => TrackOutState::ToStop(m),
+                        s => s,
+                    };
+                }
+                Err(Error::BadRequest(format!("answer refused: {e}")))
+            }
+        }
+    }
+
+    pub fn has_pending_offer(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    pub fn set_bandwidth_hint(&mut self, desired_bps: u64) {
+        self.rtc.bwe().set_bitrate(Bitrate::kbps(100), Bitrate::bps(desired_bps.max(100_000)));
+    }
+}

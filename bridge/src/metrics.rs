@@ -1,0 +1,68 @@
+//! Counters of the bridge, shared between the media task (which counts) and the HTTP task
+//! (which reads them for `/metrics` and `/stats`). Plain atomics: counting never blocks
+//! the media path, and nothing here decides anything.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing counter (or a gauge when `set` is used).
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+macro_rules! metrics {
+    ($($name:ident: $help:literal),* $(,)?) => {
+        /// Every counter the bridge exports, named as in Prometheus (`bridge_<name>`).
+        #[derive(Debug, Default)]
+        pub struct Metrics { $(#[doc = $help] pub $name: Counter,)* }
+
+        impl Metrics {
+            /// Prometheus text exposition format.
+            pub fn render(&self) -> String {
+                let mut s = String::new();
+                $(
+                    let _ = writeln!(s, "# HELP bridge_{} {}", stringify!($name), $help);
+                    let _ = writeln!(s, "# TYPE bridge_{} {}", stringify!($name),
+                        if stringify!($name).ends_with("_total") { "counter" } else { "gauge" });
+                    let _ = writeln!(s, "bridge_{} {}", stringify!($name), self.$name.get());
+                )*
+                s
+            }
+        }
+    };
+}
+
+metrics! {
+    datagrams_in_total: "UDP datagrams received",
+    datagrams_out_total: "UDP datagrams sent",
+    bytes_in_total: "UDP bytes received",
+    bytes_out_total: "UDP bytes sent",
+    bad_datagrams_total: "datagrams that are neither STUN, DTLS, RTP nor RTCP (dropped)",
+    unknown_source_total: "datagrams from an address no endpoint knows, not STUN with a known ufrag (dropped)",
+    unknown_ufrag_total: "STUN messages whose username matches no endpoint (dropped)",
+    rtp_in_total: "RTP packets received from endpoints",
+    rtp_forwarded_total: "RTP packets written towards receivers",
+    keyframe_requests_total: "keyframe requests (PLI) sent to senders",
+    layer_switches_total: "simulcast layer switches done at a keyframe",
+    bad_channel_messages_total: "bridge-channel messages refused (unparsable, too big, wrong direction)",
+    colibri_requests_total: "Colibri requests handled",
+    colibri_errors_total: "Colibri requests refused",
+    endpoints_failed_total: "endpoints removed after a transport failure",
+    conferences: "current conferences",
+    endpoints: "current endpoints",
+}
+

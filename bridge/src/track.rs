@@ -1,0 +1,160 @@
+//! `TrackIn` (a source an endpoint sends: its audio or its camera, possibly in several
+//! simulcast layers) and `TrackOut` (one source forwarded to one receiving endpoint, on an
+//! m-line of the bridge's own offer).
+//!
+//! These are plain state; the forwarding decisions live in `conference` and `allocator`.
+//! Nothing here talks to str0m's session or to the network.
+
+use std::time::{Duration, Instant};
+
+use str0m::format::{Codec, PayloadParams};
+use str0m::media::{MediaKind, Mid, Pt, Rid};
+
+use crate::rewriter::Rewriter;
+
+/// Bridge-wide number of an endpoint: cheap to copy and compare on the per-packet path
+/// (the `EndpointId` string is for signalling and logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EpNum(pub u64);
+
+/// How long a layer may be silent before the allocator stops counting on it.
+pub const LAYER_IDLE: Duration = Duration::from_millis(1500);
+
+/// One simulcast encoding (or the only encoding without simulcast).
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub rid: Option<Rid>,
+    /// Position in the sender's simulcast list (0 = first listed).
+    pub order: usize,
+    pub ssrc: Option<u32>,
+    pub last_packet: Option<Instant>,
+    /// Frame height from the last VP8 keyframe, when known.
+    pub height: Option<u16>,
+    /// Bytes seen in the current one-second window and the rate measured over the last one.
+    window_bytes: u64,
+    window_start: Option<Instant>,
+    pub bitrate_bps: u64,
+}
+
+impl Layer {
+    pub fn new(rid: Option<Rid>, order: usize) -> Self {
+        Layer { rid, order, ssrc: None, last_packet: None, height: None, window_bytes: 0, window_start: None, bitrate_bps: 0 }
+    }
+
+    pub fn is_active(&self, now: Instant) -> bool {
+        self.last_packet.is_some_and(|t| now.saturating_duration_since(t) < LAYER_IDLE)
+    }
+
+    pub fn on_packet(&mut self, now: Instant, bytes: usize) {
+        self.last_packet = Some(now);
+        let start = *self.window_start.get_or_insert(now);
+        self.window_bytes += bytes as u64;
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed >= Duration::from_secs(1) {
+            self.bitrate_bps = self.window_bytes * 8 * 1000 / (elapsed.as_millis() as u64).max(1);
+            self.window_bytes = 0;
+            self.window_start = Some(now);
+        }
+    }
+}
+
+/// A source sent by an endpoint.
+#[derive(Debug)]
+pub struct TrackIn {
+    pub kind: MediaKind,
+    pub mid: Mid,
+    /// `<endpoint>-a0` / `<endpoint>-v0`.
+    pub source_name: String,
+    pub layers: Vec<Layer>,
+    /// Payload types of the sender's session with their codec parameters.
+    pub codecs: Vec<(Pt, PayloadParams)>,
+    /// When a keyframe was last requested from the sender, per layer index.
+    pub last_keyframe_request: Vec<Option<Instant>>,
+    pub muted: bool,
+}
+
+impl TrackIn {
+    pub fn layer_index(&self, rid: Option<Rid>) -> Option<usize> {
+        self.layers.iter().position(|l| l.rid == rid)
+    }
+
+    pub fn codec(&self, pt: Pt) -> Option<&PayloadParams> {
+        self.codecs.iter().find(|(p, _)| *p == pt).map(|(_, params)| params)
+    }
+
+    pub fn codec_kind(&self, pt: Pt) -> Option<Codec> {
+        self.codec(pt).map(|p| p.spec().codec)
+    }
+
+    /// Layers ranked from lowest to highest quality: by known height, else by bitrate,
+    /// else by their order in the sender's SDP.
+    pub fn ranked_layers(&self, now: Instant) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.layers.len()).filter(|i| self.layers[*i].is_active(now)).collect();
+        idx.sort_by_key(|i| {
+            let l = &self.layers[*i];
+            (l.height.unwrap_or(0), l.bitrate_bps / 50_000, l.order)
+        });
+        idx
+    }
+}
+
+/// Negotiation state of the m-line carrying a `TrackOut`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackOutState {
+    /// Waiting for the next offer to add it.
+    ToOpen,
+    /// In an offer that is not answered yet.
+    Negotiating(Mid),
+    /// Answered: media may flow.
+    Open(Mid),
+    /// The source left: the next offer stops the m-line.
+    ToStop(Mid),
+    /// In an offer (stopping) not answered yet.
+    Stopping(Mid),
+}
+
+/// One source forwarded to one receiver.
+#[derive(Debug)]
+pub struct TrackOut {
+    pub source: EpNum,
+    pub source_endpoint: proto::EndpointId,
+    pub kind: MediaKind,
+    pub state: TrackOutState,
+    pub rewriter: Rewriter,
+    /// Sender pt → receiver pt (None: the receiver lacks that codec).
+    pub pt_map: Vec<(Pt, Option<Pt>)>,
+    /// Layer index the allocator wants; `None` = forward nothing.
+    pub target: Option<usize>,
+    /// Layer index currently forwarded (switches on a keyframe of `target`).
+    pub current: Option<usize>,
+}
+
+impl TrackOut {
+    pub fn new(source: EpNum, source_endpoint: proto::EndpointId, kind: MediaKind, initial_seq: u16) -> Self {
+        let clock = if kind == MediaKind::Audio { 48_000 } else { 90_000 };
+        TrackOut {
+            source,
+            source_endpoint,
+            kind,
+            state: TrackOutState::ToOpen,
+            rewriter: Rewriter::new(clock, initial_seq),
+            pt_map: Vec::new(),
+            target: None,
+            current: None,
+        }
+    }
+
+    pub fn open_mid(&self) -> Option<Mid> {
+        match self.state {
+            TrackOutState::Open(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn mid(&self) -> Option<Mid> {
+        match self.state {
+            TrackOutState::ToOpen => None,
+            TrackOutState::Negotiating(m) | TrackOutState::Open(m) | TrackOutState::ToStop(m) | TrackOutState::Stopping(m) => Some(m),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! A virtual-time world for the bridge core: str0m participants (frame mode, full ICE,
+//! offering like the browser client: sendonly audio, sendonly simulcast video with three
+//! rids, the `bridge-channel` data channel) wired to one `Sfu` through in-memory queues.
+//! No sockets, no sleeps: time only advances to the next deadline of someone.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bridge::metrics::Metrics;
+use bridge::{Sfu, SfuConfig, SfuOutput};
+use proto::bridge_channel::BridgeChannelMessage;
+use proto::colibri::{ColibriEvent, ColibriRequest, ColibriResponse};
+use proto::{ConferenceId, EndpointId};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::channel::ChannelId;
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+pub const BRIDGE: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 10000);
+/// Simulcast rids, lowest first, with the frame height and size each one sends.
+pub const LAYERS: [(&str, u16, usize); 3] = [("q", 180, 300), ("h", 360, 1_000), ("f", 720, 2_500)];
+
+/// What a participant received from one sender.
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    pub audio_frames: usize,
+    pub video_frames: usize,
+    /// Video frames per layer index (as written in the payload by the sender).
+    pub video_by_layer: [usize; 3],
+    pub last_video_layer: Option<u8>,
+    pub keyframes: usize,
+}
+
+pub struct Participant {
+    pub id: EndpointId,
+    pub index: u8,
+    pub addr: SocketAddr,
+    pub rtc: Rtc,
+    pub audio_mid: Mid,
+    pub video_mid: Mid,
+    pub channel: Option<ChannelId>,
+    pub inbox: VecDeque<Vec<u8>>,
+    pub next_timeout: Instant,
+    /// mid → msid stream id, from the bridge's offers.
+    pub msid_of_mid: HashMap<Mid, String>,
+    /// sender index → what arrived.
+    pub received: HashMap<u8, Received>,
+    /// (mid, sender index named by msid) mismatches seen.
+    pub msid_mismatches: usize,
+    pub messages: Vec<BridgeChannelMessage>,
+    pub sending: bool,
+    pub audio_level: i8,
+    pub frame: u64,
+    pub keyframe_wanted: bool,
+    pub keyframe_requests: usize,
+    pub offers_seen: usize,
+    pub connected: bool,
+    /// Fraction of this participant's datagrams to the bridge that are dropped.
+    pub uplink_loss: f64,
+}
+
+pub struct World {
+    pub now: Instant,
+    pub start: Instant,
+    pub sfu: Sfu,
+    pub conference: ConferenceId,
+    pub people: Vec<Participant>,
+    pub to_bridge: VecDeque<(SocketAddr, Vec<u8>)>,
+    pub colibri_events: Vec<ColibriEvent>,
+    next_audio: Instant,
+    next_video: Instant,
+    rng: u64,
+    pub dropped: usize,
+}
+
+fn find_pt(rtc: &Rtc, codec: Codec) -> str0m::media::Pt {
+    rtc.codec_config().find(|p| p.spec().codec == codec).expect("test peer negotiated the codec").pt()
+}
+
+impl World {
+    pub fn new() -> World {
+        let now = Instant::now();
+        let metrics = Arc::new(Metrics::default());
+        let sfu = Sfu::new(SfuConfig { candidates: vec![BRIDGE], version: "test".into() }, metrics);
+        World {
+            now,
+            start: now,
+            sfu,
+            conference: ConferenceId::new("room1").expect("valid id"),
+            people: Vec::new(),
+            to_bridge: VecDeque::new(),
+            colibri_events: Vec::new(),
+            next_audio: now,
+            next_video: now,
+            rng: 0x2545F4914F6CDD1D,
+            dropped: 0,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    fn random(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A participant offers and gets allocated; returns its index.
+    pub fn join(&mut self, name: &str) -> usize {
+        let index = self.people.len() as u8;
+        let id = EndpointId::new(name).expect("valid endpoint id");
+        let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 1, index + 1)), 5000);
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        let mut api = rtc.sdp_api();
+        let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
+        let mut sim = Simulcast::new();
+        for (rid, _, _) in LAYERS {
+            sim.add_send_layer(SimulcastLayer::new(rid));
+        }
+        let video_mid =
+            api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
+        let channel = api.add_channel(proto::bridge_channel::LABEL.into());
+        let (offer, pending) = api.apply().expect("offer has changes");
+        let resp = self
+            .sfu
+            .handle_colibri(
+                self.now,
+                ColibriRequest::Allocate {
+                    conference: self.conference.clone(),
+                    endpoint: id.clone(),
+                    display_name: name.into(),
+                    offer: offer.to_sdp_string(),
+                },
+            )
+            .expect("allocation succeeds");
+        let ColibriResponse::Allocated { answer } = resp else { panic!("unexpected response {resp:?}") };
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("bridge answer parses");
+        rtc.sdp_api().accept_answer(pending, answer).expect("answer accepted");
+        let _ = channel;
+        self.people.push(Participant {
+            id,
+            index,
+            addr,
+            rtc,
+            audio_mid,
+            video_mid,
+            channel: None,
+            inbox: VecDeque::new(),
+            next_timeout: self.now,
+            msid_of_mid: HashMap::new(),
+            received: HashMap::new(),
+            msid_mismatches: 0,
+            messages: Vec::new(),
+            sending: true,
+            audio_level: -30,
+            frame: 0,
+            keyframe_wanted: true,
+            keyframe_requests: 0,
+            offers_seen: 0,
+            connected: false,
+            uplink_loss: 0.0,
+        });
+        self.people.len() - 1
+    }
+
+    pub fn leave(&mut self, i: usize) {
+        let id = self.people[i].id.clone();
+        self.sfu
+            .handle_colibri(self.now, ColibriRequest::Expire { conference: self.conference.clone(), endpoint: id })
+            .expect("expire succeeds");
+        self.people[i].sending = false;
+        self.people[i].addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)), 1);
+    }
+
+    /// Sends a bridge-channel message from participant `i`.
+    pub fn send_channel(&mut self, i: usize, msg: &BridgeChannelMessage) {
+        let p = &mut self.people[i];
+        let id = p.channel.expect("channel open");
+        let json = serde_json::to_string(msg).expect("serializable");
+        p.rtc.channel(id).expect("channel exists").write(false, json.as_bytes()).expect("channel write");
+    }
+
+    /// Runs the world for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.step();
+            let mut next = self.next_audio.min(self.next_video);
+            if let Some(t) = self.sfu.next_timeout() {
+                next = next.min(t);
+            }
+            for p in &self.people {
+                next = next.min(p.next_timeout);
+            }
+            self.now = next.max(self.now + Duration::from_micros(500)).min(end.max(self.now));
+            if self.now >= end {
+                self.step();
+                break;
+            }
+        }
+    }
+
+    /// Runs until every participant is connected (bounded).
+    pub fn connect_all(&mut self) {
+        let deadline = self.now + Duration::from_secs(10);
+        while self.now < deadline && !self.people.iter().all(|p| p.connected && p.channel.is_some()) {
+            self.run_for(Duration::from_millis(10));
+        }
+        assert!(self.people.iter().all(|p| p.connected), "everyone connects to the bridge");
+    }
+
+    /// Processes everything due at `self.now` until nothing moves.
+    pub fn step(&mut self) {
+        let now = self.now;
+        self.write_media(now);
+        for _ in 0..1000 {
+            let mut moved = false;
+            // Bridge input
+            while let Some((src, data)) = self.to_bridge.pop_front() {
+                moved = true;
+                self.sfu.handle_datagram(now, src, BRIDGE, &data);
+            }
+            self.sfu.handle_timeout(now);
+            // Bridge output
+            loop {
+                match self.sfu.poll_output() {
+                    SfuOutput::Transmit(t) => {
+                        moved = true;
+                        if let Some(p) = self.people.iter_mut().find(|p| p.addr == t.destination) {
+                            p.inbox.push_back(t.contents.into());
+                        }
+                    }
+                    SfuOutput::Event(e) => {
+                        moved = true;
+                        self.on_colibri_event(e);
+                    }
+                    SfuOutput::Timeout(_) => break,
+                }
+            }
+            // Participants
+            for k in 0..self.people.len() {
+                let p = &mut self.people[k];
+                while let Some(data) = p.inbox.pop_front() {
+                    moved = true;
+                    let Ok(contents) = data.as_slice().try_into() else { continue };
+                    let input = Input::Receive(now, Receive { proto: Protocol::Udp, source: BRIDGE, destination: p.addr, contents });
+                    p.rtc.handle_input(input).expect("participant handles input");
+                }
+                p.rtc.handle_input(Input::Timeout(now)).expect("participant handles timeout");
+                let mut out = Vec::new();
+                loop {
+                    match p.rtc.poll_output().expect("participant polls") {
+                        Output::Timeout(t) => {
+                            p.next_timeout = t;
+                            break;
+                        }
+                        Output::Transmit(t) => {
+                            if p.addr.port() != 1 {
+                                out.push(Vec::from(t.contents));
+                            }
+                        }
+                        Output::Event(e) => on_participant_event(p, e),
+                    }
+                }
+                let (addr, loss) = (p.addr, p.uplink_loss);
+                for data in out {
+                    moved = true;
+                    // Loss hits media only (RTP/RTCP start with version 2 bits), never the handshake.
+                    if loss > 0.0 && data.first().is_some_and(|b| (128..192).contains(b)) && self.random() < loss {
+                        self.dropped += 1;
+                        continue;
+                    }
+                    self.to_bridge.push_back((addr, data));
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn on_colibri_event(&mut self, e: ColibriEvent) {
+        if let ColibriEvent::Offer { endpoint, offer, .. } = &e {
+            let Some(p) = self.people.iter_mut().find(|p| &p.id == endpoint) else { return };
+            p.offers_seen += 1;
+            record_msids(p, offer);
+            let offer = SdpOffer::from_sdp_string(offer).expect("bridge offer parses");
+            let answer = p.rtc.sdp_api().accept_offer(offer).expect("participant accepts the bridge offer");
+            let req = ColibriRequest::Answer {
+                conference: self.conference.clone(),
+                endpoint: endpoint.clone(),
+                answer: answer.to_sdp_string(),
+            };
+            self.sfu.handle_colibri(self.now, req).expect("answer accepted by the bridge");
+        }
+        self.colibri_events.push(e);
+    }
+
+    fn write_media(&mut self, now: Instant) {
+        if now >= self.next_audio {
+            self.next_audio = now + Duration::from_millis(20);
+            for p in self.people.iter_mut().filter(|p| p.sending && p.connected) {
+                let pt = find_pt(&p.rtc, Codec::Opus);
+                let t = MediaTime::new(p.frame * 960, Frequency::FORTY_EIGHT_KHZ);
+                let mut data = vec![p.index; 80];
+                data[1] = 0xAA;
+                let level = p.audio_level;
+                if let Some(w) = p.rtc.writer(p.audio_mid) {
+                    let _ = w.audio_level(level, level > -127).write(pt, now, t, data);
+                }
+            }
+        }
+        if now >= self.next_video {
+            self.next_video = now + Duration::from_millis(33);
+            for p in self.people.iter_mut().filter(|p| p.sending && p.connected) {
+                p.frame += 1;
+                let key = p.keyframe_wanted || p.frame % 60 == 0;
+                p.keyframe_wanted = false;
+                let pt = find_pt(&p.rtc, Codec::Vp8);
+                let t = MediaTime::new(p.frame * 3000, Frequency::NINETY_KHZ);
+                for (li, (rid, height, size)) in LAYERS.iter().enumerate() {
+                    let mut data = vec![0u8; *size];
+                    // VP8 frame tag (P bit 0 = keyframe), start code, width and height.
+                    data[0] = if key { 0x10 } else { 0x11 };
+                    data[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+                    data[6..8].copy_from_slice(&(height * 16 / 9).to_le_bytes());
+                    data[8..10].copy_from_slice(&height.to_le_bytes());
+                    data[10] = p.index;
+                    data[11] = li as u8;
+                    if let Some(w) = p.rtc.writer(p.video_mid) {
+                        let _ = w.rid((*rid).into()).write(pt, now, t, data);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn received(&self, receiver: usize, sender: usize) -> Received {
+        self.people[receiver].received.get(&(sender as u8)).cloned().unwrap_or_default()
+    }
+
+    /// Clears what everyone received so far.
+    pub fn reset_counts(&mut self) {
+        for p in &mut self.people {
+            p.received.clear();
+        }
+    }
+}
+
+fn record_msids(p: &mut Participant, sdp: &str) {
+    let mut mid: Option<Mid> = None;
+    for line in sdp.lines() {
+        if let Some(m) = line.strip_prefix("a=mid:") {
+            mid = Some(m.trim().into());
+        } else if let Some(ms) = line.strip_prefix("a=msid:") {
+            if let (Some(mid), Some(stream)) = (mid, ms.split_whitespace().next()) {
+                p.msid_of_mid.insert(mid, stream.to_string());
+            }
+        }
+    }
+}
+
+fn on_participant_event(p: &mut Participant, e: Event) {
+    match e {
+        Event::Connected => p.connected = true,
+        Event::ChannelOpen(id, label) if label == proto::bridge_channel::LABEL => p.channel = Some(id),
+        Event::ChannelData(d) => {
+            if let Ok(m) = serde_json::from_slice::<BridgeChannelMessage>(&d.data) {
+                p.messages.push(m);
+            }
+        }
+        Event::KeyframeRequest(_) => {
+            p.keyframe_wanted = true;
+            p.keyframe_requests += 1;
+        }
+        Event::MediaData(d) => {
+            let (sender, is_video) = if d.params.spec().codec == Codec::Vp8 {
+                match d.data.get(10) {
+                    Some(s) => (*s, true),
+                    None => return,
+                }
+            } else {
+                match d.data.first() {
+                    Some(s) => (*s, false),
+                    None => return,
+                }
+            };
+            if let Some(stream) = p.msid_of_mid.get(&d.mid) {
+                let expected = format!("{}", (b'a' + sender) as char);
+                if !stream.starts_with(&expected) {
+                    p.msid_mismatches += 1;
+                }
+            }
+            let r = p.received.entry(sender).or_default();
+            if is_video {
+                r.video_frames += 1;
+                let layer = d.data.get(11).copied().unwrap_or(0);
+                if let Some(c) = r.video_by_layer.get_mut(layer as usize) {
+                    *c += 1;
+                }
+                r.last_video_layer = Some(layer);
+                if d.data.first().is_some_and(|b| b & 1 == 0) {
+                    r.keyframes += 1;
+                }
+            } else {
+                r.audio_frames += 1;
+            }
+        }
+        _ => {}
+    }
+}
