@@ -5,6 +5,8 @@
 //! and only here. This crate does no I/O beyond reading and writing secret files, and never
 //! depends on a runtime: every component can use it, including tests and benches.
 
+#[cfg(feature = "bus")]
+pub mod bus;
 pub mod bridge_channel;
 pub mod colibri;
 pub mod config;
@@ -12,6 +14,8 @@ pub mod ids;
 pub mod secrets;
 pub mod session;
 pub mod token;
+#[cfg(feature = "bus")]
+pub mod xml;
 
 pub use ids::{ConferenceId, EndpointId, IdError, RoomName};
 

@@ -1,1 +1,124 @@
-//! signal: see README.md. (Being built.)
+//! signal: the XMPP-compatible room server and the internal bus of meet-lan (Prosody's role
+//! in Jitsi).
+//!
+//! - `SIGNAL_BUS_ADDR` (5347): XEP-0114 components, focus and bridges ([`component`]).
+//! - The hub ([`hub`]) owns all routing state in one task; rooms live in [`muc`].
+//!
+//! signal must never let one connection disturb another: every input is bounded (stanza
+//! size, rate, outbox length) and a misbehaving peer gets a stream error, alone.
+
+pub mod component;
+pub mod conn;
+pub mod hub;
+pub mod jid;
+pub mod metrics;
+pub mod muc;
+pub mod ratelimit;
+pub mod stanza;
+pub mod stream;
+
+use conn::ConnId;
+use hub::{Hub, HubMsg};
+use metrics::Metrics;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] proto::config::ConfigError),
+    #[error("XML: {0}")]
+    Xml(#[from] proto::xml::XmlError),
+    /// A stream error to send: RFC 6120 condition and a text.
+    #[error("stream error {0}: {1}")]
+    Stream(&'static str, String),
+    #[error("connection closed")]
+    Closed,
+    #[error("websocket: {0}")]
+    Ws(String),
+    #[error("accounts: {0}")]
+    Accounts(String),
+}
+
+impl Error {
+    /// Parser errors become the stream error the RFC names for them.
+    pub fn stream_from_xml(e: &proto::xml::XmlError) -> Error {
+        Error::Stream(e.condition(), e.to_string())
+    }
+}
+
+/// Settings from the environment (see ARCHITECTURE.md).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub domain: String,
+    pub data_dir: PathBuf,
+    pub c2s_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub bus_addr: SocketAddr,
+    pub bus_secret: String,
+    pub token_secret: String,
+    /// Largest stanza a client may send (`SIGNAL_MAX_STANZA`, default 64 KiB).
+    pub max_stanza_bytes: usize,
+    /// Client budget: sustained stanzas/s (`SIGNAL_C2S_RATE`, default 200) and burst
+    /// (`SIGNAL_C2S_BURST`, default 1000).
+    pub c2s_rate: f64,
+    pub c2s_burst: f64,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, Error> {
+        use proto::config::{env_parse, env_secret};
+        let data_dir = proto::config::data_dir();
+        let bus_secret = proto::secrets::load_or_generate(&data_dir, "bus_secret", env_secret("BUS_SECRET"))?;
+        let token_secret = proto::secrets::load_or_generate(&data_dir, "token_secret", env_secret("TOKEN_SECRET"))?;
+        Ok(Config {
+            domain: proto::config::xmpp_domain().to_ascii_lowercase(),
+            data_dir,
+            c2s_addr: env_parse("SIGNAL_C2S_ADDR", SocketAddr::from(([127, 0, 0, 1], 5222)))?,
+            http_addr: env_parse("SIGNAL_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 5280)))?,
+            bus_addr: env_parse("SIGNAL_BUS_ADDR", SocketAddr::from(([127, 0, 0, 1], 5347)))?,
+            bus_secret,
+            token_secret,
+            max_stanza_bytes: env_parse("SIGNAL_MAX_STANZA", 64 * 1024)?,
+            c2s_rate: env_parse("SIGNAL_C2S_RATE", 200.0)?,
+            c2s_burst: env_parse("SIGNAL_C2S_BURST", 1000.0)?,
+        })
+    }
+}
+
+/// What every connection task needs: settings, the hub's inbox, metrics, id allocation.
+pub struct Shared {
+    pub config: Config,
+    pub hub: mpsc::Sender<HubMsg>,
+    pub metrics: Arc<Metrics>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    pub fn next_conn(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Starts every listener and the hub; returns when `shutdown` fires (or a listener cannot
+/// be bound).
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let bus = tokio::net::TcpListener::bind(config.bus_addr).await?;
+    tracing::info!(domain = %config.domain, bus = %bus.local_addr()?, "signal listening");
+    let metrics = Arc::new(Metrics::default());
+    let (hub_tx, hub_rx) = mpsc::channel(16 * 1024);
+    let hub = Hub::new(&config.domain, config.token_secret.as_bytes().to_vec(), metrics.clone());
+    let shared = Arc::new(Shared { config, hub: hub_tx, metrics, next_conn: AtomicU64::new(1) });
+    let hub_task = tokio::spawn(hub.run(hub_rx, shutdown.clone()));
+    let bus_task = tokio::spawn(component::serve(bus, shared.clone(), shutdown.clone()));
+    shutdown.cancelled().await;
+    let _ = bus_task.await;
+    let _ = hub_task.await;
+    Ok(())
+}

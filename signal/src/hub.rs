@@ -1,0 +1,352 @@
+//! The hub: the one task that owns all routing state (bound client sessions, connected
+//! components, both MUC services) and moves every stanza. Connections send it [`HubMsg`]s;
+//! it answers through each connection's bounded outbox.
+//!
+//! Authority over addresses lives here: a client's `from` is always rewritten to its bound
+//! JID; a component's `from` must lie within its own domain, or the stanza is refused. The hub
+//! must never block: a connection whose outbox is full is closed (slow consumer), never waited
+//! for.
+
+use crate::conn::{ConnId, Delivery, Outbound};
+use crate::jid::{domain_within, Jid};
+use crate::metrics::Metrics;
+use crate::muc::{Access, MucService, NS_DISCO_INFO, NS_DISCO_ITEMS};
+use crate::stanza;
+use proto::xml::Element;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// What kind of peer a connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerKind {
+    /// A client session (TCP or WebSocket) bound to a full JID.
+    Client,
+    /// A component owning a domain (and its subdomains).
+    Component,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegisterError {
+    #[error("another component already serves {0}")]
+    Conflict(String),
+    #[error("{0} is served by signal itself")]
+    Reserved(String),
+}
+
+pub enum HubMsg {
+    /// A client bound a resource, or a component completed its handshake. The reply carries
+    /// the JID finally assigned (a client resource may be changed to avoid a conflict).
+    Register {
+        conn: ConnId,
+        kind: PeerKind,
+        jid: Jid,
+        outbox: mpsc::Sender<Outbound>,
+        kill: CancellationToken,
+        reply: oneshot::Sender<Result<Jid, RegisterError>>,
+    },
+    /// A stanza received from a registered connection.
+    Stanza { conn: ConnId, stanza: Element },
+    /// The connection ended.
+    Gone { conn: ConnId },
+}
+
+struct Peer {
+    kind: PeerKind,
+    jid: Jid,
+    jid_str: Arc<str>,
+    outbox: mpsc::Sender<Outbound>,
+    kill: CancellationToken,
+}
+
+pub struct Hub {
+    domain: String,
+    auth_domain: String,
+    conference: MucService,
+    internal: MucService,
+    peers: HashMap<ConnId, Peer>,
+    sessions: HashMap<Jid, ConnId>,
+    components: HashMap<String, ConnId>,
+    metrics: Arc<Metrics>,
+    out: Vec<Delivery>,
+}
+
+impl Hub {
+    pub fn new(domain: &str, token_secret: Vec<u8>, metrics: Arc<Metrics>) -> Self {
+        Hub {
+            domain: domain.to_string(),
+            auth_domain: format!("auth.{domain}"),
+            conference: MucService::new(format!("conference.{domain}"), Access::Everyone, Some(token_secret)),
+            internal: MucService::new(format!("internal.{domain}"), Access::ComponentsOnly, None),
+            peers: HashMap::new(),
+            sessions: HashMap::new(),
+            components: HashMap::new(),
+            metrics,
+            out: Vec::new(),
+        }
+    }
+
+    /// Domains served by signal itself (no component may claim them).
+    pub fn is_reserved(&self, d: &str) -> bool {
+        d == self.domain || d == self.auth_domain || d == self.conference.domain() || d == self.internal.domain()
+    }
+
+    /// Runs until every sender of `rx` is gone or `shutdown` fires.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<HubMsg>, shutdown: CancellationToken) {
+        loop {
+            let msg = tokio::select! {
+                m = rx.recv() => match m { Some(m) => m, None => break },
+                _ = shutdown.cancelled() => break,
+            };
+            self.handle(msg);
+            // Drain what is already queued before yielding, to batch deliveries.
+            for _ in 0..256 {
+                match rx.try_recv() {
+                    Ok(m) => self.handle(m),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    pub fn handle(&mut self, msg: HubMsg) {
+        match msg {
+            HubMsg::Register { conn, kind, jid, outbox, kill, reply } => {
+                let r = self.register(conn, kind, jid, outbox, kill);
+                let _ = reply.send(r);
+            }
+            HubMsg::Stanza { conn, stanza } => {
+                Metrics::inc(&self.metrics.stanzas_in);
+                self.handle_stanza(conn, stanza);
+            }
+            HubMsg::Gone { conn } => self.gone(conn),
+        }
+        self.flush();
+    }
+
+    fn register(&mut self, conn: ConnId, kind: PeerKind, mut jid: Jid, outbox: mpsc::Sender<Outbound>, kill: CancellationToken) -> Result<Jid, RegisterError> {
+        match kind {
+            PeerKind::Component => {
+                let d = jid.domain().to_string();
+                if self.is_reserved(&d) {
+                    return Err(RegisterError::Reserved(d));
+                }
+                if self.components.contains_key(&d) {
+                    return Err(RegisterError::Conflict(d));
+                }
+                self.components.insert(d, conn);
+            }
+            PeerKind::Client => {
+                if self.sessions.contains_key(&jid) {
+                    let base = jid.resource().unwrap_or("r").to_string();
+                    let suffix = proto::secrets::random_hex(4).unwrap_or_else(|_| format!("{}", conn.0));
+                    jid = jid.with_resource(&format!("{base}-{suffix}"));
+                }
+                self.sessions.insert(jid.clone(), conn);
+            }
+        }
+        let jid_str: Arc<str> = jid.to_string().into();
+        self.peers.insert(conn, Peer { kind, jid: jid.clone(), jid_str, outbox, kill });
+        Ok(jid)
+    }
+
+    fn gone(&mut self, conn: ConnId) {
+        let Some(peer) = self.peers.remove(&conn) else { return };
+        match peer.kind {
+            PeerKind::Client => {
+                self.sessions.remove(&peer.jid);
+            }
+            PeerKind::Component => {
+                self.components.remove(peer.jid.domain());
+            }
+        }
+        let mut out = std::mem::take(&mut self.out);
+        self.conference.handle_conn_gone(conn, &mut out);
+        self.internal.handle_conn_gone(conn, &mut out);
+        self.out = out;
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        use std::sync::atomic::Ordering;
+        self.metrics.rooms.store((self.conference.room_count() + self.internal.room_count()) as i64, Ordering::Relaxed);
+        self.metrics.occupants.store((self.conference.occupant_count() + self.internal.occupant_count()) as i64, Ordering::Relaxed);
+    }
+
+    /// Sends what the last step produced.
+    fn flush(&mut self) {
+        let out = std::mem::take(&mut self.out);
+        for d in &out {
+            self.deliver(d.conn, d.to.clone(), d.body.clone());
+        }
+        let mut out = out;
+        out.clear();
+        self.out = out;
+    }
+
+    fn deliver(&self, conn: ConnId, to: Arc<str>, body: Arc<proto::xml::Prepared>) {
+        let Some(peer) = self.peers.get(&conn) else { return };
+        Metrics::inc(&self.metrics.stanzas_out);
+        match peer.outbox.try_send(Outbound::Stanza { to, body }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(jid = %peer.jid, "outbox full: closing a connection that does not read");
+                peer.kill.cancel();
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn reply(&mut self, conn: ConnId, to: &Arc<str>, stanza: &Element) {
+        self.out.push(Delivery::new(conn, to.clone(), stanza));
+    }
+
+    fn refuse(&mut self, conn: ConnId, to: &Arc<str>, stanza: &Element, cond: stanza::Cond, text: Option<&str>) {
+        if let Some(e) = stanza::error_reply(stanza, cond, text) {
+            Metrics::inc(&self.metrics.stanza_errors);
+            self.reply(conn, to, &e);
+        }
+    }
+
+    fn handle_stanza(&mut self, conn: ConnId, mut stanza: Element) {
+        let Some(peer) = self.peers.get(&conn) else { return };
+        let (kind, peer_jid, peer_str) = (peer.kind.clone(), peer.jid.clone(), peer.jid_str.clone());
+        if stanza::kind(&stanza).is_none() {
+            return;
+        }
+        // Who is speaking: a client is its bound JID; a component says so, within its domain.
+        let from = match kind {
+            PeerKind::Client => {
+                stanza.set_attr("from", &*peer_str);
+                peer_jid.clone()
+            }
+            PeerKind::Component => match stanza.get_attr("from").map(Jid::parse) {
+                None => {
+                    stanza.set_attr("from", &*peer_str);
+                    peer_jid.clone()
+                }
+                Some(Ok(j)) if j.is_within(peer_jid.domain()) => j,
+                Some(_) => {
+                    stanza.set_attr("from", &*peer_str);
+                    let text = format!("from must be within {}", peer_jid.domain());
+                    self.refuse(conn, &peer_str, &stanza, stanza::FORBIDDEN, Some(&text));
+                    return;
+                }
+            },
+        };
+        let from_str: Arc<str> = if from == peer_jid { peer_str.clone() } else { from.to_string().into() };
+        let to = match stanza.get_attr("to").map(Jid::parse) {
+            None => None,
+            Some(Ok(j)) => Some(j),
+            Some(Err(_)) => {
+                self.refuse(conn, &from_str, &stanza, stanza::JID_MALFORMED, None);
+                return;
+            }
+        };
+        let Some(to) = to else {
+            self.handle_server(conn, &from_str, &stanza, true);
+            return;
+        };
+        let d = to.domain().to_string();
+        let is_component = kind == PeerKind::Component;
+        if d == self.conference.domain() {
+            let mut out = std::mem::take(&mut self.out);
+            self.conference.handle_stanza(conn, is_component, &from, stanza, &mut out);
+            self.out = out;
+            self.update_gauges();
+        } else if d == self.internal.domain() {
+            let mut out = std::mem::take(&mut self.out);
+            self.internal.handle_stanza(conn, is_component, &from, stanza, &mut out);
+            self.out = out;
+            self.update_gauges();
+        } else if d == self.domain || d == self.auth_domain {
+            self.handle_local(conn, &from_str, &to, stanza);
+        } else if let Some(target) = self.component_for(&d) {
+            let to_str: Arc<str> = to.to_string().into();
+            stanza.remove_attr("to");
+            self.out.push(Delivery::new(target, to_str, &stanza));
+        } else {
+            self.refuse(conn, &from_str, &stanza, stanza::REMOTE_SERVER_NOT_FOUND, Some("no such domain here"));
+        }
+    }
+
+    /// The component serving `d`: exact match, else the nearest parent domain.
+    fn component_for(&self, d: &str) -> Option<ConnId> {
+        let mut cur = d;
+        loop {
+            if let Some(c) = self.components.get(cur) {
+                return Some(*c);
+            }
+            let (_, rest) = cur.split_once('.')?;
+            if !domain_within(rest, &self.domain) || rest == self.domain {
+                return None;
+            }
+            cur = rest;
+        }
+    }
+
+    /// Stanzas to a JID on the server's own domains.
+    fn handle_local(&mut self, conn: ConnId, from_str: &Arc<str>, to: &Jid, mut stanza: Element) {
+        if to.local().is_none() {
+            self.handle_server(conn, from_str, &stanza, false);
+            return;
+        }
+        if to.resource().is_some() {
+            if let Some(target) = self.sessions.get(to).copied() {
+                let to_str: Arc<str> = to.to_string().into();
+                stanza.remove_attr("to");
+                self.out.push(Delivery::new(target, to_str, &stanza));
+                return;
+            }
+        } else if stanza.name() == "iq" && &*to.to_string() == from_str.split('/').next().unwrap_or("") {
+            // IQ to one's own bare JID (roster and similar account data): handled by the server.
+            self.handle_server(conn, from_str, &stanza, true);
+            return;
+        }
+        match stanza.name() {
+            "presence" => {}
+            "iq" if !stanza::is_iq_request(&stanza) => {}
+            _ => self.refuse(conn, from_str, &stanza, stanza::SERVICE_UNAVAILABLE, Some("no such recipient")),
+        }
+    }
+
+    /// IQs to the server itself: ping, disco, session, an empty roster. Everything else gets
+    /// `service-unavailable`.
+    fn handle_server(&mut self, conn: ConnId, from_str: &Arc<str>, stanza: &Element, _own_account: bool) {
+        if stanza.name() != "iq" || !stanza::is_iq_request(stanza) {
+            return;
+        }
+        let mut stanza = stanza.clone();
+        if stanza.get_attr("to").is_none() {
+            stanza.set_attr("to", self.domain.clone());
+        }
+        let ty = stanza.get_attr("type").unwrap_or("");
+        let payload = stanza.first_child().map(|q| (q.name().to_string(), q.ns().to_string()));
+        let result = match (ty, payload.as_ref().map(|(n, s)| (n.as_str(), s.as_str()))) {
+            ("get", Some(("ping", "urn:xmpp:ping"))) => Some(None),
+            ("set", Some(("session", "urn:ietf:params:xml:ns:xmpp-session"))) => Some(None),
+            ("get", Some(("query", "jabber:iq:roster"))) => Some(Some(Element::new("query", "jabber:iq:roster"))),
+            ("get", Some(("query", NS_DISCO_INFO))) => {
+                let mut q = Element::new("query", NS_DISCO_INFO)
+                    .child(Element::new("identity", NS_DISCO_INFO).attr("category", "server").attr("type", "im").attr("name", "signal"));
+                for f in [NS_DISCO_INFO, NS_DISCO_ITEMS, "urn:xmpp:ping"] {
+                    q.append_child(Element::new("feature", NS_DISCO_INFO).attr("var", f));
+                }
+                Some(Some(q))
+            }
+            ("get", Some(("query", NS_DISCO_ITEMS))) => Some(Some(
+                Element::new("query", NS_DISCO_ITEMS)
+                    .child(Element::new("item", NS_DISCO_ITEMS).attr("jid", self.conference.domain()).attr("name", "Rooms")),
+            )),
+            _ => None,
+        };
+        match result {
+            Some(payload) => {
+                let r = proto::bus::iq_result(&stanza, payload);
+                self.reply(conn, from_str, &r);
+            }
+            None => self.refuse(conn, from_str, &stanza, stanza::SERVICE_UNAVAILABLE, None),
+        }
+    }
+}

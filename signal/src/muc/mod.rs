@@ -1,0 +1,260 @@
+//! The XEP-0045 rooms service of one MUC domain (`conference.<domain>` for people,
+//! `internal.<domain>` where bridges announce themselves to focus).
+//!
+//! The service addresses rooms, creates them on first join and drops them after the last
+//! leave, answers service-level IQs (disco, ping, the room-token request of CLIENT_FLOW step
+//! 6) and forgets a connection's occupants when it goes away. Sans-IO like [`room::Room`]:
+//! stanzas in, [`Delivery`]s out. It must never trust a `from` it was not given by the hub.
+
+pub mod occupant;
+pub mod room;
+
+use crate::conn::{ConnId, Delivery};
+use crate::jid::Jid;
+use crate::stanza;
+use occupant::NS_NICK;
+use proto::xml::Element;
+use room::{JoinOutcome, Room};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+pub const NS_DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+
+/// Who may use a MUC service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any client or component (the public rooms service).
+    Everyone,
+    /// Components only (the internal service: a browser must not pose as a bridge).
+    ComponentsOnly,
+}
+
+pub struct MucService {
+    domain: String,
+    access: Access,
+    rooms: HashMap<String, Room>,
+    /// Which rooms each connection has occupants in, for cleanup.
+    by_conn: HashMap<ConnId, HashSet<String>>,
+    /// Signing key for room tokens; `None` on services that do not issue them.
+    token_secret: Option<Vec<u8>>,
+    occupants: usize,
+}
+
+impl MucService {
+    pub fn new(domain: String, access: Access, token_secret: Option<Vec<u8>>) -> Self {
+        MucService { domain, access, rooms: HashMap::new(), by_conn: HashMap::new(), token_secret, occupants: 0 }
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn occupant_count(&self) -> usize {
+        self.occupants
+    }
+
+    /// A stanza addressed to this service's domain. `from` is the sender's authoritative JID
+    /// (the hub has checked or rewritten it).
+    pub fn handle_stanza(&mut self, conn: ConnId, is_component: bool, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
+        let real: Arc<str> = from.to_string().into();
+        if self.access == Access::ComponentsOnly && !is_component {
+            if let Some(e) = stanza::error_reply(&stanza, stanza::FORBIDDEN, Some("this service is for components only")) {
+                out.push(Delivery::new(conn, real, &e));
+            }
+            return;
+        }
+        let to = match stanza.get_attr("to").map(Jid::parse) {
+            Some(Ok(j)) => j,
+            _ => return,
+        };
+        let Some(room_name) = to.local().map(str::to_string) else {
+            self.handle_service(conn, real, &stanza, out);
+            return;
+        };
+        match (stanza.name(), to.resource()) {
+            ("presence", Some(nick)) => self.handle_presence(conn, real, &room_name, nick, stanza, out),
+            ("presence", None) => {
+                if let Some(e) = stanza::error_reply(&stanza, stanza::JID_MALFORMED, Some("join with room@service/nick")) {
+                    out.push(Delivery::new(conn, real, &e));
+                }
+            }
+            (_, nick) => {
+                let Some(room) = self.rooms.get_mut(&room_name) else {
+                    if stanza.name() != "iq" || stanza::is_iq_request(&stanza) {
+                        if let Some(e) = stanza::error_reply(&stanza, stanza::ITEM_NOT_FOUND, Some("no such room")) {
+                            out.push(Delivery::new(conn, real, &e));
+                        }
+                    }
+                    return;
+                };
+                match (stanza.name(), nick) {
+                    ("message", None) if stanza.get_attr("type") == Some("groupchat") => room.handle_groupchat(conn, real, stanza, out),
+                    ("message", None) => {
+                        if let Some(e) = stanza::error_reply(&stanza, stanza::NOT_ACCEPTABLE, Some("only groupchat messages go to the room")) {
+                            out.push(Delivery::new(conn, real, &e));
+                        }
+                    }
+                    ("iq", None) => {
+                        if room.handle_room_iq(conn, real, &stanza, out) {
+                            self.drop_room(&room_name);
+                        }
+                    }
+                    (_, Some(nick)) => room.handle_to_occupant(conn, real, nick, stanza, out),
+                    _ => {}
+                }
+                self.sync_after(&room_name);
+            }
+        }
+    }
+
+    fn handle_presence(&mut self, conn: ConnId, real: Arc<str>, room_name: &str, nick: &str, presence: Element, out: &mut Vec<Delivery>) {
+        match presence.get_attr("type") {
+            None => {
+                if proto::RoomName::new(room_name).is_err() {
+                    if let Some(e) = stanza::error_reply(&presence, stanza::JID_MALFORMED, Some("room names are lowercase letters, digits, - _ .")) {
+                        out.push(Delivery::new(conn, real, &e));
+                    }
+                    return;
+                }
+                let jid: Arc<str> = format!("{room_name}@{}", self.domain).into();
+                let room = self.rooms.entry(room_name.to_string()).or_insert_with(|| Room::new(jid, room_name.to_string()));
+                match room.handle_presence(conn, real, nick, &presence, out) {
+                    JoinOutcome::Joined => {
+                        self.occupants += 1;
+                        self.by_conn.entry(conn).or_default().insert(room_name.to_string());
+                    }
+                    JoinOutcome::Updated => {}
+                    JoinOutcome::Refused => {
+                        if room.is_empty() {
+                            self.rooms.remove(room_name);
+                        }
+                    }
+                }
+            }
+            Some("unavailable") | Some("error") => {
+                let Some(room) = self.rooms.get_mut(room_name) else { return };
+                let Some(my_nick) = room.occupant_by_real(&real).map(|o| o.nick.clone()) else { return };
+                room.leave(&my_nick, out);
+                self.sync_after(room_name);
+            }
+            _ => {}
+        }
+    }
+
+    /// Keeps the counts and the per-connection index right after a room changed; drops the
+    /// room when it is empty (rooms are destroyed after the last leave).
+    fn sync_after(&mut self, room_name: &str) {
+        let Some(room) = self.rooms.get(room_name) else {
+            self.recount();
+            return;
+        };
+        if room.is_empty() {
+            self.drop_room(room_name);
+        } else {
+            self.recount();
+        }
+    }
+
+    fn drop_room(&mut self, room_name: &str) {
+        self.rooms.remove(room_name);
+        self.recount();
+    }
+
+    fn recount(&mut self) {
+        // Cheap enough (rooms, not occupants) and always right, even after kicks and destroys.
+        self.occupants = self.rooms.values().map(Room::len).sum();
+    }
+
+    /// The connection went away: its occupants leave every room they were in.
+    pub fn handle_conn_gone(&mut self, conn: ConnId, out: &mut Vec<Delivery>) {
+        let Some(rooms) = self.by_conn.remove(&conn) else { return };
+        for name in rooms {
+            let Some(room) = self.rooms.get_mut(&name) else { continue };
+            let nicks: Vec<String> = room.occupants().filter(|o| o.conn == conn).map(|o| o.nick.clone()).collect();
+            for n in nicks {
+                room.leave(&n, out);
+            }
+            if room.is_empty() {
+                self.rooms.remove(&name);
+            }
+        }
+        self.recount();
+    }
+
+    /// IQs to the service itself (`conference.<domain>`).
+    fn handle_service(&mut self, conn: ConnId, real: Arc<str>, stanza: &Element, out: &mut Vec<Delivery>) {
+        if stanza.name() != "iq" {
+            return;
+        }
+        let ty = stanza.get_attr("type").unwrap_or("");
+        let Some(q) = stanza.first_child() else {
+            if stanza::is_iq_request(stanza) {
+                if let Some(e) = stanza::error_reply(stanza, stanza::BAD_REQUEST, None) {
+                    out.push(Delivery::new(conn, real, &e));
+                }
+            }
+            return;
+        };
+        let ok = |payload: Option<Element>| proto::bus::iq_result(stanza, payload);
+        let reply = match (ty, q.name(), q.ns()) {
+            ("get", "query", NS_DISCO_INFO) => {
+                let mut r = Element::new("query", NS_DISCO_INFO).child(
+                    Element::new("identity", NS_DISCO_INFO).attr("category", "conference").attr("type", "text").attr("name", "Rooms"),
+                );
+                let mut features = vec![NS_DISCO_INFO, NS_DISCO_ITEMS, occupant::NS_MUC, "urn:xmpp:ping"];
+                if self.token_secret.is_some() {
+                    features.push(proto::ns::TOKEN);
+                }
+                for f in features {
+                    r.append_child(Element::new("feature", NS_DISCO_INFO).attr("var", f));
+                }
+                ok(Some(r))
+            }
+            ("get", "query", NS_DISCO_ITEMS) => {
+                let mut r = Element::new("query", NS_DISCO_ITEMS);
+                let mut names: Vec<&String> = self.rooms.keys().collect();
+                names.sort();
+                for name in names.into_iter().take(1000) {
+                    r.append_child(Element::new("item", NS_DISCO_ITEMS).attr("jid", format!("{name}@{}", self.domain)).attr("name", name.as_str()));
+                }
+                ok(Some(r))
+            }
+            ("get", "ping", "urn:xmpp:ping") => ok(None),
+            ("get", "token", proto::ns::TOKEN) if self.token_secret.is_some() => match self.room_token(&real, q) {
+                Ok(t) => ok(Some(Element::new("token", proto::ns::TOKEN).text(t))),
+                Err((cond, text)) => match stanza::error_reply(stanza, cond, Some(text)) {
+                    Some(e) => e,
+                    None => return,
+                },
+            },
+            _ if stanza::is_iq_request(stanza) => match stanza::error_reply(stanza, stanza::SERVICE_UNAVAILABLE, None) {
+                Some(e) => e,
+                None => return,
+            },
+            _ => return,
+        };
+        out.push(Delivery::new(conn, real, &reply));
+    }
+
+    /// A room token for a current occupant of the named room (CLIENT_FLOW step 6).
+    fn room_token(&self, real: &str, q: &Element) -> Result<String, (stanza::Cond, &'static str)> {
+        let secret = self.token_secret.as_deref().ok_or((stanza::SERVICE_UNAVAILABLE, "no tokens here"))?;
+        let room_name = q.get_attr("room").ok_or((stanza::BAD_REQUEST, "missing room attribute"))?;
+        let room_name = proto::RoomName::normalize(room_name).map_err(|_| (stanza::BAD_REQUEST, "bad room name"))?;
+        let occ = self
+            .rooms
+            .get(room_name.as_str())
+            .and_then(|r| r.occupant_by_real(real))
+            .ok_or((stanza::FORBIDDEN, "only occupants of the room get its token"))?;
+        let nick = proto::EndpointId::new(occ.nick.clone()).map_err(|_| (stanza::NOT_ACCEPTABLE, "nickname is not a valid endpoint id"))?;
+        let name = occ.display_name().filter(|n| !n.is_empty()).unwrap_or_else(|| occ.nick.clone());
+        let _ = NS_NICK;
+        let claims = proto::token::Claims::new(real.to_string(), room_name, nick, name, proto::token::DEFAULT_TTL_SECS);
+        proto::token::issue(secret, &claims).map_err(|_| (stanza::SERVICE_UNAVAILABLE, "could not sign the token"))
+    }
+}
