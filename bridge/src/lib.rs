@@ -23,3 +23,74 @@ pub mod track;
 
 pub use error::Error;
 pub use sfu::{Sfu, SfuConfig, SfuOutput};
+
+pub mod bus;
+pub mod candidates;
+mod config;
+pub mod driver;
+pub mod http;
+
+pub use config::Config;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// This build's version, published in stats and the bridge channel's ServerHello.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs the bridge until `shutdown` is cancelled, then drains (see [`driver::MediaTask`]).
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let socket = driver::bind_media_socket(config.media_addr)?;
+    let bound = socket.local_addr()?;
+    let candidates = candidates::candidates(bound, &config.advertise_ips);
+    if candidates.is_empty() {
+        return Err(Error::BadSetting("no address to advertise: set ADVERTISE_IPS".into()));
+    }
+    tracing::info!(%bound, ?candidates, jid = %config.jid(), "bridge media socket bound");
+
+    let metrics = Arc::new(metrics::Metrics::default());
+    let sfu = Sfu::new(SfuConfig { candidates: candidates.clone(), version: VERSION.into() }, metrics.clone());
+    let (stats_tx, stats_rx) = watch::channel(proto::colibri::BridgeStats { version: VERSION.into(), ..Default::default() });
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+
+    let http_listener = tokio::net::TcpListener::bind(config.http_addr).await?;
+    tracing::info!(addr = %http_listener.local_addr()?, "bridge http listening");
+    // The side tasks stop after the media task has drained, not at the first signal.
+    let after_drain = CancellationToken::new();
+    let http = tokio::spawn(http::serve(http_listener, metrics, stats_rx.clone(), after_drain.clone()));
+    let bus = if config.bus_enabled {
+        let cfg = bus::BusConfig {
+            addr: config.bus_addr.clone(),
+            bridge_id: config.bridge_id.clone(),
+            domain: config.domain.clone(),
+            secret: config.bus_secret.clone(),
+        };
+        Some(tokio::spawn(bus::run(cfg, cmd_tx.clone(), ev_rx, stats_rx, after_drain.clone())))
+    } else {
+        drop(ev_rx);
+        None
+    };
+    let media = driver::MediaTask {
+        sfu,
+        socket,
+        bound,
+        candidates,
+        commands: cmd_rx,
+        events: ev_tx,
+        stats: stats_tx,
+        drain_timeout: config.drain_timeout,
+    };
+    let result = media.run(shutdown).await;
+    drop(cmd_tx);
+    // Let the bus deliver the last events (Draining) before it closes.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    after_drain.cancel();
+    if let Some(b) = bus {
+        let _ = b.await;
+    }
+    let _ = http.await;
+    result
+}

@@ -1,0 +1,116 @@
+//! The bridge's settings, read once from the environment (see the workspace README and
+//! `../shared/ARCHITECTURE.md` for names and defaults). Reading settings never opens a
+//! socket; the bridge id is persisted in `DATA_DIR` so a restarted bridge keeps its JID.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use proto::config::{env_parse, env_string};
+
+use crate::Error;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// UDP address of the media socket (`BRIDGE_MEDIA_ADDR`, default `0.0.0.0:10000`).
+    pub media_addr: SocketAddr,
+    /// `/health`, `/stats`, `/metrics` (`BRIDGE_HTTP_ADDR`, default `127.0.0.1:8080`).
+    pub http_addr: SocketAddr,
+    /// The bus (`BUS_ADDR`, default `127.0.0.1:5347`).
+    pub bus_addr: String,
+    /// Component name: the bridge's JID is `<bridge_id>.<domain>` (`BRIDGE_ID`).
+    pub bridge_id: String,
+    pub domain: String,
+    pub data_dir: PathBuf,
+    /// `ADVERTISE_IPS`: addresses put in candidates instead of the auto-detected ones.
+    pub advertise_ips: Vec<IpAddr>,
+    /// Shared secret of the bus (`BUS_SECRET` or generated into `DATA_DIR`).
+    pub bus_secret: String,
+    /// How long a draining bridge waits for focus to move its conferences
+    /// (`BRIDGE_DRAIN_SECS`, default 10).
+    pub drain_timeout: Duration,
+    /// Whether to connect to the bus at all (`BRIDGE_BUS`, default true). Off only for
+    /// benchmarks and tests that drive the core directly.
+    pub bus_enabled: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, Error> {
+        let data_dir = proto::config::data_dir();
+        let media_addr = env_parse("BRIDGE_MEDIA_ADDR", SocketAddr::from(([0, 0, 0, 0], 10000)))?;
+        let http_addr = env_parse("BRIDGE_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let bus_addr = env_string("BUS_ADDR", "127.0.0.1:5347");
+        let domain = proto::config::xmpp_domain();
+        let advertise_ips = parse_ips(&env_string("ADVERTISE_IPS", ""))?;
+        let bridge_id = match proto::config::env_secret("BRIDGE_ID") {
+            Some(id) => validate_id(id.trim())?,
+            None => persisted_id(&data_dir)?,
+        };
+        let bus_secret = proto::secrets::load_or_generate(&data_dir, "bus_secret", proto::config::env_secret("BUS_SECRET"))?;
+        let drain_secs: u64 = env_parse("BRIDGE_DRAIN_SECS", 10)?;
+        let bus_enabled: bool = env_parse("BRIDGE_BUS", true)?;
+        Ok(Config {
+            media_addr,
+            http_addr,
+            bus_addr,
+            bridge_id,
+            domain,
+            data_dir,
+            advertise_ips,
+            bus_secret,
+            drain_timeout: Duration::from_secs(drain_secs),
+            bus_enabled,
+        })
+    }
+
+    /// `<bridge_id>.<domain>`.
+    pub fn jid(&self) -> String {
+        format!("{}.{}", self.bridge_id, self.domain)
+    }
+}
+
+/// `ADVERTISE_IPS`: a comma list of IP addresses.
+pub fn parse_ips(s: &str) -> Result<Vec<IpAddr>, Error> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().map_err(|_| Error::BadSetting(format!("ADVERTISE_IPS: {p:?} is not an IP address"))))
+        .collect()
+}
+
+fn validate_id(id: &str) -> Result<String, Error> {
+    let ok = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(Error::BadSetting(format!("BRIDGE_ID {id:?}: letters, digits, '-' and '_' only, at most 64")))
+    }
+}
+
+/// `jvb-<8 hex>`, generated once and kept in `DATA_DIR/bridge_id`.
+fn persisted_id(data_dir: &std::path::Path) -> Result<String, Error> {
+    let path = data_dir.join("bridge_id");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if let Ok(id) = validate_id(s.trim()) {
+            return Ok(id);
+        }
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let id = format!("jvb-{}", proto::secrets::random_hex(4)?);
+    std::fs::write(&path, &id)?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertise_ips_are_validated() {
+        assert_eq!(parse_ips(" 10.0.0.2, ::1 ").unwrap().len(), 2);
+        assert!(parse_ips("").unwrap().is_empty());
+        assert!(parse_ips("10.0.0.300").is_err());
+        assert!(validate_id("jvb-1").is_ok());
+        assert!(validate_id("a.b").is_err());
+    }
+}
