@@ -58,6 +58,14 @@ pub fn default_env(name: &str, value: &str) {
 /// into `DATA_DIR` (or taken from env), so every component reads the same values.
 pub fn prepare_all_in_one_env() -> Result<(), Error> {
     default_env("DATA_DIR", "./data");
+    // Components find each other from their listen addresses: a test or an admin that moves
+    // one listener moves its clients with it.
+    let signal_http = proto::config::env_string("SIGNAL_HTTP_ADDR", "127.0.0.1:5280");
+    let signal_bus = proto::config::env_string("SIGNAL_BUS_ADDR", "127.0.0.1:5347");
+    let filestore = proto::config::env_string("FILESTORE_ADDR", "127.0.0.1:8090");
+    default_env("SIGNAL_HTTP_URL", &format!("http://{}", connectable(&signal_http)));
+    default_env("BUS_ADDR", &connectable(&signal_bus));
+    default_env("FILESTORE_URL", &format!("http://{}", connectable(&filestore)));
     let data_dir = proto::config::data_dir();
     for (env, file) in [("BUS_SECRET", "bus_secret"), ("TOKEN_SECRET", "token_secret")] {
         let v = proto::secrets::load_or_generate(&data_dir, file, proto::config::env_secret(env))
@@ -65,6 +73,14 @@ pub fn prepare_all_in_one_env() -> Result<(), Error> {
         std::env::set_var(env, v);
     }
     Ok(())
+}
+
+/// A listen address as a client connects to it (`0.0.0.0:p` → `127.0.0.1:p`).
+fn connectable(listen: &str) -> String {
+    match listen.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_unspecified() => format!("127.0.0.1:{}", a.port()),
+        _ => listen.to_string(),
+    }
 }
 
 type ComponentFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;

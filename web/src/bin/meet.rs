@@ -33,7 +33,12 @@ async fn run() -> Result<(), String> {
     let web_config = web::Config::from_env().map_err(|e| e.to_string())?;
     let https = web_config.https_addr;
 
-    let components = vec![Component::new("web", web::run(web_config, shutdown.clone()))];
+    let filestore_config = filestore::Config::from_env().map_err(|e| format!("filestore: {e}"))?;
+
+    let components = vec![
+        Component::new("filestore", filestore::run(filestore_config, shutdown.clone())),
+        Component::new("web", web::run(web_config, shutdown.clone())),
+    ];
 
     let names: Vec<&str> = components.iter().map(|c| c.name).collect();
     println!("meet-lan is starting ({}). Open one of these on any machine of the LAN:", names.join(", "));

@@ -1,0 +1,133 @@
+// Shared helpers of the browser scenarios: Debian's Chromium driven by playwright-core with
+// the flags of FIELD_NOTES.md (fake camera and microphone, loopback ICE, no background
+// networking), pages joined with ?name=..&autojoin=1, and probes that read the page the
+// way a person would see it (a remote <video data-participant> whose decoded frames grow).
+
+import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+
+const modules = process.env.MEET_NODE_MODULES;
+if (!modules) throw new Error('MEET_NODE_MODULES is not set');
+const { chromium } = await import(path.join(modules, 'playwright-core', 'index.mjs'));
+
+export const BASE = process.env.BASE_URL;
+export const ARTIFACTS = process.env.ARTIFACTS_DIR || 'artifacts';
+if (!BASE) throw new Error('BASE_URL is not set');
+
+export function log(...args) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
+}
+
+export async function launch(extraArgs = []) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meet-chromium-'));
+  const args = [
+    '--headless=new', '--no-sandbox', '--disable-gpu',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+    '--ignore-certificate-errors', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--auto-select-desktop-capture-source=Entire screen',
+    `--user-data-dir=${userDataDir}`,
+    ...extraArgs,
+  ];
+  // launchPersistentContext would tie one context to the dir; plain launch keeps contexts apart.
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: args.filter((a) => !a.startsWith('--user-data-dir')),
+    ignoreDefaultArgs: ['--mute-audio'],
+    timeout: 60000,
+  });
+  return browser;
+}
+
+/** A new participant page: its own context (storage), console mirrored to our stdout. */
+export async function join(browser, room, name, { autojoin = true, viewport = { width: 960, height: 540 } } = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('console', (m) => {
+    if (['error', 'warning', 'info', 'log'].includes(m.type())) log(`(${name}) ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => { page.errors.push(String(e)); log(`(${name}) PAGE ERROR: ${e}`); });
+  const q = new URLSearchParams({ name, ...(autojoin ? { autojoin: '1' } : {}) });
+  await page.goto(`${BASE}/${room}?${q}`, { waitUntil: 'load' });
+  page.displayName = name;
+  return page;
+}
+
+/** Remote videos on `page`: their data-participant and decoded frame counts. */
+export function remoteVideos(page) {
+  return page.evaluate(() => [...document.querySelectorAll('video[data-participant]')].map((v) => ({
+    participant: v.dataset.participant,
+    width: v.videoWidth,
+    height: v.videoHeight,
+    frames: v.getVideoPlaybackQuality().totalVideoFrames,
+    time: v.currentTime,
+    tile: v.closest('.tile') ? { ...v.closest('.tile').dataset } : null,
+  })));
+}
+
+export async function waitFor(what, fn, timeoutMs = 60000, intervalMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last && last.message ? last.message : last)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * Waits until `page` shows exactly the remote participants `names`, each with a video whose
+ * decoded frame count grows between two looks (a frozen video keeps its count).
+ */
+export async function waitPlaying(page, names, timeoutMs = 90000) {
+  const want = [...names].sort();
+  return waitFor(`${page.displayName} to play ${want.join(', ')}`, async () => {
+    const a = await remoteVideos(page);
+    if (JSON.stringify(a.map((v) => v.participant).sort()) !== JSON.stringify(want)) return false;
+    if (a.some((v) => v.width === 0)) return false;
+    await new Promise((r) => setTimeout(r, 700));
+    const b = await remoteVideos(page);
+    for (const v of b) {
+      const before = a.find((x) => x.participant === v.participant);
+      if (!before || v.width === 0 || !(v.frames > before.frames || (v.frames > 0 && v.frames < before.frames))) return false;
+    }
+    return b;
+  }, timeoutMs);
+}
+
+export async function screenshot(page, file) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const p = path.join(ARTIFACTS, file);
+  await page.screenshot({ path: p });
+  log(`screenshot ${p}`);
+}
+
+export function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+/** Runs `main`, prints PASS/FAIL, exits non-zero on failure; closes what it registered. */
+export async function scenario(name, main) {
+  const closers = [];
+  const t0 = Date.now();
+  let code = 0;
+  try {
+    await main((c) => closers.push(c));
+    log(`PASS ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    log(`FAIL ${name}: ${e.stack || e}`);
+    code = 1;
+  }
+  for (const c of closers.reverse()) {
+    try { await c(); } catch (_) { /* closing anyway */ }
+  }
+  process.exit(code);
+}
