@@ -242,3 +242,18 @@ impl Focus {
         }
     }
 }
+
+impl Focus {
+    /// Focus is stopping: every session ends (`reason="ended"`), every conference is
+    /// expired on its bridge and every room left.
+    pub fn shutdown(&mut self, now: Instant) {
+        let names: Vec<RoomName> = self.rooms.keys().cloned().collect();
+        for room in names {
+            let eps: Vec<EndpointId> = self.rooms.get(&room).map(|r| r.participants.keys().cloned().collect()).unwrap_or_default();
+            for ep in eps {
+                self.drop_session(now, &room, &ep, Some(proto::session::reason::ENDED), false);
+            }
+            self.end_room(now, &room, true);
+        }
+    }
+}

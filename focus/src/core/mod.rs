@@ -18,6 +18,7 @@ mod settings;
 mod stats;
 
 pub use bridge_pool::BridgePool;
+pub use conference::FOCUS_NICK;
 pub use io::{
     Addr, BridgeId, BridgePresence, Condition, Input, Notification, OccupantPresence, Output, Reply, ResultBody,
     StanzaError,
