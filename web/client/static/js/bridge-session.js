@@ -30,7 +30,8 @@ export class BridgeSession extends PeerSession {
         try { msg = JSON.parse(e.data); } catch (_) { return; }
         if (msg && typeof msg.colibriClass === 'string') this.dispatchEvent(new CustomEvent('message', { detail: msg }));
       });
-      this.addLocalTransceivers('sendrecv', true);
+      // sendonly: the bridge sends other participants' media on m-lines of its own offers.
+      this.addLocalTransceivers('sendonly', true);
       await this.pc.setLocalDescription(await this.pc.createOffer());
       await gathered(this.pc);
       const answer = await this.accept(this.pc.localDescription.sdp);
