@@ -26,6 +26,7 @@ async fn meet_starts_every_component_prints_urls_and_stops_cleanly() {
     sys.wait_ready().await;
     wait_http_ok(&sys.env("FILESTORE_ADDR").expect("set"), "/health").await;
     wait_http_ok(&sys.env("BRIDGE_HTTP_ADDR").expect("set"), "/health").await;
+    wait_http_ok(&sys.env("FOCUS_HTTP_ADDR").expect("set"), "/health").await;
     let bus = sys.env("SIGNAL_BUS_ADDR").expect("set");
     tokio::net::TcpStream::connect(&bus).await.expect("signal's bus listens");
     // Secrets were generated into DATA_DIR, once, for all components.

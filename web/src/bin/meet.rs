@@ -34,11 +34,13 @@ async fn run() -> Result<(), String> {
     let https = web_config.https_addr;
 
     let signal_config = signal::Config::from_env().map_err(|e| format!("signal: {e}"))?;
+    let focus_config = focus::Config::from_env().map_err(|e| format!("focus: {e}"))?;
     let bridge_config = bridge::Config::from_env().map_err(|e| format!("bridge: {e}"))?;
     let filestore_config = filestore::Config::from_env().map_err(|e| format!("filestore: {e}"))?;
 
     let components = vec![
         Component::new("signal", signal::run(signal_config, shutdown.clone())),
+        Component::new("focus", focus::run(focus_config, shutdown.clone())),
         Component::new("bridge", bridge::run(bridge_config, shutdown.clone())),
         Component::new("filestore", filestore::run(filestore_config, shutdown.clone())),
         Component::new("web", web::run(web_config, shutdown.clone())),
