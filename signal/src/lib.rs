@@ -1,19 +1,25 @@
 //! signal: the XMPP-compatible room server and the internal bus of meet-lan (Prosody's role
 //! in Jitsi).
 //!
+//! - `SIGNAL_C2S_ADDR` (5222): RFC 6120 client streams over TCP ([`c2s`]).
+//! - `SIGNAL_HTTP_ADDR` (5280): RFC 7395 WebSocket, `/health`, `/metrics` ([`http`]).
 //! - `SIGNAL_BUS_ADDR` (5347): XEP-0114 components, focus and bridges ([`component`]).
 //! - The hub ([`hub`]) owns all routing state in one task; rooms live in [`muc`].
 //!
 //! signal must never let one connection disturb another: every input is bounded (stanza
 //! size, rate, outbox length) and a misbehaving peer gets a stream error, alone.
 
+pub mod accounts;
+pub mod c2s;
 pub mod component;
 pub mod conn;
+pub mod http;
 pub mod hub;
 pub mod jid;
 pub mod metrics;
 pub mod muc;
 pub mod ratelimit;
+pub mod sasl;
 pub mod stanza;
 pub mod stream;
 
@@ -110,15 +116,23 @@ impl Shared {
 /// be bound).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let bus = tokio::net::TcpListener::bind(config.bus_addr).await?;
-    tracing::info!(domain = %config.domain, bus = %bus.local_addr()?, "signal listening");
+    let c2s_l = tokio::net::TcpListener::bind(config.c2s_addr).await?;
+    let http_l = tokio::net::TcpListener::bind(config.http_addr).await?;
+    tracing::info!(domain = %config.domain, c2s = %c2s_l.local_addr()?, http = %http_l.local_addr()?, bus = %bus.local_addr()?, "signal listening");
     let metrics = Arc::new(Metrics::default());
     let (hub_tx, hub_rx) = mpsc::channel(16 * 1024);
     let hub = Hub::new(&config.domain, config.token_secret.as_bytes().to_vec(), metrics.clone());
     let shared = Arc::new(Shared { config, hub: hub_tx, metrics, next_conn: AtomicU64::new(1) });
     let hub_task = tokio::spawn(hub.run(hub_rx, shutdown.clone()));
     let bus_task = tokio::spawn(component::serve(bus, shared.clone(), shutdown.clone()));
+    let c2s_task = tokio::spawn(c2s::serve(c2s_l, shared.clone(), shutdown.clone()));
+    let http_task = tokio::spawn(http::serve(http_l, shared.clone(), shutdown.clone()));
     shutdown.cancelled().await;
     let _ = bus_task.await;
+    let _ = c2s_task.await;
+    if let Ok(Err(e)) = http_task.await {
+        tracing::warn!("http listener: {e}");
+    }
     let _ = hub_task.await;
     Ok(())
 }

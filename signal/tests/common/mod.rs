@@ -68,7 +68,7 @@ impl Signal {
         let child = cmd.spawn().expect("the signal binary starts");
         let s = Signal { child, c2s, http, bus, data_dir };
         let deadline = Instant::now() + Duration::from_secs(20);
-        for addr in [s.bus] {
+        for addr in [s.bus, s.c2s, s.http] {
             while std::net::TcpStream::connect(addr).is_err() {
                 assert!(Instant::now() < deadline, "signal did not listen on {addr} in time");
                 std::thread::sleep(Duration::from_millis(20));
@@ -143,4 +143,94 @@ impl RawStream {
 
 pub fn el(xml: &str) -> Element {
     proto::xml::parse_element(xml).expect("test XML is well-formed")
+}
+
+pub const HEADER_TO_DOMAIN: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='meet.lan' version='1.0'>";
+
+pub fn header_to(host: &str) -> String {
+    format!("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='{host}' version='1.0'>")
+}
+
+pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
+pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+
+/// A client stream after anonymous login and binding.
+pub struct Client {
+    pub s: RawStream,
+    pub jid: String,
+}
+
+impl Client {
+    /// Connects, authenticates with SASL ANONYMOUS and binds a resource.
+    pub async fn anonymous(signal: &Signal) -> Client {
+        let mut s = RawStream::connect(signal.c2s, false).await;
+        s.send(HEADER_TO_DOMAIN).await;
+        let Some(StreamEvent::Open(_)) = s.next().await else { panic!("no stream header") };
+        let f = s.stanza().await;
+        assert_eq!(f.name(), "features");
+        s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>").await;
+        let ok = s.stanza().await;
+        assert_eq!(ok.name(), "success", "{ok}");
+        Self::restart_and_bind(s, "meet.lan").await
+    }
+
+    pub async fn restart_and_bind(mut s: RawStream, host: &str) -> Client {
+        s.parser.reset();
+        s.send(&header_to(host)).await;
+        let Some(StreamEvent::Open(_)) = s.next().await else { panic!("no restarted stream header") };
+        let f = s.stanza().await;
+        assert!(f.get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind").is_some(), "{f}");
+        s.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>test</resource></bind></iq>").await;
+        let r = s.stanza().await;
+        assert_eq!(r.get_attr("type"), Some("result"), "{r}");
+        let jid = r.get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind").unwrap().get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind").unwrap().text_content();
+        Client { s, jid }
+    }
+
+    pub async fn send(&mut self, x: &str) {
+        self.s.send(x).await;
+    }
+
+    pub async fn send_el(&mut self, e: &Element) {
+        self.s.send(&e.to_stanza_string()).await;
+    }
+
+    /// The next stanza for which `f` holds (others are skipped).
+    pub async fn until(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        loop {
+            let s = self.s.stanza().await;
+            if f(&s) {
+                return s;
+            }
+        }
+    }
+
+    /// Joins `room` as `nick` and returns (self-presence, subject message), checking order:
+    /// others' presences, then self-presence (110), then the subject.
+    pub async fn join(&mut self, room: &str, nick: &str) -> (Element, Vec<Element>) {
+        self.send(&format!("<presence to='{room}@conference.meet.lan/{nick}'><x xmlns='{NS_MUC}'/><nick xmlns='http://jabber.org/protocol/nick'>Name {nick}</nick></presence>")).await;
+        let mut others = Vec::new();
+        let me = format!("{room}@conference.meet.lan/{nick}");
+        loop {
+            let p = self.s.stanza().await;
+            assert_eq!(p.name(), "presence", "expected presences before the subject: {p}");
+            assert_ne!(p.get_attr("type"), Some("error"), "join refused: {p}");
+            if p.get_attr("from") == Some(me.as_str()) {
+                let subject = self.s.stanza().await;
+                assert!(subject.get_child("subject", proto::xml::NS_CLIENT).is_some(), "subject after self-presence: {subject}");
+                return (p, others);
+            }
+            others.push(p);
+        }
+    }
+}
+
+pub fn status_codes(p: &Element) -> Vec<String> {
+    p.get_child("x", NS_MUC_USER)
+        .map(|x| x.children().filter(|c| c.name() == "status").filter_map(|c| c.get_attr("code")).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+pub fn error_condition(s: &Element) -> Option<String> {
+    proto::bus::stanza_error(s).map(|(c, _)| c)
 }

@@ -1,0 +1,222 @@
+//! Client connections: the TCP listener (RFC 6120 on `SIGNAL_C2S_ADDR`) and the one
+//! connection driver shared with WebSocket (RFC 7395, see [`crate::http`]).
+//!
+//! Listener → one task per connection → [`negotiation::ClientStream`] (sans-IO) → the hub.
+//! The driver owns the socket, the parser, the rate limit and the outbox; it never lets an
+//! input error escape as a panic, and a client over budget gets `policy-violation` alone.
+
+pub mod negotiation;
+
+use crate::conn::{Outbound, OUTBOX_CAPACITY};
+use crate::hub::{HubMsg, PeerKind};
+use crate::metrics::Metrics;
+use crate::ratelimit::{Budget, RateLimit};
+use crate::stream::{write_outbound, StreamWriter};
+use crate::{Error, Shared};
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::SplitStream;
+use futures_util::StreamExt;
+use negotiation::{Action, ClientStream};
+use proto::xml::{ParserLimits, StreamEvent, StreamParser, NS_CLIENT};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// A client must finish authentication and binding within this time.
+const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let tracker = tokio_util::task::TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.cancelled() => break,
+        };
+        match accepted {
+            Ok((sock, _peer)) => {
+                let _ = sock.set_nodelay(true);
+                let shared = shared.clone();
+                let shutdown = shutdown.clone();
+                tracker.spawn(async move {
+                    Metrics::gauge(&shared.metrics.c2s_connections, 1);
+                    let (rd, wr) = sock.into_split();
+                    let r = drive(Source::Tcp(rd), StreamWriter::tcp(wr), shared.clone(), shutdown).await;
+                    if let Err(e) = r {
+                        tracing::debug!("client connection ended: {e}");
+                    }
+                    Metrics::gauge(&shared.metrics.c2s_connections, -1);
+                });
+            }
+            Err(e) => {
+                tracing::warn!("c2s accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// Where a client's bytes come from.
+pub enum Source {
+    Tcp(OwnedReadHalf),
+    Ws(SplitStream<WebSocket>),
+}
+
+impl Source {
+    /// The next chunk of XML text; `None` at the end of the stream.
+    async fn read(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, Error> {
+        match self {
+            Source::Tcp(r) => {
+                buf.resize(16 * 1024, 0);
+                let n = r.read(buf).await?;
+                Ok(if n == 0 { None } else { Some(n) })
+            }
+            Source::Ws(r) => loop {
+                match r.next().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => return Err(Error::Ws(e.to_string())),
+                    Some(Ok(Message::Text(t))) => {
+                        buf.clear();
+                        buf.extend_from_slice(t.as_bytes());
+                        return Ok(Some(buf.len()));
+                    }
+                    Some(Ok(Message::Binary(_))) => return Err(Error::Stream("unsupported-encoding", "RFC 7395 frames are text".into())),
+                    Some(Ok(Message::Close(_))) => return Ok(None),
+                    Some(Ok(_)) => continue,
+                }
+            },
+        }
+    }
+}
+
+async fn recv_opt(rx: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outbound> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs one client connection to its end.
+pub async fn drive(mut src: Source, mut w: StreamWriter, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), Error> {
+    let websocket = w.is_ws();
+    let cfg = &shared.config;
+    let mut parser = StreamParser::new(ParserLimits {
+        max_stanza_bytes: cfg.max_stanza_bytes,
+        fragments: websocket,
+        default_ns: if websocket { NS_CLIENT.into() } else { String::new() },
+        ..Default::default()
+    });
+    let mut core = ClientStream::new(&cfg.domain, websocket, crate::accounts::Accounts::new(&cfg.data_dir));
+    let budget = Budget {
+        stanzas_per_sec: cfg.c2s_rate,
+        stanza_burst: cfg.c2s_burst,
+        bytes_per_sec: cfg.c2s_rate * 1024.0,
+        byte_burst: (cfg.c2s_burst * 1024.0).max(cfg.max_stanza_bytes as f64 * 4.0),
+    };
+    let mut limit = RateLimit::new(budget, Instant::now());
+    let mut buf = Vec::new();
+    let mut outbox: Option<mpsc::Receiver<Outbound>> = None;
+    let kill = CancellationToken::new();
+    let mut conn = None;
+    let negotiation_deadline = tokio::time::sleep(NEGOTIATION_TIMEOUT);
+    tokio::pin!(negotiation_deadline);
+
+    let result: Result<(), Error> = async {
+        loop {
+            tokio::select! {
+                n = src.read(&mut buf) => {
+                    let Some(n) = n? else { return Ok(()) };
+                    if !limit.handle_bytes(Instant::now(), n) {
+                        return Err(Error::Stream("policy-violation", "sending too fast".into()));
+                    }
+                    parser.handle_bytes(&buf[..n]);
+                    loop {
+                        let ev = match parser.poll_event() {
+                            Ok(Some(ev)) => ev,
+                            Ok(None) => break,
+                            Err(e) => {
+                                if !core_header_sent(&core) {
+                                    w.write_raw(&fallback_header(websocket, &cfg.domain)).await?;
+                                }
+                                return Err(Error::stream_from_xml(&e));
+                            }
+                        };
+                        let actions = match ev {
+                            StreamEvent::Open(h) => core.handle_open(&h),
+                            StreamEvent::Stanza(s) => {
+                                if core.is_bound() && !limit.handle_stanza(Instant::now()) {
+                                    return Err(Error::Stream("policy-violation", "too many stanzas".into()));
+                                }
+                                core.handle_element(s)
+                            }
+                            StreamEvent::Close => vec![Action::Close],
+                        };
+                        for a in actions {
+                            match a {
+                                Action::Write(x) => w.write_raw(&x).await?,
+                                Action::Restart => parser.reset(),
+                                Action::Stanza(s) => {
+                                    let c = conn.expect("stanzas pass only after binding, which sets conn");
+                                    if shared.hub.send(HubMsg::Stanza { conn: c, stanza: s }).await.is_err() {
+                                        return Err(Error::Closed);
+                                    }
+                                }
+                                Action::Bind { jid, iq_id } => {
+                                    let c = shared.next_conn();
+                                    let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+                                    let (reply_tx, reply_rx) = oneshot::channel();
+                                    let reg = HubMsg::Register { conn: c, kind: PeerKind::Client, jid, outbox: tx, kill: kill.clone(), reply: reply_tx };
+                                    shared.hub.send(reg).await.map_err(|_| Error::Closed)?;
+                                    let jid = reply_rx.await.map_err(|_| Error::Closed)?.map_err(|e| Error::Stream("conflict", e.to_string()))?;
+                                    conn = Some(c);
+                                    outbox = Some(rx);
+                                    let x = core.handle_bound(jid, &iq_id);
+                                    w.write_raw(&x).await?;
+                                }
+                                Action::Fail(cond, text) => return Err(Error::Stream(cond, text)),
+                                Action::Close => return Ok(()),
+                            }
+                        }
+                    }
+                }
+                item = recv_opt(&mut outbox) => {
+                    let Some(item) = item else { return Err(Error::Closed) };
+                    let rx = outbox.as_mut().expect("an item came from the outbox");
+                    write_outbound(&mut w, item, rx).await?;
+                }
+                _ = &mut negotiation_deadline, if conn.is_none() => {
+                    return Err(Error::Stream("connection-timeout", "authenticate and bind sooner".into()));
+                }
+                _ = kill.cancelled() => return Err(Error::Stream("policy-violation", "too slow to read what was sent".into())),
+                _ = shutdown.cancelled() => return Err(Error::Stream("system-shutdown", "signal is stopping".into())),
+            }
+        }
+    }
+    .await;
+    if let Some(c) = conn {
+        let _ = shared.hub.send(HubMsg::Gone { conn: c }).await;
+    }
+    match &result {
+        Err(e) => w.fail(e, &shared.metrics).await,
+        Ok(()) => w.close().await,
+    }
+    result
+}
+
+fn core_header_sent(core: &ClientStream) -> bool {
+    core.opened()
+}
+
+/// RFC 6120 §4.9.1.2: an error before our header still needs a header first.
+fn fallback_header(websocket: bool, domain: &str) -> String {
+    if websocket {
+        format!("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' from='{domain}' version='1.0'/>")
+    } else {
+        format!("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='{domain}' version='1.0'>")
+    }
+}
