@@ -53,6 +53,8 @@ impl Xmpp {
     }
 
     async fn open(&mut self) -> Result<Element, String> {
+        // A restarted stream is a new document for the parser.
+        self.parser.reset();
         let header = format!(
             "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='{}' version='1.0'>",
             self.domain
