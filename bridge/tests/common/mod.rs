@@ -34,6 +34,11 @@ pub struct Received {
     pub video_by_layer: [usize; 3],
     pub last_video_layer: Option<u8>,
     pub keyframes: usize,
+    /// Layer changes that did not start with a keyframe (must stay 0).
+    pub switches_without_keyframe: usize,
+    pub switches: usize,
+    /// Video frames str0m delivered with a gap before them (loss not repaired).
+    pub non_contiguous: usize,
 }
 
 pub struct Participant {
@@ -60,8 +65,16 @@ pub struct Participant {
     pub keyframe_requests: usize,
     pub offers_seen: usize,
     pub connected: bool,
-    /// Fraction of this participant's datagrams to the bridge that are dropped.
+    /// Fraction of this participant's media datagrams to the bridge that are dropped.
     pub uplink_loss: f64,
+    /// Fraction of the bridge's media datagrams to this participant that are dropped.
+    pub downlink_loss: f64,
+    /// Video frames written so far (per layer, all equal).
+    pub frames_sent: usize,
+    /// Frames between periodic keyframes (keyframe requests come on top).
+    pub keyframe_interval: u64,
+    /// Whether this participant's transport is alive (a crash stops all its datagrams).
+    pub alive: bool,
 }
 
 pub struct World {
@@ -168,6 +181,10 @@ impl World {
             offers_seen: 0,
             connected: false,
             uplink_loss: 0.0,
+            downlink_loss: 0.0,
+            frames_sent: 0,
+            keyframe_interval: 60,
+            alive: true,
         });
         self.people.len() - 1
     }
@@ -235,9 +252,14 @@ impl World {
                 match self.sfu.poll_output() {
                     SfuOutput::Transmit(t) => {
                         moved = true;
-                        if let Some(p) = self.people.iter_mut().find(|p| p.addr == t.destination) {
-                            p.inbox.push_back(t.contents.into());
+                        let data: Vec<u8> = t.contents.into();
+                        let Some(k) = self.people.iter().position(|p| p.addr == t.destination && p.alive) else { continue };
+                        let loss = self.people[k].downlink_loss;
+                        if loss > 0.0 && data.first().is_some_and(|b| (128..192).contains(b)) && self.random() < loss {
+                            self.dropped += 1;
+                            continue;
                         }
+                        self.people[k].inbox.push_back(data);
                     }
                     SfuOutput::Event(e) => {
                         moved = true;
@@ -264,7 +286,7 @@ impl World {
                             break;
                         }
                         Output::Transmit(t) => {
-                            if p.addr.port() != 1 {
+                            if p.addr.port() != 1 && p.alive {
                                 out.push(Vec::from(t.contents));
                             }
                         }
@@ -323,7 +345,8 @@ impl World {
             self.next_video = now + Duration::from_millis(33);
             for p in self.people.iter_mut().filter(|p| p.sending && p.connected) {
                 p.frame += 1;
-                let key = p.keyframe_wanted || p.frame % 60 == 0;
+                p.frames_sent += 1;
+                let key = p.keyframe_wanted || p.frame % p.keyframe_interval == 0;
                 p.keyframe_wanted = false;
                 let pt = find_pt(&p.rtc, Codec::Vp8);
                 let t = MediaTime::new(p.frame * 3000, Frequency::NINETY_KHZ);
@@ -401,9 +424,19 @@ fn on_participant_event(p: &mut Participant, e: Event) {
                 }
             }
             let r = p.received.entry(sender).or_default();
+            if is_video && !d.contiguous {
+                r.non_contiguous += 1;
+            }
             if is_video {
                 r.video_frames += 1;
                 let layer = d.data.get(11).copied().unwrap_or(0);
+                let key = d.data.first().is_some_and(|b| b & 1 == 0);
+                if r.last_video_layer.is_some_and(|l| l != layer) {
+                    r.switches += 1;
+                    if !key {
+                        r.switches_without_keyframe += 1;
+                    }
+                }
                 if let Some(c) = r.video_by_layer.get_mut(layer as usize) {
                     *c += 1;
                 }
