@@ -660,6 +660,9 @@ impl StreamParser {
             let key = std::str::from_utf8(a.key.as_ref())
                 .map_err(|_| XmlError::NotWellFormed("invalid UTF-8 in attribute name".into()))?
                 .to_string();
+            if !key.split(':').all(is_name) || key.matches(':').count() > 1 {
+                return Err(XmlError::NotWellFormed(format!("bad attribute name {key:?}")));
+            }
             let value = a.unescape_value().map_err(|e| XmlError::NotWellFormed(e.to_string()))?.into_owned();
             check_chars(&value)?;
             if key == "xmlns" {
@@ -678,7 +681,7 @@ impl StreamParser {
             Some((p, l)) => (p, l),
             None => ("", qname.as_str()),
         };
-        if local.is_empty() || local.contains(':') {
+        if !is_name(local) || !(prefix.is_empty() || is_name(prefix)) {
             return Err(XmlError::NotWellFormed(format!("bad element name {qname:?}")));
         }
         for (k, _) in &attrs {
@@ -785,6 +788,16 @@ impl StreamParser {
             None => Err(XmlError::NotWellFormed("character data outside a stanza".into())),
         }
     }
+}
+
+/// An XML NCName, approximately: a letter, `_` or non-ASCII first, then also digits, `-`, `.`.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_alphabetic() || c == '_' || !c.is_ascii() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.') || (!c.is_ascii() && is_xml_char(c)))
 }
 
 fn check_chars(s: &str) -> Result<(), XmlError> {

@@ -234,3 +234,16 @@ pub fn status_codes(p: &Element) -> Vec<String> {
 pub fn error_condition(s: &Element) -> Option<String> {
     proto::bus::stanza_error(s).map(|(c, _)| c)
 }
+
+/// Proves the server still serves `c` (a ping round trip).
+pub async fn still_served(c: &mut Client, id: &str) {
+    c.send(&format!("<iq type='get' id='{id}' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
+    let r = c.until(|s| s.get_attr("id") == Some(id)).await;
+    assert_eq!(r.get_attr("type"), Some("result"));
+}
+
+impl RawStream {
+    pub async fn sock_write(&mut self, b: &[u8]) {
+        self.sock.write_all(b).await.expect("write to signal");
+    }
+}
