@@ -197,6 +197,7 @@ export class Conference extends EventTarget {
     const j = parseJingle(iq);
     if (!j || bare !== this.roomJid || iq.getAttribute('type') !== 'set') return;
     e.preventDefault();
+    console.info(`jingle ${j.action} from ${resource} sid=${j.sid}${j.transport ? ` transport=${j.transport}` : ''}${j.reason ? ` reason=${j.reason}` : ''}${j.peer ? ` peer=${j.peer}` : ''}`);
     const reply = (payload) => { try { this.xmpp.replyResult(iq, payload); } catch (_) { /* connection gone */ } };
     const fail = (cond, text) => { try { this.xmpp.replyError(iq, cond, 'cancel', text); } catch (_) { /* connection gone */ } };
     if (resource === 'focus') this.#fromFocus(j, reply, fail);
@@ -549,6 +550,14 @@ export class Conference extends EventTarget {
     const t = child(res, 'token', NS_TOKEN);
     if (!t) throw new Error('token result without a token');
     return t.textContent.trim();
+  }
+
+  /** A summary for people debugging in the console and for the end-to-end tests. */
+  debugState() {
+    const sess = (s) => s && { sid: s.sid, closed: s.closed, ice: s.pc.iceConnectionState, flowing: [...(s.flowingNicks || [])] };
+    const shown = {};
+    for (const p of this.participants.values()) shown[p.name] = p.shown ? p.shown.session.kind : null;
+    return { nick: this.nick, joined: !!this.nick, bridge: sess(this.bridge), p2p: sess(this.p2p), shown };
   }
 
   leave() {
