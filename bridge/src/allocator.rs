@@ -27,6 +27,9 @@ fn assumed_height(rank: usize, n: usize) -> i32 {
     720 >> (n.saturating_sub(1).saturating_sub(rank)).min(3)
 }
 
+/// What one audio source takes on the same link.
+const AUDIO_BPS: u64 = 40_000;
+
 /// Bitrate assumed for a layer not measured yet.
 fn assumed_bitrate(rank: usize, n: usize) -> u64 {
     1_500_000 >> (2 * n.saturating_sub(1).saturating_sub(rank)).min(6)
@@ -91,7 +94,8 @@ pub fn allocate(
     }
 
     // Bandwidth: everyone gets the lowest layer first, then upgrades in priority order.
-    let mut budget = bwe_bps.unwrap_or(u64::MAX);
+    // Keep headroom: the estimate is not a promise, and audio and RTX ride the same link.
+    let mut budget = bwe_bps.map(|b| (b * 85 / 100).saturating_sub(AUDIO_BPS * candidates.len() as u64)).unwrap_or(u64::MAX);
     let rate = |c: &Candidate<'_>, ranked: &[usize], rank: usize| -> u64 {
         let l = &c.track.layers[ranked[rank]];
         if l.bitrate_bps > 0 { l.bitrate_bps } else { assumed_bitrate(rank, ranked.len()) }
@@ -120,4 +124,67 @@ pub fn allocate(
         result[*i].layer = chosen[k].map(|rank| ranked[rank]);
     }
     result
+}
+
+/// What a receiver would take without any bandwidth limit: the top active layer of every
+/// source, plus room for audio. The bandwidth estimator probes up to this.
+pub fn desired_bitrate(candidates: &[Candidate<'_>], now: Instant) -> u64 {
+    let video: u64 = candidates
+        .iter()
+        .filter(|c| !c.track.muted)
+        .filter_map(|c| {
+            let ranked = c.track.ranked_layers(now);
+            let top = *ranked.last()?;
+            let l = &c.track.layers[top];
+            Some(if l.bitrate_bps > 0 { l.bitrate_bps } else { assumed_bitrate(ranked.len() - 1, ranked.len()) })
+        })
+        .sum();
+    video + AUDIO_BPS * candidates.len() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::track::{Layer, TrackIn};
+    use proto::bridge_channel::VideoConstraints;
+
+    fn track(name: &str, now: Instant) -> TrackIn {
+        let mut layers = Vec::new();
+        for (i, (h, br)) in [(180u16, 150_000u64), (360, 500_000), (720, 1_500_000)].into_iter().enumerate() {
+            let mut l = Layer::new(Some(["q", "h", "f"][i].into()), i);
+            l.last_packet = Some(now);
+            l.height = Some(h);
+            l.bitrate_bps = br;
+            layers.push(l);
+        }
+        TrackIn {
+            kind: str0m::media::MediaKind::Video,
+            mid: "0".into(),
+            source_name: format!("{name}-v0"),
+            layers,
+            codecs: vec![],
+            last_keyframe_request: vec![None; 3],
+            muted: false,
+        }
+    }
+
+    #[test]
+    fn bandwidth_goes_to_on_stage_first_and_everyone_keeps_the_lowest_layer() {
+        let now = Instant::now();
+        let (a, b, c) = (track("a", now), track("b", now), track("c", now));
+        let cands = [Candidate { ep: EpNum(1), track: &a }, Candidate { ep: EpNum(2), track: &b }, Candidate { ep: EpNum(3), track: &c }];
+        let mut rc = ReceiverVideoConstraints { last_n: -1, ..Default::default() };
+        rc.on_stage_sources = vec!["c-v0".into()];
+        let got = allocate(&rc, &cands, &[], Some(2_400_000), now);
+        assert_eq!(got[2].layer, Some(2), "on stage gets 720p");
+        assert_eq!((got[0].layer, got[1].layer), (Some(0), Some(0)), "the rest fit only 180p");
+        let plenty = allocate(&rc, &cands, &[], Some(10_000_000), now);
+        assert!(plenty.iter().all(|a| a.layer == Some(2)));
+        rc.default_constraints = Some(VideoConstraints { max_height: 360 });
+        let capped = allocate(&rc, &cands, &[], None, now);
+        assert!(capped.iter().all(|a| a.layer == Some(1)), "{capped:?}");
+        rc.last_n = 0;
+        assert!(allocate(&rc, &cands, &[], None, now).iter().all(|a| a.layer.is_none()));
+        assert_eq!(desired_bitrate(&cands, now), 3 * 1_540_000);
+    }
 }

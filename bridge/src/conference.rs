@@ -225,11 +225,18 @@ impl Conference {
                     e.tracks_in.iter().filter(|t| t.kind == MediaKind::Video).map(move |t| Candidate { ep: e.num, track: t })
                 })
                 .collect();
-            allocator::allocate(&r.constraints, &candidates, self.speakers.history(), r.bwe, now)
+            let desired = allocator::desired_bitrate(&candidates, now);
+            (allocator::allocate(&r.constraints, &candidates, self.speakers.history(), r.bwe, now), desired)
         };
+        let (allocs, desired) = allocs;
         let mut forwarded = Vec::new();
         let mut last_n = Vec::new();
         let r = &mut self.endpoints[j];
+        let moved = r.desired_bitrate.abs_diff(desired) * 5 > r.desired_bitrate;
+        if moved {
+            r.desired_bitrate = desired;
+            r.set_bandwidth_hint(desired);
+        }
         for a in allocs {
             let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == a.ep && t.kind == MediaKind::Video) else {
                 continue;

@@ -84,6 +84,8 @@ pub struct Endpoint {
     pub dirty: bool,
     pub constraints: ReceiverVideoConstraints,
     pub bwe: Option<u64>,
+    /// What the bandwidth estimator was last told to probe up to.
+    pub desired_bitrate: u64,
     /// Video sources forwarded to this receiver, by source name, as last announced.
     pub forwarded_sources: Vec<String>,
     pub last_n_endpoints: Vec<String>,
@@ -139,6 +141,7 @@ impl Endpoint {
             dirty: true,
             constraints: ReceiverVideoConstraints { last_n: -1, ..Default::default() },
             bwe: None,
+            desired_bitrate: 0,
             forwarded_sources: Vec::new(),
             last_n_endpoints: Vec::new(),
         };

@@ -75,6 +75,10 @@ pub struct Participant {
     pub keyframe_interval: u64,
     /// Whether this participant's transport is alive (a crash stops all its datagrams).
     pub alive: bool,
+    /// A bottleneck on the bridge → participant link: rate, with a 200 ms queue.
+    pub downlink_kbps: Option<u64>,
+    link_free_at: Instant,
+    delayed: VecDeque<(Instant, Vec<u8>)>,
 }
 
 pub struct World {
@@ -185,6 +189,9 @@ impl World {
             frames_sent: 0,
             keyframe_interval: 60,
             alive: true,
+            downlink_kbps: None,
+            link_free_at: self.now,
+            delayed: VecDeque::new(),
         });
         self.people.len() - 1
     }
@@ -217,6 +224,9 @@ impl World {
             }
             for p in &self.people {
                 next = next.min(p.next_timeout);
+                if let Some((at, _)) = p.delayed.front() {
+                    next = next.min(*at);
+                }
             }
             self.now = next.max(self.now + Duration::from_micros(500)).min(end.max(self.now));
             if self.now >= end {
@@ -259,7 +269,20 @@ impl World {
                             self.dropped += 1;
                             continue;
                         }
-                        self.people[k].inbox.push_back(data);
+                        let p = &mut self.people[k];
+                        match p.downlink_kbps {
+                            None => p.inbox.push_back(data),
+                            Some(kbps) => {
+                                let start = p.link_free_at.max(now);
+                                let at = start + Duration::from_micros(data.len() as u64 * 8 * 1000 / kbps.max(1));
+                                if at - now > Duration::from_millis(200) {
+                                    self.dropped += 1;
+                                } else {
+                                    p.link_free_at = at;
+                                    p.delayed.push_back((at, data));
+                                }
+                            }
+                        }
                     }
                     SfuOutput::Event(e) => {
                         moved = true;
@@ -271,6 +294,10 @@ impl World {
             // Participants
             for k in 0..self.people.len() {
                 let p = &mut self.people[k];
+                while p.delayed.front().is_some_and(|(at, _)| *at <= now) {
+                    let (_, data) = p.delayed.pop_front().expect("invariant: front checked");
+                    p.inbox.push_back(data);
+                }
                 while let Some(data) = p.inbox.pop_front() {
                     moved = true;
                     let Ok(contents) = data.as_slice().try_into() else { continue };

@@ -1,0 +1,31 @@
+//! transport-cc feedback and the send-side bandwidth estimate per receiver: a receiver
+//! behind a slow link gets lower simulcast layers (the estimate falls), while a receiver on
+//! a fast link keeps the top layers.
+
+mod common;
+use common::World;
+use std::time::Duration;
+
+#[test]
+fn receiver_behind_a_slow_link_gets_lower_layers() {
+    let mut w = World::new();
+    for name in ["alice", "bob", "carol"] {
+        w.join(name);
+    }
+    // alice's downlink carries 700 kbit/s; both top layers together need ~1.3 Mbit/s.
+    w.people[0].downlink_kbps = Some(700);
+    w.connect_all();
+    w.run_for(Duration::from_secs(20));
+    let conf = w.sfu.conference(&w.conference).expect("conference exists");
+    let bwe_alice = conf.endpoints[0].bwe.expect("alice has a bandwidth estimate");
+    let bwe_bob = conf.endpoints[1].bwe.expect("bob has a bandwidth estimate");
+    eprintln!("estimates: alice {bwe_alice} bob {bwe_bob}");
+    assert!(bwe_alice < 1_000_000, "alice's estimate follows her slow link: {bwe_alice}");
+    w.reset_counts();
+    w.run_for(Duration::from_secs(3));
+    let (from_bob, from_carol) = (w.received(0, 1), w.received(0, 2));
+    eprintln!("alice <- bob {from_bob:?}\nalice <- carol {from_carol:?}");
+    assert!(from_bob.video_by_layer[2] + from_carol.video_by_layer[2] == 0, "no 720p over 700 kbit/s");
+    assert!(from_bob.video_frames > 45 && from_carol.video_frames > 45, "video keeps flowing at a lower layer");
+    assert_eq!(w.received(1, 2).last_video_layer, Some(2), "bob's fast link keeps the top layer");
+}
