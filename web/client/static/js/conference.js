@@ -321,6 +321,10 @@ export class Conference extends EventTarget {
   }
 
   #terminate(sid, reason) {
+    if (this.p2p && this.p2p.sid === sid && reason === 'failed') {
+      this.#closeP2P();
+      return;
+    }
     if (this.p2p && this.p2p.sid === sid) {
       // The bridge takes over; keep P2P media until the bridge's flows.
       this.p2p.handoverTo = this.bridge || true;
@@ -328,10 +332,7 @@ export class Conference extends EventTarget {
       return;
     }
     if (!this.bridge || (sid && this.bridge.sid !== sid)) return;
-    if (reason === 'p2p' && this.p2p) {
-      this.bridge.endAt = performance.now() + HANDOVER_MS;
-      this.bridge.endWhenP2PFlows = true;
-    } else if (reason === 'p2p') {
+    if (reason === 'p2p') {
       this.bridge.endAt = performance.now() + HANDOVER_MS;
       this.bridge.endWhenP2PFlows = true;
     } else {
@@ -421,7 +422,18 @@ export class Conference extends EventTarget {
         this.#closeP2P();
       }
     }
+    // P2P only makes sense with exactly one other participant: with more, the bridge carries
+    // everyone, so a leftover P2P session goes once the bridge decodes the peer.
+    const p2 = this.p2p;
+    if (p2 && this.participants.size >= 2 && this.bridge && this.bridge.flowingNicks.has(p2.peer)) {
+      console.info('more than two in the room: P2P handed over to the bridge');
+      this.#closeP2P();
+    }
     const b = this.bridge;
+    if (b && b.endWhenP2PFlows && this.participants.size >= 2) {
+      // Someone joined meanwhile: the bridge stays.
+      b.endWhenP2PFlows = false;
+    }
     if (b && b.endWhenP2PFlows) {
       const peerFlowing = this.p2p && this.p2p.flowingNicks && this.p2p.flowingNicks.size > 0;
       if (peerFlowing || now > b.endAt) {
