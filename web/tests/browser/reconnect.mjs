@@ -1,0 +1,26 @@
+// Automatic reconnection: a page whose signal connection drops (the WebSocket closes under
+// it, as when the network or the server goes away) rejoins by itself, without a reload,
+// and media flows again both ways.
+import { launch, join, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
+
+await scenario('reconnect', async (onClose) => {
+  const browser = await launch();
+  onClose(() => browser.close());
+  const room = `reco-${Date.now().toString(36)}`;
+  const names = ['Gil', 'Hal', 'Ivy'];
+  const pages = {};
+  for (const n of names) pages[n] = await join(browser, room, n);
+  for (const n of names) await waitPlaying(pages[n], names.filter((x) => x !== n), 120000);
+  const { Gil } = pages;
+  const before = await Gil.evaluate(() => window.meet.conference.nick);
+  await Gil.evaluate(() => { window.__loaded = true; window.meet.conference.xmpp.ws.close(4000, 'test: connection lost'); });
+  const after = await waitFor('Gil to rejoin under a new endpoint', async () => {
+    const s = await Gil.evaluate(() => window.meet.conference.debugState());
+    return s.joined && s.nick !== before && s.nick;
+  }, 60000);
+  log(`Gil rejoined: ${before} -> ${after}`);
+  for (const n of names) await waitPlaying(pages[n], names.filter((x) => x !== n), 120000);
+  assert(await Gil.evaluate(() => window.__loaded === true), 'the page was not reloaded');
+  log('media flows again everywhere');
+  for (const n of names) assert(pages[n].errors.length === 0, `${n}: no uncaught page errors`);
+});
