@@ -219,6 +219,8 @@ pub struct Report {
     pub received: HashMap<u8, Received>,
     pub msid_of_mid: HashMap<Mid, String>,
     pub messages: Vec<BridgeChannelMessage>,
+    /// (msid stream id, is video) → frames, for senders whose payload is real media.
+    pub frames_by_stream: HashMap<(String, bool), usize>,
 }
 
 enum PeerCmd {
@@ -321,7 +323,10 @@ async fn peer_task(mut rtc: Rtc, socket: UdpSocket, index: u8, audio_mid: Mid, v
                         }
                     }
                     Event::MediaData(d) => {
-                        let video = d.params.spec().codec == Codec::Vp8;
+                        let video = d.params.spec().codec.kind() == MediaKind::Video;
+                        if let Some(stream) = report.msid_of_mid.get(&d.mid) {
+                            *report.frames_by_stream.entry((stream.clone(), video)).or_default() += 1;
+                        }
                         let sender = if video { d.data.get(10).copied() } else { d.data.first().copied() };
                         if let Some(s) = sender {
                             let r = report.received.entry(s).or_default();
