@@ -82,6 +82,9 @@ impl System {
         if !has(&env, "WEB_HTTP_ADDR") {
             env.push(("WEB_HTTP_ADDR".into(), format!("127.0.0.1:{}", free_tcp())));
         }
+        if !has(&env, "RUST_LOG") {
+            env.push(("RUST_LOG".into(), std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())));
+        }
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).expect("set above");
         let https: SocketAddr = get("WEB_HTTPS_ADDR").parse().expect("tests pass socket addresses");
         let http: SocketAddr = get("WEB_HTTP_ADDR").parse().expect("tests pass socket addresses");
@@ -89,7 +92,6 @@ impl System {
         let path = bin(name);
         let mut cmd = Command::new(&path);
         cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
