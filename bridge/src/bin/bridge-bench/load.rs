@@ -1,0 +1,277 @@
+//! The load: lightweight str0m participants in RTP mode (no packetizer, no jitter buffer),
+//! each publishing Opus-sized audio and three simulcast VP8-shaped layers (~1 Mbit/s in
+//! all) and subscribing to everyone else through the bridge. Every payload ends with its
+//! send time, so a subscriber measures the latency through the bridge; sequence numbers
+//! give the loss. Counters are process-wide atomics read by the ramp controller.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid, Simulcast, SimulcastLayer};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// (rid, packets per frame, bytes per packet): ~720 + 216 + 72 kbit/s at 30 fps.
+pub const LAYERS: [(&str, usize, usize); 3] = [("q", 1, 300), ("h", 1, 900), ("f", 3, 1000)];
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn nanos_since_epoch(t: Instant) -> u64 {
+    t.saturating_duration_since(*EPOCH.get_or_init(Instant::now)).as_nanos() as u64
+}
+
+/// Latency histogram buckets: 10 µs each up to 50 ms.
+pub const BUCKET_US: u64 = 10;
+pub const BUCKETS: usize = 5000;
+
+pub struct Counters {
+    pub received: AtomicU64,
+    pub expected: AtomicU64,
+    pub sent: AtomicU64,
+    pub latency: Vec<AtomicU64>,
+}
+
+pub fn counters() -> &'static Counters {
+    static C: OnceLock<Counters> = OnceLock::new();
+    C.get_or_init(|| Counters {
+        received: AtomicU64::new(0),
+        expected: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        latency: (0..=BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+    })
+}
+
+/// A copy of the counters, to take differences over a window.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub received: u64,
+    pub expected: u64,
+    pub latency: Vec<u64>,
+}
+
+pub fn snapshot() -> Snapshot {
+    let c = counters();
+    Snapshot {
+        received: c.received.load(Ordering::Relaxed),
+        expected: c.expected.load(Ordering::Relaxed),
+        latency: c.latency.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+    }
+}
+
+/// Percentile `p` (0..1) in microseconds of the latency between two snapshots.
+pub fn percentile(a: &Snapshot, b: &Snapshot, p: f64) -> u64 {
+    let diff: Vec<u64> = b.latency.iter().zip(&a.latency).map(|(x, y)| x - y).collect();
+    let total: u64 = diff.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    let target = (total as f64 * p).ceil() as u64;
+    let mut acc = 0;
+    for (i, n) in diff.iter().enumerate() {
+        acc += n;
+        if acc >= target {
+            return i as u64 * BUCKET_US + BUCKET_US / 2;
+        }
+    }
+    BUCKETS as u64 * BUCKET_US
+}
+
+pub enum Cmd {
+    Offer(String, oneshot::Sender<String>),
+    Stop,
+}
+
+pub struct Setup {
+    pub offer: String,
+    rtc: Rtc,
+    socket: UdpSocket,
+    pending: SdpPendingOffer,
+    audio_mid: Mid,
+    video_mid: Mid,
+}
+
+impl Setup {
+    pub async fn new(name: &str) -> Setup {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("participant udp bind");
+        let addr = socket.local_addr().expect("participant address");
+        let mut rtc = Rtc::builder()
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .build(Instant::now());
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        let mut api = rtc.sdp_api();
+        let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
+        let mut sim = Simulcast::new();
+        for (rid, _, _) in LAYERS {
+            sim.add_send_layer(SimulcastLayer::new(rid));
+        }
+        let video_mid = api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
+        api.add_channel(proto::bridge_channel::LABEL.into());
+        let (offer, pending) = api.apply().expect("offer has changes");
+        Setup { offer: offer.to_sdp_string(), rtc, socket, pending, audio_mid, video_mid }
+    }
+
+    pub fn start(mut self, answer: &str) -> mpsc::Sender<Cmd> {
+        let answer = SdpAnswer::from_sdp_string(answer).expect("bridge answer parses");
+        self.rtc.sdp_api().accept_answer(self.pending, answer).expect("answer accepted");
+        let (tx, rx) = mpsc::channel(8);
+        tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, rx));
+        tx
+    }
+}
+
+async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mut cmds: mpsc::Receiver<Cmd>) {
+    let c = counters();
+    let local = socket.local_addr().expect("participant address");
+    let mut buf = vec![0u8; 2000];
+    let start = Instant::now();
+    // Spread publishers over the frame interval so the load is smooth.
+    let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
+    let (mut next_audio, mut next_video) = (start + offset, start + offset);
+    let mut st = State { connected: false, keyframe_wanted: true, max_seq: HashMap::new(), received_at: Instant::now() };
+    let mut frame: u64 = 0;
+    let mut audio_seq: u64 = 1;
+    let mut video_seq = [1u64; 3];
+    loop {
+        let Some(timeout) = drain(&mut rtc, &socket, &mut st) else { return };
+        let wake = timeout.min(next_audio).min(next_video);
+        tokio::select! {
+            r = socket.recv_from(&mut buf) => {
+                if let Ok((n, src)) = r {
+                    st.received_at = Instant::now();
+                    if let Ok(contents) = buf[..n].try_into() {
+                        let input = Input::Receive(st.received_at, Receive { proto: Protocol::Udp, source: src, destination: local, contents });
+                        let _ = rtc.handle_input(input);
+                    }
+                    // Take what else is queued without going back to the scheduler; str0m
+                    // holds one RTP packet at a time, so poll after each.
+                    for _ in 0..32 {
+                        if drain(&mut rtc, &socket, &mut st).is_none() {
+                            return;
+                        }
+                        let Ok((n, src)) = socket.try_recv_from(&mut buf) else { break };
+                        st.received_at = Instant::now();
+                        if let Ok(contents) = buf[..n].try_into() {
+                            let input = Input::Receive(st.received_at, Receive { proto: Protocol::Udp, source: src, destination: local, contents });
+                            let _ = rtc.handle_input(input);
+                        }
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            cmd = cmds.recv() => match cmd {
+                Some(Cmd::Offer(sdp, reply)) => {
+                    let Ok(offer) = SdpOffer::from_sdp_string(&sdp) else { return };
+                    let Ok(answer) = rtc.sdp_api().accept_offer(offer) else { return };
+                    let _ = reply.send(answer.to_sdp_string());
+                }
+                Some(Cmd::Stop) | None => return,
+            },
+        }
+        let now = Instant::now();
+        if st.connected && now >= next_audio {
+            next_audio += Duration::from_millis(20);
+            if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) {
+                let mut payload = vec![0x55u8; 100];
+                payload[92..].copy_from_slice(&nanos_since_epoch(now).to_le_bytes());
+                let mut ext = ExtensionValues::default();
+                ext.audio_level = Some(-40);
+                ext.voice_activity = Some(true);
+                let ts = (now.duration_since(start).as_micros() as u64 * 48 / 1000) as u32;
+                let mut api = rtc.direct_api();
+                if let Some(tx) = api.stream_tx_by_mid(audio_mid, None) {
+                    tx.write_rtp(RtpWrite::new(pt, audio_seq.into(), ts, now, payload).ext_vals(ext));
+                    audio_seq += 1;
+                    c.sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if st.connected && now >= next_video {
+            next_video += Duration::from_millis(33);
+            frame += 1;
+            let key = st.keyframe_wanted || frame % 90 == 0;
+            st.keyframe_wanted = false;
+            if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) {
+                let ts = (now.duration_since(start).as_micros() as u64 * 90 / 1000) as u32;
+                let mut api = rtc.direct_api();
+                for (li, (rid, packets, size)) in LAYERS.iter().enumerate() {
+                    let Some(tx) = api.stream_tx_by_mid(video_mid, Some((*rid).into())) else { continue };
+                    for k in 0..*packets {
+                        let mut payload = vec![0u8; *size];
+                        // VP8 descriptor: S bit on the first packet of the frame; then the
+                        // frame tag (P bit 0 = keyframe).
+                        payload[0] = if k == 0 { 0x10 } else { 0x00 };
+                        payload[1] = if key { 0x00 } else { 0x01 };
+                        let n = payload.len();
+                        payload[n - 8..].copy_from_slice(&nanos_since_epoch(now).to_le_bytes());
+                        let w = RtpWrite::new(pt, video_seq[li].into(), ts, now, payload).marker(k + 1 == *packets).nackable(true);
+                        tx.write_rtp(w);
+                        video_seq[li] += 1;
+                        c.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        if rtc.handle_input(Input::Timeout(now)).is_err() {
+            return;
+        }
+    }
+}
+
+struct State {
+    connected: bool,
+    keyframe_wanted: bool,
+    /// Incoming SSRC → highest extended sequence number seen.
+    max_seq: HashMap<u32, u64>,
+    received_at: Instant,
+}
+
+/// Polls the participant until its next deadline; `None` when it failed.
+fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
+    let c = counters();
+    loop {
+        match rtc.poll_output() {
+            Ok(Output::Timeout(t)) => return Some(t),
+            Ok(Output::Transmit(t)) => {
+                let _ = socket.try_send_to(&t.contents, t.destination);
+            }
+            Ok(Output::Event(e)) => match e {
+                Event::Connected => st.connected = true,
+                Event::KeyframeRequest(_) => st.keyframe_wanted = true,
+                Event::RtpPacket(p) => {
+                    let ssrc = *p.header.ssrc;
+                    let seq = *p.seq_no;
+                    match st.max_seq.get(&ssrc).copied() {
+                        None => {
+                            c.expected.fetch_add(1, Ordering::Relaxed);
+                            st.max_seq.insert(ssrc, seq);
+                        }
+                        Some(m) if seq > m => {
+                            c.expected.fetch_add(seq - m, Ordering::Relaxed);
+                            st.max_seq.insert(ssrc, seq);
+                        }
+                        _ => {}
+                    }
+                    c.received.fetch_add(1, Ordering::Relaxed);
+                    if let Some(ts) = p.payload.len().checked_sub(8).and_then(|i| p.payload.get(i..)) {
+                        let sent = u64::from_le_bytes(ts.try_into().unwrap_or([0; 8]));
+                        let lat_us = nanos_since_epoch(st.received_at).saturating_sub(sent) / 1000;
+                        let b = ((lat_us / BUCKET_US) as usize).min(BUCKETS);
+                        c.latency[b].fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                _ => {}
+            },
+            Err(_) => return None,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `bridge-bench`: the bridge's load benchmark (issue 3). It starts `signal` and the real
+//! `bridge` binary (pinned with `taskset` to its own core), allocates N-way meetings over
+//! the bus like focus does, and drives them with lightweight str0m participants on another
+//! core, adding meetings step by step until the loss passes the limit (or the load
+//! generator saturates its core). Per step it reports forwarded packets per CPU-second of
+//! the bridge process (from /proc), loss, latency through the bridge (send time in the
+//! payload) and memory per endpoint; then it runs a raw receive→encrypt→send loop on the
+//! bridge's core as the ceiling and prints the ratio.
+//!
+//! Run with a release build: `cargo build --release -p bridge -p signal &&
+//! target/release/bridge-bench --meeting-size 5`. Options: `--meeting-size N` (5),
+//! `--step-meetings K` (2), `--max-meetings M` (200), `--step-secs S` (6),
+//! `--loss-limit F` (0.01), `--bridge-core C` (1), `--load-core C` (0).
+
+mod ceiling;
+mod load;
+mod procs;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use proto::colibri::{ColibriEvent, ColibriRequest, ColibriResponse};
+use proto::{ConferenceId, EndpointId};
+use tokio::sync::{mpsc, oneshot};
+
+struct Args {
+    meeting_size: usize,
+    step_meetings: usize,
+    max_meetings: usize,
+    step_secs: u64,
+    loss_limit: f64,
+    bridge_core: usize,
+    load_core: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args { meeting_size: 5, step_meetings: 2, max_meetings: 200, step_secs: 6, loss_limit: 0.01, bridge_core: 1, load_core: 0 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let n = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag}: {e}"));
+        match flag.as_str() {
+            "--meeting-size" => a.meeting_size = n(&v)?.max(2),
+            "--step-meetings" => a.step_meetings = n(&v)?.max(1),
+            "--max-meetings" => a.max_meetings = n(&v)?,
+            "--step-secs" => a.step_secs = n(&v)?.max(3) as u64,
+            "--loss-limit" => a.loss_limit = v.parse().map_err(|e| format!("{flag}: {e}"))?,
+            "--bridge-core" => a.bridge_core = n(&v)?,
+            "--load-core" => a.load_core = n(&v)?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(a)
+}
+
+struct Step {
+    meetings: usize,
+    endpoints: usize,
+    forwarded_per_sec: f64,
+    bridge_cpu: f64,
+    per_cpu_sec: f64,
+    loss: f64,
+    p50_us: u64,
+    p99_us: u64,
+    rss_per_endpoint_kib: f64,
+    load_cpu: f64,
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bridge-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    procs::pin_to_core(args.load_core);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let steps = rt.block_on(ramp(&args));
+    drop(rt);
+
+    println!("\n== ceiling: raw UDP receive → AES-128-GCM seal ×{} → send, on core {}", args.meeting_size - 1, args.bridge_core);
+    let ceil = ceiling::run(args.bridge_core, args.meeting_size - 1, 1000, Duration::from_secs(5));
+    println!("ceiling: {} packets in {:.2} CPU-s = {:.0} packets per CPU-second", ceil.sent, ceil.cpu_secs, ceil.per_cpu_sec());
+
+    let best = steps.iter().filter(|s| s.loss <= args.loss_limit).max_by(|a, b| a.forwarded_per_sec.total_cmp(&b.forwarded_per_sec));
+    let Some(best) = best else {
+        println!("no step stayed under the loss limit");
+        return;
+    };
+    let half = steps
+        .iter()
+        .min_by(|a, b| (a.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs().total_cmp(&(b.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs()))
+        .expect("at least one step");
+    let median_eff = {
+        let mut v: Vec<f64> = steps.iter().filter(|s| s.bridge_cpu > 0.05).map(|s| s.per_cpu_sec).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    println!("\n== summary (meeting size {})", args.meeting_size);
+    println!("max load under {:.1}% loss: {} endpoints, {:.0} forwarded packets/s, bridge CPU {:.0}%", args.loss_limit * 100.0, best.endpoints, best.forwarded_per_sec, best.bridge_cpu * 100.0);
+    println!("forwarded packets per bridge CPU-second: {:.0} at max load, median over steps {:.0}", best.per_cpu_sec, median_eff);
+    println!("ceiling packets per CPU-second: {:.0}; ratio bridge/ceiling: {:.2}", ceil.per_cpu_sec(), best.per_cpu_sec / ceil.per_cpu_sec());
+    println!("latency through the bridge at ~half load ({} endpoints): p50 {} µs, p99 {} µs", half.endpoints, half.p50_us, half.p99_us);
+    println!("bridge memory per endpoint at max load: {:.0} KiB", best.rss_per_endpoint_kib);
+    if best.load_cpu > 0.9 {
+        println!("note: the load generator used {:.0}% of its core at max load: the limit found is the generator's, not the bridge's", best.load_cpu * 100.0);
+    }
+}
+
+async fn ramp(args: &Args) -> Vec<Step> {
+    let sys = procs::System::start(args.bridge_core);
+    let pid = sys.bridge_pid();
+    let (focus, mut events) = procs::Focus::connect(sys.bus, &sys.secret).await;
+    let t0 = Instant::now();
+    while focus.colibri(&ColibriRequest::Health).await.is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "bridge did not answer on the bus");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rss0 = procs::rss_kib(pid);
+    let mut participants: HashMap<EndpointId, mpsc::Sender<load::Cmd>> = HashMap::new();
+    let mut steps = Vec::new();
+    let mut meetings = 0;
+    println!("meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu");
+    while meetings < args.max_meetings {
+        for _ in 0..args.step_meetings {
+            let conf = ConferenceId::new(format!("m{meetings}")).expect("valid id");
+            for k in 0..args.meeting_size {
+                let id = EndpointId::new(format!("e{meetings}x{k}")).expect("valid id");
+                let setup = load::Setup::new(id.as_str()).await;
+                let req = ColibriRequest::Allocate { conference: conf.clone(), endpoint: id.clone(), display_name: String::new(), offer: setup.offer.clone() };
+                match focus.colibri(&req).await {
+                    Ok(ColibriResponse::Allocated { answer }) => {
+                        participants.insert(id, setup.start(&answer));
+                    }
+                    other => panic!("allocation refused: {other:?}"),
+                }
+            }
+            meetings += 1;
+        }
+        // Settle (answer renegotiations), then measure one window.
+        let settle_until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < settle_until {
+            pump(&focus, &mut events, &participants).await;
+        }
+        let (s0, fwd0, cpu0, load0, w0) =
+            (load::snapshot(), procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await, procs::process_cpu_secs(pid), procs::process_cpu_secs(std::process::id()), Instant::now());
+        let window_end = w0 + Duration::from_secs(args.step_secs - 2);
+        while Instant::now() < window_end {
+            pump(&focus, &mut events, &participants).await;
+        }
+        let (s1, fwd1, cpu1, load1) = (load::snapshot(), procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await, procs::process_cpu_secs(pid), procs::process_cpu_secs(std::process::id()));
+        let secs = w0.elapsed().as_secs_f64();
+        let expected = s1.expected - s0.expected;
+        let received = s1.received - s0.received;
+        let endpoints = participants.len();
+        let step = Step {
+            meetings,
+            endpoints,
+            forwarded_per_sec: (fwd1 - fwd0) as f64 / secs,
+            bridge_cpu: (cpu1 - cpu0) / secs,
+            per_cpu_sec: (fwd1 - fwd0) as f64 / (cpu1 - cpu0).max(1e-9),
+            loss: if expected == 0 { 0.0 } else { 1.0 - (received.min(expected) as f64 / expected as f64) },
+            p50_us: load::percentile(&s0, &s1, 0.50),
+            p99_us: load::percentile(&s0, &s1, 0.99),
+            rss_per_endpoint_kib: procs::rss_kib(pid).saturating_sub(rss0) as f64 / endpoints.max(1) as f64,
+            load_cpu: (load1 - load0) / secs,
+        };
+        println!(
+            "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%",
+            step.meetings, step.endpoints, step.forwarded_per_sec, step.bridge_cpu * 100.0, step.per_cpu_sec, step.loss * 100.0, step.p50_us, step.p99_us, step.rss_per_endpoint_kib, step.load_cpu * 100.0
+        );
+        let stop = step.loss > args.loss_limit || step.load_cpu > 0.97;
+        steps.push(step);
+        if stop {
+            break;
+        }
+    }
+    for tx in participants.values() {
+        let _ = tx.try_send(load::Cmd::Stop);
+    }
+    steps
+}
+
+/// Handles the bridge's events for a moment: offers go to their participant, answers back.
+async fn pump(
+    focus: &procs::Focus,
+    events: &mut mpsc::UnboundedReceiver<ColibriEvent>,
+    participants: &HashMap<EndpointId, mpsc::Sender<load::Cmd>>,
+) {
+    let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), events.recv()).await else { return };
+    if let ColibriEvent::Offer { conference, endpoint, offer, .. } = ev {
+        let Some(p) = participants.get(&endpoint) else { return };
+        let (tx, rx) = oneshot::channel();
+        if p.send(load::Cmd::Offer(offer, tx)).await.is_err() {
+            return;
+        }
+        if let Ok(answer) = rx.await {
+            let _ = focus.colibri(&ColibriRequest::Answer { conference, endpoint, answer }).await;
+        }
+    }
+}
