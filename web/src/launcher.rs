@@ -85,50 +85,86 @@ fn connectable(listen: &str) -> String {
 
 type ComponentFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
-/// One component of the all-in-one run: its name and its `run` future.
+/// One component of the all-in-one run: its name, its shutdown stage and its `run` future.
 pub struct Component {
     pub name: &'static str,
+    pub stage: usize,
     pub run: ComponentFuture,
 }
 
 impl Component {
-    pub fn new<F, E>(name: &'static str, fut: F) -> Component
+    /// `stage` indexes the stop tokens given to [`run_components`]; `fut` must stop when the
+    /// token of its stage is cancelled.
+    pub fn new<F, E>(name: &'static str, stage: usize, fut: F) -> Component
     where
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
-        Component { name, run: Box::pin(async move { fut.await.map_err(|e| e.to_string()) }) }
+        Component { name, stage, run: Box::pin(async move { fut.await.map_err(|e| e.to_string()) }) }
     }
 }
 
-/// Runs every component until `shutdown`; if one of them stops on its own (an error, a
-/// port in use), all others are stopped too and its error is returned.
-pub async fn run_components(components: Vec<Component>, shutdown: CancellationToken) -> Result<(), Error> {
+/// How long one shutdown stage may take before the next is stopped anyway.
+const STAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Runs every component until `shutdown` (or until one of them stops on its own: an error,
+/// a port in use). Then stops them stage by stage, in the order of `stages` (the entry point
+/// first, the signalling server that everyone talks through last), so nobody logs the loss
+/// of a peer that is merely shutting down. Returns the first component error.
+pub async fn run_components(components: Vec<Component>, stages: Vec<CancellationToken>, shutdown: CancellationToken) -> Result<(), Error> {
     let mut set = tokio::task::JoinSet::new();
+    let mut left = vec![0usize; stages.len()];
     for c in components {
-        let name = c.name;
-        let fut = c.run;
-        set.spawn(async move { (name, fut.await) });
+        let (name, stage, fut) = (c.name, c.stage.min(stages.len().saturating_sub(1)), c.run);
+        left[stage] += 1;
+        set.spawn(async move { (name, stage, fut.await) });
     }
     let mut first_error: Option<String> = None;
-    while let Some(joined) = set.join_next().await {
-        let (name, result) = match joined {
-            Ok(x) => x,
-            Err(e) => ("?", Err(format!("task failed: {e}"))),
-        };
-        match result {
-            Ok(()) if shutdown.is_cancelled() => tracing::info!(component = name, "stopped"),
-            Ok(()) => {
-                first_error.get_or_insert(format!("{name} stopped unexpectedly"));
-                shutdown.cancel();
+    let record = |name: &str, result: Result<(), String>, stopping: bool, first_error: &mut Option<String>| match result {
+        Ok(()) if stopping => tracing::info!(component = name, "stopped"),
+        Ok(()) => {
+            first_error.get_or_insert(format!("{name} stopped unexpectedly"));
+        }
+        Err(e) => {
+            tracing::error!(component = name, error = %e, "component failed");
+            first_error.get_or_insert(format!("{name}: {e}"));
+        }
+    };
+    // Running: until Ctrl-C or the first component that ends.
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        joined = set.join_next() => {
+            if let Some(joined) = joined {
+                let (name, stage, result) = joined.unwrap_or_else(|e| ("?", 0, Err(format!("task failed: {e}"))));
+                left[stage] = left[stage].saturating_sub(1);
+                record(name, result, false, &mut first_error);
             }
-            Err(e) => {
-                tracing::error!(component = name, error = %e, "component failed");
-                first_error.get_or_insert(format!("{name}: {e}"));
-                shutdown.cancel();
+            shutdown.cancel();
+        }
+    }
+    // Stopping, stage by stage.
+    for (i, token) in stages.iter().enumerate() {
+        token.cancel();
+        let deadline = tokio::time::Instant::now() + STAGE_GRACE;
+        while left[i] > 0 {
+            match tokio::time::timeout_at(deadline, set.join_next()).await {
+                Ok(Some(joined)) => {
+                    let (name, stage, result) = joined.unwrap_or_else(|e| ("?", i, Err(format!("task failed: {e}"))));
+                    left[stage] = left[stage].saturating_sub(1);
+                    record(name, result, true, &mut first_error);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(stage = i, "components of this stage did not stop in time");
+                    break;
+                }
             }
         }
     }
+    for t in &stages {
+        t.cancel();
+    }
+    set.abort_all();
     match first_error {
         Some(e) => Err(Error::Launch(e)),
         None => Ok(()),

@@ -38,12 +38,15 @@ async fn run() -> Result<(), String> {
     let bridge_config = bridge::Config::from_env().map_err(|e| format!("bridge: {e}"))?;
     let filestore_config = filestore::Config::from_env().map_err(|e| format!("filestore: {e}"))?;
 
+    // Shutdown order: the entry point and file service first, then focus and the bridge,
+    // then signal, which all the others talk through.
+    let (front, media, core) = (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
     let components = vec![
-        Component::new("signal", signal::run(signal_config, shutdown.clone())),
-        Component::new("focus", focus::run(focus_config, shutdown.clone())),
-        Component::new("bridge", bridge::run(bridge_config, shutdown.clone())),
-        Component::new("filestore", filestore::run(filestore_config, shutdown.clone())),
-        Component::new("web", web::run(web_config, shutdown.clone())),
+        Component::new("signal", 2, signal::run(signal_config, core.clone())),
+        Component::new("focus", 1, focus::run(focus_config, media.clone())),
+        Component::new("bridge", 1, bridge::run(bridge_config, media.clone())),
+        Component::new("filestore", 0, filestore::run(filestore_config, front.clone())),
+        Component::new("web", 0, web::run(web_config, front.clone())),
     ];
 
     let names: Vec<&str> = components.iter().map(|c| c.name).collect();
@@ -52,5 +55,5 @@ async fn run() -> Result<(), String> {
         println!("  {url}<room>");
     }
     println!("(the certificate is self-signed: the browser asks once to accept it)");
-    launcher::run_components(components, shutdown).await.map_err(|e| e.to_string())
+    launcher::run_components(components, vec![front, media, core], shutdown).await.map_err(|e| e.to_string())
 }

@@ -61,8 +61,9 @@ export class Conference extends EventTarget {
     for (;;) {
       if (this.left) return;
       try {
-        this.ui.status(this.xmpp ? 'Reconnecting…' : 'Connecting…');
+        this.ui.status(this.joinedOnce ? 'Reconnecting…' : 'Connecting…');
         await this.#connectOnce();
+        this.joinedOnce = true;
         this.ui.status('');
         this.dispatchEvent(new Event('joined'));
         return;
@@ -268,11 +269,9 @@ export class Conference extends EventTarget {
     this.#wire(s);
     s.addEventListener('channelopen', () => { this.lastConstraints = ''; this.#sendConstraints(); });
     s.addEventListener('failed', () => {
-      // ICE failure: a fresh offer re-allocates the endpoint (Colibri's Allocate replaces it).
-      if (this.bridge === s && !this.left) {
-        console.warn('bridge ICE failed; restarting the session');
-        this.#startBridge(sid);
-      }
+      // ICE failure: focus runs one bridge session per occupant and does not take a second
+      // offer for it, so the page rejoins the room; focus then starts a fresh session.
+      if (this.bridge === s && !this.left) this.#rejoin('bridge ICE failed');
     });
     if (old) old.close();
     if (this.p2p) this.p2p.handoverTo = s;
@@ -537,6 +536,19 @@ export class Conference extends EventTarget {
     } else {
       s.send({ type: 'stats', quality: level });
     }
+  }
+
+  /** Leaves the room and joins it again on a new connection (a new endpoint id). */
+  #rejoin(why) {
+    console.warn(`${why}; rejoining`);
+    const old = this.xmpp;
+    if (old && this.nick) {
+      try { old.send(x('presence', { to: `${this.roomJid}/${this.nick}`, type: 'unavailable' })); } catch (_) { /* gone */ }
+    }
+    this.xmpp = null;
+    this.#teardown();
+    if (old) old.close();
+    this.join();
   }
 
   #onDisconnected(xmpp, { byUs }) {
