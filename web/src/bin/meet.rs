@@ -27,33 +27,72 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Every component, in start order.
+const ALL: [&str; 5] = ["signal", "focus", "bridge", "filestore", "web"];
+
+/// `MEET_COMPONENTS` (comma list, default all): run only some components here, e.g.
+/// `MEET_COMPONENTS=bridge` on a second machine adds a bridge to the first one's system
+/// (with `BUS_ADDR` and `BUS_SECRET` pointing at it).
+fn selected() -> Result<Vec<&'static str>, String> {
+    let raw = proto::config::env_string("MEET_COMPONENTS", &ALL.join(","));
+    let mut out = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let known = ALL.iter().find(|a| **a == name).ok_or_else(|| {
+            format!("setting MEET_COMPONENTS={raw:?} is not valid: unknown component {name:?} (known: {})", ALL.join(", "))
+        })?;
+        if !out.contains(known) {
+            out.push(*known);
+        }
+    }
+    if out.is_empty() {
+        return Err("setting MEET_COMPONENTS is empty".into());
+    }
+    Ok(out)
+}
+
 async fn run() -> Result<(), String> {
+    let selected = selected()?;
+    let on = |name: &str| selected.contains(&name);
     let shutdown = CancellationToken::new();
     launcher::cancel_on_signal(shutdown.clone());
-    let web_config = web::Config::from_env().map_err(|e| e.to_string())?;
-    let https = web_config.https_addr;
-
-    let signal_config = signal::Config::from_env().map_err(|e| format!("signal: {e}"))?;
-    let focus_config = focus::Config::from_env().map_err(|e| format!("focus: {e}"))?;
-    let bridge_config = bridge::Config::from_env().map_err(|e| format!("bridge: {e}"))?;
-    let filestore_config = filestore::Config::from_env().map_err(|e| format!("filestore: {e}"))?;
 
     // Shutdown order: the entry point and file service first, then focus and the bridge,
     // then signal, which all the others talk through.
     let (front, media, core) = (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
-    let components = vec![
-        Component::new("signal", 2, signal::run(signal_config, core.clone())),
-        Component::new("focus", 1, focus::run(focus_config, media.clone())),
-        Component::new("bridge", 1, bridge::run(bridge_config, media.clone())),
-        Component::new("filestore", 0, filestore::run(filestore_config, front.clone())),
-        Component::new("web", 0, web::run(web_config, front.clone())),
-    ];
+    let mut components = Vec::new();
+    let mut https = None;
+    if on("signal") {
+        let c = signal::Config::from_env().map_err(|e| format!("signal: {e}"))?;
+        components.push(Component::new("signal", 2, signal::run(c, core.clone())));
+    }
+    if on("focus") {
+        let c = focus::Config::from_env().map_err(|e| format!("focus: {e}"))?;
+        components.push(Component::new("focus", 1, focus::run(c, media.clone())));
+    }
+    if on("bridge") {
+        let c = bridge::Config::from_env().map_err(|e| format!("bridge: {e}"))?;
+        components.push(Component::new("bridge", 1, bridge::run(c, media.clone())));
+    }
+    if on("filestore") {
+        let c = filestore::Config::from_env().map_err(|e| format!("filestore: {e}"))?;
+        components.push(Component::new("filestore", 0, filestore::run(c, front.clone())));
+    }
+    if on("web") {
+        let c = web::Config::from_env().map_err(|e| e.to_string())?;
+        https = Some(c.https_addr);
+        components.push(Component::new("web", 0, web::run(c, front.clone())));
+    }
 
     let names: Vec<&str> = components.iter().map(|c| c.name).collect();
-    println!("meet-lan is starting ({}). Open one of these on any machine of the LAN:", names.join(", "));
-    for url in launcher::public_urls(https) {
-        println!("  {url}<room>");
+    match https {
+        Some(https) => {
+            println!("meet-lan is starting ({}). Open one of these on any machine of the LAN:", names.join(", "));
+            for url in launcher::public_urls(https) {
+                println!("  {url}<room>");
+            }
+            println!("(the certificate is self-signed: the browser asks once to accept it)");
+        }
+        None => println!("meet-lan is starting ({}).", names.join(", ")),
     }
-    println!("(the certificate is self-signed: the browser asks once to accept it)");
     launcher::run_components(components, vec![front, media, core], shutdown).await.map_err(|e| e.to_string())
 }
