@@ -87,6 +87,16 @@ impl Focus {
         };
         if nick == FOCUS_NICK {
             if p.available {
+                if let Some(seen) = r.resync.take() {
+                    let gone: Vec<EndpointId> = r.participants.keys().filter(|e| !seen.contains(*e)).cloned().collect();
+                    for ep in gone {
+                        tracing::info!(%room, %ep, "participant left while the bus was down");
+                        self.participant_left(now, &room, &ep);
+                    }
+                    let Some(r) = self.rooms.get_mut(&room) else { return };
+                    r.join = JoinState::Joined;
+                    return;
+                }
                 if let JoinState::Joining { waiters, .. } = std::mem::replace(&mut r.join, JoinState::Joined) {
                     if r.participants.is_empty() {
                         r.empty_since = Some(now);
@@ -110,6 +120,9 @@ impl Focus {
         };
         if p.available {
             let name = room.clone();
+            if let Some(seen) = r.resync.as_mut() {
+                seen.insert(ep.clone());
+            }
             match r.participants.get_mut(&ep) {
                 Some(part) => {
                     part.display_name = p.display_name;
@@ -225,7 +238,12 @@ impl Focus {
         for name in join_failed {
             tracing::warn!(room = %name, "no self-presence in time; conference request fails");
             self.out.push_back(super::Output::LeaveRoom(name.clone()));
-            self.drop_room_joining(&name, StanzaError::new(Condition::RemoteServerTimeout, "focus could not join the room in time"));
+            let rejoining = self.rooms.get(&name).is_some_and(|r| r.resync.is_some());
+            if rejoining {
+                self.end_room(now, &name, false);
+            } else {
+                self.drop_room_joining(&name, StanzaError::new(Condition::RemoteServerTimeout, "focus could not join the room in time"));
+            }
         }
         for name in idle {
             tracing::info!(room = %name, "nobody entered the room; leaving it");
@@ -235,9 +253,16 @@ impl Focus {
 
     /// After a reconnect of the bus, signal has forgotten our occupancy: join every room
     /// again. Participants' presences come again with the self-presence.
-    pub(super) fn on_reconnected(&mut self, _now: Instant) {
+    pub(super) fn on_reconnected(&mut self, now: Instant) {
+        let deadline = now + self.settings.room_join_timeout;
         let names: Vec<RoomName> = self.rooms.keys().cloned().collect();
         for name in names {
+            if let Some(r) = self.rooms.get_mut(&name) {
+                if matches!(r.join, JoinState::Joined) {
+                    r.join = JoinState::Joining { deadline, waiters: Vec::new() };
+                    r.resync = Some(Default::default());
+                }
+            }
             self.out.push_back(super::Output::JoinRoom(name));
         }
     }

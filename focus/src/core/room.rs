@@ -23,6 +23,9 @@ pub struct Room {
     /// A P2P attempt failed with the current two participants: stay on the bridge until the
     /// membership changes.
     pub p2p_blocked: bool,
+    /// After a bus reconnect: the occupants signal announced again before our
+    /// self-presence; participants missing from it left while we were away.
+    pub resync: Option<std::collections::BTreeSet<EndpointId>>,
 }
 
 #[derive(Debug)]
@@ -146,6 +149,7 @@ impl Room {
             created: false,
             empty_since: None,
             p2p_blocked: false,
+            resync: None,
         }
     }
 

@@ -789,6 +789,30 @@ fn burst_of_fifty_joins_sends_each_participant_at_most_one_renegotiation_at_a_ti
 }
 
 #[test]
+fn reconnect_forgets_participants_that_left_while_the_bus_was_down() {
+    let mut s = Sim::new();
+    s.bridge("jvb-a", 0.1);
+    s.open_room("r1");
+    s.join("r1", "aaaa1111");
+    s.join("r1", "bbbb2222");
+    s.join("r1", "cccc3333");
+    s.connect("r1", "aaaa1111");
+    s.connect("r1", "bbbb2222");
+    s.connect("r1", "cccc3333");
+    s.take();
+    s.input(Input::Reconnected);
+    assert_eq!(s.take(), vec![Output::JoinRoom(room("r1"))]);
+    // signal announces who is there now, then our self-presence
+    s.join("r1", "aaaa1111");
+    s.join("r1", "cccc3333");
+    s.input(Input::Occupant { room: room("r1"), nick: "focus".into(), presence: OccupantPresence { available: true, ..Default::default() } });
+    s.colibri(|_, r| matches!(r, ColibriRequest::Expire { endpoint, .. } if endpoint == &ep("bbbb2222")));
+    assert!(s.notifications().contains(&Notification::ParticipantLeft { room: room("r1"), participant: ep("bbbb2222") }));
+    let st = s.focus.stats(s.now);
+    assert_eq!((st.participants, st.bridge_sessions_active), (2, 2), "the others keep their sessions");
+}
+
+#[test]
 fn reconnect_rejoins_every_room() {
     let mut s = Sim::new();
     s.open_room("r1");

@@ -63,7 +63,24 @@ pub struct PeerView {
     pub msid_mismatches: u32,
     pub errors: Vec<String>,
     pub conference_requests: u32,
+    /// When the conference request left.
+    pub conference_sent: Option<Instant>,
+    /// When the current bridge session started (its media is what arrives after this).
+    pub bridge_session_started: Option<Instant>,
     pub done: bool,
+}
+
+/// How a participant sends.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerOptions {
+    pub audio_interval: Duration,
+    pub video: bool,
+}
+
+impl Default for PeerOptions {
+    fn default() -> Self {
+        PeerOptions { audio_interval: Duration::from_millis(20), video: true }
+    }
 }
 
 impl PeerView {
@@ -99,6 +116,10 @@ pub fn random_nick() -> String {
 impl Peer {
     /// Connects, asks focus for the conference, joins the room and runs until `leave`.
     pub async fn join(c2s: SocketAddr, domain: &str, room: &str, display: &str) -> Peer {
+        Peer::join_with(c2s, domain, room, display, PeerOptions::default()).await
+    }
+
+    pub async fn join_with(c2s: SocketAddr, domain: &str, room: &str, display: &str, opts: PeerOptions) -> Peer {
         let nick = random_nick();
         let (view_tx, view) = watch::channel(PeerView {
             nick: nick.clone(),
@@ -120,12 +141,14 @@ impl Peer {
             msid_mismatches: 0,
             errors: Vec::new(),
             conference_requests: 0,
+            conference_sent: None,
+            bridge_session_started: None,
             done: false,
         });
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (domain, room, display, n) = (domain.to_string(), room.to_string(), display.to_string(), nick.clone());
         let task = tokio::spawn(async move {
-            let result = run(c2s, &domain, &room, &n, &display, view_tx.clone(), cmd_rx).await;
+            let result = run(c2s, &domain, &room, &n, &display, opts, view_tx.clone(), cmd_rx).await;
             view_tx.send_modify(|v| {
                 if let Err(e) = result {
                     v.errors.push(e);
@@ -260,6 +283,7 @@ async fn run(
     room: &str,
     nick: &str,
     display: &str,
+    opts: PeerOptions,
     view: watch::Sender<PeerView>,
     mut cmd: mpsc::UnboundedReceiver<Cmd>,
 ) -> Result<(), String> {
@@ -286,7 +310,10 @@ async fn run(
         .attr("to", format!("focus.{domain}"))
         .child(Element::new("conference", ns::FOCUS).attr("room", &st.room_jid).attr("machine-uid", random_nick()));
     st.pending.insert("conf1".into(), Pending::Conference);
-    st.view.send_modify(|v| v.conference_requests += 1);
+    st.view.send_modify(|v| {
+        v.conference_requests += 1;
+        v.conference_sent = Some(Instant::now());
+    });
     st.x.send(&conf).await?;
     let mut buf_b = vec![0u8; 2048];
     let mut buf_p = vec![0u8; 2048];
@@ -294,7 +321,7 @@ async fn run(
     let mut next_video = Instant::now();
     loop {
         let now = Instant::now();
-        let mut deadline = next_audio.min(next_video);
+        let mut deadline = if opts.video { next_audio.min(next_video) } else { next_audio };
         for s in [st.bridge.as_mut(), st.p2p.as_mut()].into_iter().flatten() {
             deadline = deadline.min(drive(s, now, &st.view));
         }
@@ -339,14 +366,14 @@ async fn run(
             }
         }
         if now >= next_audio {
-            next_audio = now + Duration::from_millis(20);
+            next_audio = now + opts.audio_interval;
             st.frame += 1;
             let nick = st.nick.clone();
             for s in [st.bridge.as_mut(), st.p2p.as_mut()].into_iter().flatten() {
                 write_audio(s, now, st.frame, &nick);
             }
         }
-        if now >= next_video {
+        if opts.video && now >= next_video {
             next_video = now + Duration::from_millis(33);
             let nick = st.nick.clone();
             let frame = st.frame;
@@ -644,6 +671,7 @@ async fn on_focus_jingle(st: &mut State, iq: &Element, j: &Element) -> Result<()
             st.x.send(&result_to(iq, None)).await?;
             st.view.send_modify(|v| {
                 v.bridge_initiates += 1;
+                v.bridge_session_started = Some(Instant::now());
                 v.has_bridge = true;
                 v.bridge_connected = false;
             });
