@@ -77,7 +77,7 @@ function startConference(config, room, name, media) {
   ui.addEventListener('layout', () => conf.layoutChanged());
   ui.updateLocal({ audioMuted: media.audioMuted, videoMuted: media.videoMuted });
   bindToolbar(conf, ui, media);
-  new ChatPanel({ config, conference: conf, root: $('#side') });
+  new ChatPanel({ conference: conf, root: $('#side') });
   addEventListener('pagehide', () => conf.leave());
   conf.join();
 }

@@ -1,10 +1,285 @@
-// The side panel's chat and files. Filled in against filestore's protocol
-// (filestore/README.md); until then the panel says the service is not there.
+// The side panel's chat and files, against filestore's protocol: `/chat?token=<room token>`
+// (JSON messages: welcome, message, joined, left, error, auth-ok; we send message, file,
+// auth) and tus 1.0 uploads to `/files/` with the token as a Bearer header. The room token
+// comes from signal (CLIENT_FLOW step 6) and is renewed before it expires.
+// Everything a person typed or named is shown with textContent, never as HTML.
+
+import { el } from './ui.js';
+
+const CHUNK = 4 * 1024 * 1024;
+
+function b64(s) {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+}
+
+export function formatSize(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  do { v /= 1024; u++; } while (v >= 1024 && u < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
 
 export class ChatPanel {
-  constructor({ config, conference, root }) {
-    this.config = config;
+  constructor({ conference, root }) {
     this.conference = conference;
     this.root = root;
+    this.log = root.querySelector('#chat-log');
+    this.form = root.querySelector('#chat-form');
+    this.input = root.querySelector('#chat-input');
+    this.fileInput = root.querySelector('#file-input');
+    this.unavailable = root.querySelector('#chat-unavailable');
+    this.ws = null;
+    this.token = null;
+    this.seen = new Set();
+    this.pending = new Map(); // client_id -> element
+    this.refreshTimer = null;
+    this.generation = 0;
+    conference.addEventListener('joined', () => this.connect());
+    conference.addEventListener('left', () => this.close());
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.sendText();
+    });
+    root.querySelector('#file-button').addEventListener('click', () => this.fileInput.click());
+    this.fileInput.addEventListener('change', () => {
+      for (const f of this.fileInput.files) this.upload(f);
+      this.fileInput.value = '';
+    });
+  }
+
+  async connect() {
+    const gen = ++this.generation;
+    this.close(false);
+    let token;
+    try {
+      token = await this.conference.roomToken();
+    } catch (e) {
+      console.warn('no room token, chat unavailable:', e.message);
+      this.#setAvailable(false);
+      return;
+    }
+    if (gen !== this.generation) return;
+    this.token = token;
+    const url = new URL(`/chat?token=${encodeURIComponent(token)}`, location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url.href);
+    this.ws = ws;
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch (_) { return; }
+      this.#onMessage(msg);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.#setAvailable(false);
+      // The conference's rejoin reconnects us; a chat-only drop retries on its own.
+      setTimeout(() => { if (this.ws === ws && !this.conference.left) this.connect(); }, 2000);
+    };
+  }
+
+  close(markUnavailable = true) {
+    clearTimeout(this.refreshTimer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) try { ws.close(1000); } catch (_) { /* closed */ }
+    if (markUnavailable) this.#setAvailable(false);
+  }
+
+  #setAvailable(on) {
+    this.form.hidden = !on;
+    this.unavailable.hidden = on;
+  }
+
+  #scheduleRefresh(exp) {
+    clearTimeout(this.refreshTimer);
+    const ms = Math.max(5000, exp * 1000 - Date.now() - 60000);
+    this.refreshTimer = setTimeout(async () => {
+      try {
+        const token = await this.conference.roomToken();
+        this.token = token;
+        this.#send({ type: 'auth', token });
+      } catch (e) {
+        console.warn('room token renewal failed:', e.message);
+      }
+    }, ms);
+  }
+
+  #send(obj) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  #onMessage(msg) {
+    switch (msg.type) {
+      case 'welcome':
+        this.you = msg.you;
+        this.#setAvailable(true);
+        this.log.replaceChildren();
+        this.seen.clear();
+        for (const m of msg.history || []) this.#render(m);
+        if (msg.token_exp) this.#scheduleRefresh(msg.token_exp);
+        break;
+      case 'message':
+        this.#render(msg);
+        break;
+      case 'auth-ok':
+        if (msg.token_exp) this.#scheduleRefresh(msg.token_exp);
+        break;
+      case 'edited': {
+        const e = this.log.querySelector(`[data-id="${CSS.escape(String(msg.id))}"] .text`);
+        if (e) e.textContent = msg.text;
+        break;
+      }
+      case 'deleted': {
+        const e = this.log.querySelector(`[data-id="${CSS.escape(String(msg.id))}"]`);
+        if (e) e.remove();
+        break;
+      }
+      case 'error':
+        this.#system(`⚠ ${msg.message || msg.error}`);
+        if (msg.client_id && this.pending.has(msg.client_id)) this.pending.get(msg.client_id).classList.add('failed');
+        break;
+      default:
+        break;
+    }
+  }
+
+  #system(text) {
+    this.log.appendChild(el('div', { class: 'chat-system', text }));
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  #render(m) {
+    if (m.id !== undefined && this.seen.has(m.id)) return;
+    if (m.id !== undefined) this.seen.add(m.id);
+    const mine = this.you && m.from && m.from.nick === this.you.nick;
+    const optimistic = m.client_id && this.pending.get(m.client_id);
+    const when = new Date(m.created_at || Date.now()).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const head = el('div', { class: 'chat-head' }, [
+      el('span', { class: 'from', text: m.from ? m.from.name : '' }),
+      m.to ? el('span', { class: 'private', text: ' (private)' }) : null,
+      el('span', { class: 'when', text: ` ${when}` }),
+    ]);
+    const body = m.kind === 'file' && m.file ? this.#fileCard(m.file) : el('div', { class: 'text', text: m.text || '' });
+    const item = el('div', { class: mine ? 'chat-msg mine' : 'chat-msg', 'data-id': m.id, 'data-kind': m.kind || 'text' }, [head, body]);
+    if (optimistic) {
+      optimistic.replaceWith(item);
+      this.pending.delete(m.client_id);
+    } else {
+      this.log.appendChild(item);
+    }
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  #fileCard(f) {
+    const progress = el('progress', { max: String(f.size || 1), value: '0', hidden: true });
+    const link = el('a', { class: 'download', href: '#', text: 'Download' });
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      this.download(f, progress, link);
+    });
+    return el('div', { class: 'file', 'data-file-id': f.id }, [
+      el('span', { class: 'file-name', text: f.name }),
+      el('span', { class: 'file-size', text: ` ${formatSize(f.size)}` }),
+      el('span', { class: 'file-sender', text: f.uploader_name ? ` from ${f.uploader_name}` : '' }),
+      el('div', {}, [link, progress]),
+    ]);
+  }
+
+  sendText() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    const clientId = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    if (!this.#send({ type: 'message', text, client_id: clientId })) {
+      this.#system('⚠ Chat is not connected.');
+      return;
+    }
+    const item = el('div', { class: 'chat-msg mine sending' }, [
+      el('div', { class: 'chat-head' }, [el('span', { class: 'from', text: this.you ? this.you.name : '' })]),
+      el('div', { class: 'text', text }),
+    ]);
+    this.pending.set(clientId, item);
+    this.log.appendChild(item);
+    this.log.scrollTop = this.log.scrollHeight;
+    this.input.value = '';
+  }
+
+  /** tus 1.0: create, then PATCH in chunks (progress per chunk), then announce to the room. */
+  async upload(file) {
+    const progress = el('progress', { max: String(file.size || 1), value: '0' });
+    const row = el('div', { class: 'chat-msg mine uploading' }, [
+      el('span', { class: 'file-name', text: file.name }),
+      el('span', { class: 'file-size', text: ` ${formatSize(file.size)}` }),
+      progress,
+    ]);
+    this.log.appendChild(row);
+    const auth = () => ({ Authorization: `Bearer ${this.token}`, 'Tus-Resumable': '1.0.0' });
+    try {
+      const meta = `filename ${b64(file.name)},filetype ${b64(file.type || 'application/octet-stream')}`;
+      const created = await fetch('/files/', { method: 'POST', headers: { ...auth(), 'Upload-Length': String(file.size), 'Upload-Metadata': meta } });
+      if (created.status !== 201) throw new Error(await errorText(created));
+      const location = created.headers.get('Location');
+      if (!location || !location.startsWith('/files/')) throw new Error('no upload location');
+      let offset = 0;
+      while (offset < file.size) {
+        const chunk = file.slice(offset, Math.min(file.size, offset + CHUNK));
+        const r = await fetch(location, {
+          method: 'PATCH',
+          headers: { ...auth(), 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' },
+          body: chunk,
+        });
+        if (r.status !== 204) throw new Error(await errorText(r));
+        offset = Number(r.headers.get('Upload-Offset'));
+        if (!Number.isFinite(offset)) throw new Error('bad Upload-Offset');
+        progress.value = offset;
+      }
+      const fileId = location.slice('/files/'.length);
+      const clientId = `f${Date.now().toString(36)}`;
+      this.pending.set(clientId, row);
+      if (!this.#send({ type: 'file', file_id: fileId, client_id: clientId })) throw new Error('chat is not connected');
+    } catch (e) {
+      row.classList.add('failed');
+      row.appendChild(el('span', { class: 'error', text: ` upload failed: ${e.message}` }));
+    }
+  }
+
+  /** Downloads with a progress bar, then hands the bytes to the browser as a file. */
+  async download(f, progress, link) {
+    progress.hidden = false;
+    const url = `${f.url || `/files/${f.id}`}`;
+    const r = await fetch(url, { headers: { Authorization: `Bearer ${this.token}` } });
+    if (!r.ok || !r.body) {
+      link.textContent = `Download failed (${r.status})`;
+      return;
+    }
+    const reader = r.body.getReader();
+    const parts = [];
+    let got = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      got += value.length;
+      progress.value = got;
+    }
+    const blob = new Blob(parts, { type: f.mime || 'application/octet-stream' });
+    const a = el('a', { href: URL.createObjectURL(blob), download: f.name });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    link.textContent = 'Downloaded';
+    link.dataset.bytes = String(got);
+  }
+}
+
+async function errorText(r) {
+  try {
+    const t = await r.text();
+    return `${r.status} ${t.slice(0, 200)}`;
+  } catch (_) {
+    return String(r.status);
   }
 }

@@ -587,6 +587,7 @@ export class Conference extends EventTarget {
   leave() {
     if (this.left) return;
     this.left = true;
+    this.dispatchEvent(new Event('left'));
     clearInterval(this.ticker);
     clearInterval(this.qualityTicker);
     if (this.xmpp && this.nick) {

@@ -1,0 +1,49 @@
+// The side panel's chat and files through web's proxies to the real filestore, with the
+// room token signal issues: a message with markup arrives as text with its sender; a file
+// uploaded by one (tus, with progress) shows on the other's side with name, size and
+// sender, and downloads to the same bytes.
+import { launch, join, scenario, assert, waitFor, log } from './lib.mjs';
+
+await scenario('chat', async (onClose) => {
+  const browser = await launch();
+  onClose(() => browser.close());
+  const room = `chat-${Date.now().toString(36)}`;
+  const a = await join(browser, room, 'Max');
+  const b = await join(browser, room, 'Nia <i>x</i>');
+  for (const p of [a, b]) {
+    await p.click('#btn-side');
+    await p.click('.side-tabs button[data-panel="chat"]');
+    await waitFor(`${p.displayName}'s chat to connect`, () => p.evaluate(() => !document.querySelector('#chat-form').hidden), 30000);
+  }
+  const text = 'hello <b>bold</b> & <script>alert(1)</script>';
+  await a.fill('#chat-input', text);
+  await a.press('#chat-input', 'Enter');
+  const got = await waitFor('Nia to receive the message', () => b.evaluate(() => {
+    const m = [...document.querySelectorAll('#chat-log .chat-msg[data-kind="text"]')].pop();
+    return m && { from: m.querySelector('.from').textContent, text: m.querySelector('.text').textContent, tags: m.querySelectorAll('b, script').length };
+  }), 15000);
+  log('received', JSON.stringify(got));
+  assert(got.text === text, 'the text arrives exactly, as text');
+  assert(got.from === 'Max', 'the sender comes from the token');
+  assert(got.tags === 0, 'no element was made from the message');
+
+  // A file from Nia (whose name has markup) to the room.
+  const bytes = Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7) % 251));
+  await b.setInputFiles('#file-input', { name: 'notes <1>.bin', mimeType: 'application/octet-stream', buffer: bytes });
+  const card = await waitFor('Max to see the file', () => a.evaluate(() => {
+    const f = document.querySelector('#chat-log .chat-msg[data-kind="file"] .file');
+    return f && { name: f.querySelector('.file-name').textContent, size: f.querySelector('.file-size').textContent, sender: f.querySelector('.file-sender').textContent };
+  }), 30000);
+  log('file card', JSON.stringify(card));
+  assert(card.name === 'notes <1>.bin', 'file name shown as text');
+  assert(card.size.includes('300') && card.size.includes('KiB'), 'size shown');
+  assert(card.sender.includes('Nia <i>x</i>'), 'sender shown as text');
+  const download = a.waitForEvent('download');
+  await a.click('#chat-log .chat-msg[data-kind="file"] .download');
+  const d = await download;
+  const fs = await import('node:fs');
+  const saved = fs.readFileSync(await d.path());
+  assert(Buffer.compare(saved, bytes) === 0, `downloaded bytes equal the upload (${saved.length} vs ${bytes.length})`);
+  log('download equals upload');
+  for (const p of [a, b]) assert(p.errors.length === 0, `${p.displayName}: no uncaught page errors`);
+});
