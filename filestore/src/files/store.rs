@@ -142,6 +142,12 @@ pub async fn create_upload(db: &Db, row: UploadRow, quota: u64) -> Result<(), Er
                 row.expires_at
             ],
         )?;
+        // A room nobody is chatting in counts as ended at its latest upload (retention
+        // starts from there); a room with chat connections (ended_at NULL) is left as is.
+        tx.execute(
+            "INSERT INTO rooms (room, ended_at) VALUES (?1, ?2) ON CONFLICT(room) DO UPDATE SET ended_at = ?2 WHERE ended_at IS NOT NULL",
+            params![row.room, now_ms()],
+        )?;
         tx.commit()?;
         Ok(())
     })
