@@ -61,6 +61,16 @@ impl MucService {
     /// A stanza addressed to this service's domain. `from` is the sender's authoritative JID
     /// (the hub has checked or rewritten it).
     pub fn handle_stanza(&mut self, conn: ConnId, is_component: bool, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
+        // Occupant counts move only in the one room the stanza addresses.
+        let room_name = stanza.get_attr("to").and_then(|t| Jid::parse(t).ok()).and_then(|j| j.local().map(str::to_string));
+        let len = |me: &Self| room_name.as_ref().and_then(|n| me.rooms.get(n)).map(Room::len).unwrap_or(0);
+        let before = len(self);
+        self.handle_stanza_inner(conn, is_component, from, stanza, out);
+        let after = len(self);
+        self.occupants = (self.occupants + after).saturating_sub(before);
+    }
+
+    fn handle_stanza_inner(&mut self, conn: ConnId, is_component: bool, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
         let real: Arc<str> = from.to_string().into();
         if self.access == Access::ComponentsOnly && !is_component {
             if let Some(e) = stanza::error_reply(&stanza, stanza::FORBIDDEN, Some("this service is for components only")) {
@@ -125,7 +135,6 @@ impl MucService {
                 let room = self.rooms.entry(room_name.to_string()).or_insert_with(|| Room::new(jid, room_name.to_string()));
                 match room.handle_presence(conn, real, nick, &presence, out) {
                     JoinOutcome::Joined => {
-                        self.occupants += 1;
                         self.by_conn.entry(conn).or_default().insert(room_name.to_string());
                     }
                     JoinOutcome::Updated => {}
@@ -149,25 +158,13 @@ impl MucService {
     /// Keeps the counts and the per-connection index right after a room changed; drops the
     /// room when it is empty (rooms are destroyed after the last leave).
     fn sync_after(&mut self, room_name: &str) {
-        let Some(room) = self.rooms.get(room_name) else {
-            self.recount();
-            return;
-        };
-        if room.is_empty() {
+        if self.rooms.get(room_name).is_some_and(Room::is_empty) {
             self.drop_room(room_name);
-        } else {
-            self.recount();
         }
     }
 
     fn drop_room(&mut self, room_name: &str) {
         self.rooms.remove(room_name);
-        self.recount();
-    }
-
-    fn recount(&mut self) {
-        // Cheap enough (rooms, not occupants) and always right, even after kicks and destroys.
-        self.occupants = self.rooms.values().map(Room::len).sum();
     }
 
     /// The connection went away: its occupants leave every room they were in.
@@ -177,13 +174,14 @@ impl MucService {
             let Some(room) = self.rooms.get_mut(&name) else { continue };
             let nicks: Vec<String> = room.occupants().filter(|o| o.conn == conn).map(|o| o.nick.clone()).collect();
             for n in nicks {
-                room.leave(&n, out);
+                if room.leave(&n, out).is_some() {
+                    self.occupants = self.occupants.saturating_sub(1);
+                }
             }
             if room.is_empty() {
                 self.rooms.remove(&name);
             }
         }
-        self.recount();
     }
 
     /// IQs to the service itself (`conference.<domain>`).
