@@ -260,7 +260,9 @@ export class Conference extends EventTarget {
   #startBridge(sid) {
     const old = this.bridge;
     const s = new BridgeSession(sid, this.media, async (offer) => {
-      const res = await this.xmpp.iq('set', this.focusJid, jingle('session-accept', sid, { transport: 'bridge' }, { type: 'offer', sdp: offer }), 30000);
+      // The contract names our streams after our endpoint id (msid stream id = nick).
+      const sdp = offer.replace(/^(a=msid:|a=ssrc:\d+ msid:)\S+/gm, `$1${this.nick}`);
+      const res = await this.xmpp.iq('set', this.focusJid, jingle('session-accept', sid, { transport: 'bridge' }, { type: 'offer', sdp }), 30000);
       const j = parseJingle(res);
       if (!j || !j.description || j.description.type !== 'answer') throw new Error('session-accept result without an answer');
       return j.description.sdp;
@@ -331,6 +333,11 @@ export class Conference extends EventTarget {
       return;
     }
     if (!this.bridge || (sid && this.bridge.sid !== sid)) return;
+    if (reason === 'failed' || reason === 'ended') {
+      // Focus gave up on this session (or restarts): no new one comes until we join again.
+      setTimeout(() => { if (!this.left) this.#rejoin(`bridge session ${reason}`); }, reason === 'ended' ? 2000 : 0);
+      return;
+    }
     if (reason === 'p2p') {
       this.bridge.endAt = performance.now() + HANDOVER_MS;
       this.bridge.endWhenP2PFlows = true;
