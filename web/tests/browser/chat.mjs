@@ -2,7 +2,7 @@
 // room token signal issues: a message with markup arrives as text with its sender; a file
 // uploaded by one (tus, with progress) shows on the other's side with name, size and
 // sender, and downloads to the same bytes.
-import { launch, join, scenario, assert, waitFor, log } from './lib.mjs';
+import { launch, join, scenario, assert, waitFor, log, screenshot } from './lib.mjs';
 
 await scenario('chat', async (onClose) => {
   const browser = await launch();
@@ -45,5 +45,6 @@ await scenario('chat', async (onClose) => {
   const saved = fs.readFileSync(await d.path());
   assert(Buffer.compare(saved, bytes) === 0, `downloaded bytes equal the upload (${saved.length} vs ${bytes.length})`);
   log('download equals upload');
+  await screenshot(a, 'chat-panel-Max.png');
   for (const p of [a, b]) assert(p.errors.length === 0, `${p.displayName}: no uncaught page errors`);
 });

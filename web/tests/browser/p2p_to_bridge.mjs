@@ -49,6 +49,13 @@ await scenario('p2p_to_bridge', async (onClose) => {
     }, 60000);
     log(`${p.displayName} on P2P`, JSON.stringify(st));
   }
+  // Without the bridge, each page finds the dominant speaker from audio levels itself.
+  for (const p of [a, b]) {
+    await waitFor(`${p.displayName} to highlight a speaker over P2P`, () => p.evaluate(() => {
+      const s = window.meet.conference.debugState();
+      return !s.bridge && s.p2p && document.querySelectorAll('.tile.dominant').length === 1;
+    }), 30000);
+  }
   await installSampler(a);
   await installSampler(b);
   const tA = await a.evaluate(() => performance.now());

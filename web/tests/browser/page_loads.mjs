@@ -1,6 +1,6 @@
 // The page itself: prejoin with a camera preview and device lists; markup in a display
 // name stays text; a bad room path gets no page; only the static set is served.
-import { launch, join, scenario, assert, waitFor, log, BASE } from './lib.mjs';
+import { launch, join, scenario, assert, waitFor, log, screenshot, BASE } from './lib.mjs';
 
 await scenario('page_loads', async (onClose) => {
   const browser = await launch();
@@ -19,6 +19,7 @@ await scenario('page_loads', async (onClose) => {
   log('devices', JSON.stringify(devices));
   assert(devices.cams >= 1 && devices.mics >= 1, 'camera and microphone lists are filled');
   assert(devices.name === 'Ada', 'the name from the URL is prefilled');
+  await screenshot(page, 'prejoin.png');
 
   // Markup as a display name: joined, it must appear as text and never become an element.
   const evil = '<img src=x onerror="window.pwned=1"><b>Bob</b>';

@@ -418,6 +418,7 @@ export class Conference extends EventTarget {
     const sessions = [this.bridge, this.p2p].filter((s) => s && !s.closed);
     for (const s of sessions) await s.checkFlowingNicks();
     this.#refreshAll();
+    if (this.p2p && !this.p2p.closed && !this.bridge) await this.#p2pDominant(this.p2p);
     const now = performance.now();
     // P2P hands over to the bridge once the bridge decodes the peer (or after the deadline).
     const p = this.p2p;
@@ -444,11 +445,35 @@ export class Conference extends EventTarget {
       const peerFlowing = this.p2p && this.p2p.flowingNicks && this.p2p.flowingNicks.size > 0;
       if (peerFlowing || now > b.endAt) {
         console.info('bridge session handed over to P2P');
+        this.ui.setDominant(null);
         b.close();
         if (this.bridge === b) this.bridge = null;
         this.#refreshAll();
       }
     }
+  }
+
+  /**
+   * Without a bridge nobody tells us who speaks: compare our microphone's level with the
+   * peer's received audio level; the louder one (twice in a row, above silence) is dominant.
+   */
+  async #p2pDominant(s) {
+    let local = 0;
+    let remote = 0;
+    try {
+      const stats = await s.pc.getStats();
+      stats.forEach((r) => {
+        if (r.kind !== 'audio') return;
+        if (r.type === 'media-source' && typeof r.audioLevel === 'number') local = Math.max(local, r.audioLevel);
+        if (r.type === 'inbound-rtp' && typeof r.audioLevel === 'number') remote = Math.max(remote, r.audioLevel);
+      });
+    } catch (_) { return; }
+    if (this.media.audioMuted) local = 0;
+    if (Math.max(local, remote) < 0.01) return;
+    const candidate = remote > local ? s.peer : 'local';
+    this.speakerVotes = this.speakerCandidate === candidate ? (this.speakerVotes || 0) + 1 : 1;
+    this.speakerCandidate = candidate;
+    if (this.speakerVotes >= 2 && this.ui.dominant !== candidate) this.ui.setDominant(candidate);
   }
 
   #onChannelMessage(session, msg) {
