@@ -361,7 +361,7 @@ async fn drive(
                                 }
                             }
                             if s.is("error", NS_STREAM) {
-                                tracing_stream_error(&s);
+                                // The caller sees the connection end (recv() == None).
                                 closed = true;
                                 break;
                             }
@@ -381,11 +381,6 @@ async fn drive(
     for (_, tx) in pending.drain() {
         let _ = tx.send(Err(BusError::Closed));
     }
-}
-
-fn tracing_stream_error(s: &Element) {
-    // No logging dependency in proto: the caller sees the connection end (recv() == None).
-    let _ = s;
 }
 
 #[cfg(test)]

@@ -460,6 +460,9 @@ impl StreamParser {
             self.dropped += self.buf.len();
             self.buf.clear();
             self.committed = 0;
+            if self.buf.capacity() > 64 * 1024 {
+                self.buf.shrink_to(8 * 1024);
+            }
         }
         self.buf.extend_from_slice(bytes);
     }

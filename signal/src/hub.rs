@@ -245,7 +245,7 @@ impl Hub {
             }
         };
         let Some(to) = to else {
-            self.handle_server(conn, &from_str, &stanza, true);
+            self.handle_server(conn, &from_str, &stanza);
             return;
         };
         let d = to.domain().to_string();
@@ -289,7 +289,7 @@ impl Hub {
     /// Stanzas to a JID on the server's own domains.
     fn handle_local(&mut self, conn: ConnId, from_str: &Arc<str>, to: &Jid, mut stanza: Element) {
         if to.local().is_none() {
-            self.handle_server(conn, from_str, &stanza, false);
+            self.handle_server(conn, from_str, &stanza);
             return;
         }
         if to.resource().is_some() {
@@ -301,7 +301,7 @@ impl Hub {
             }
         } else if stanza.name() == "iq" && &*to.to_string() == from_str.split('/').next().unwrap_or("") {
             // IQ to one's own bare JID (roster and similar account data): handled by the server.
-            self.handle_server(conn, from_str, &stanza, true);
+            self.handle_server(conn, from_str, &stanza);
             return;
         }
         match stanza.name() {
@@ -313,7 +313,7 @@ impl Hub {
 
     /// IQs to the server itself: ping, disco, session, an empty roster. Everything else gets
     /// `service-unavailable`.
-    fn handle_server(&mut self, conn: ConnId, from_str: &Arc<str>, stanza: &Element, _own_account: bool) {
+    fn handle_server(&mut self, conn: ConnId, from_str: &Arc<str>, stanza: &Element) {
         if stanza.name() != "iq" || !stanza::is_iq_request(stanza) {
             return;
         }

@@ -70,6 +70,10 @@ impl StreamWriter {
                 if !self.buf.is_empty() {
                     w.write_all(self.buf.as_bytes()).await?;
                     self.buf.clear();
+                    // A burst (a big room's presences) must not pin its buffer for good.
+                    if self.buf.capacity() > 32 * 1024 {
+                        self.buf.shrink_to(4 * 1024);
+                    }
                 }
             }
             Sink::Ws(w) => w.flush().await.map_err(|e| crate::Error::Ws(e.to_string()))?,

@@ -23,7 +23,6 @@ async fn random_input_never_takes_the_server_down() {
     for round in 0..40u32 {
         let addr = signal.c2s;
         let bus = signal.bus;
-        let pieces = pieces;
         tasks.push(tokio::spawn(async move {
             let target = if round % 5 == 0 { bus } else { addr };
             let Ok(mut sock) = tokio::net::TcpStream::connect(target).await else { return };

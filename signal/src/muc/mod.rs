@@ -12,7 +12,6 @@ pub mod room;
 use crate::conn::{ConnId, Delivery};
 use crate::jid::Jid;
 use crate::stanza;
-use occupant::NS_NICK;
 use proto::xml::Element;
 use room::{JoinOutcome, Room};
 use std::collections::{HashMap, HashSet};
@@ -109,11 +108,8 @@ impl MucService {
                             out.push(Delivery::new(conn, real, &e));
                         }
                     }
-                    ("iq", None) => {
-                        if room.handle_room_iq(conn, real, &stanza, out) {
-                            self.drop_room(&room_name);
-                        }
-                    }
+                    ("iq", None) if room.handle_room_iq(conn, real.clone(), &stanza, out) => self.drop_room(&room_name),
+                    ("iq", None) => {}
                     (_, Some(nick)) => room.handle_to_occupant(conn, real, nick, stanza, out),
                     _ => {}
                 }
@@ -251,7 +247,6 @@ impl MucService {
             .ok_or((stanza::FORBIDDEN, "only occupants of the room get its token"))?;
         let nick = proto::EndpointId::new(occ.nick.clone()).map_err(|_| (stanza::NOT_ACCEPTABLE, "nickname is not a valid endpoint id"))?;
         let name = occ.display_name().filter(|n| !n.is_empty()).unwrap_or_else(|| occ.nick.clone());
-        let _ = NS_NICK;
         let claims = proto::token::Claims::new(real.to_string(), room_name, nick, name, proto::token::DEFAULT_TTL_SECS);
         proto::token::issue(secret, &claims).map_err(|_| (stanza::SERVICE_UNAVAILABLE, "could not sign the token"))
     }
