@@ -40,6 +40,8 @@ pub struct Conference {
     next_allocation: Instant,
     allocation_due: bool,
     version: String,
+    /// Input arrived since the last `drive`: receivers may have packets to flush.
+    pub needs_drive: bool,
 }
 
 fn pair_mut(v: &mut [Endpoint], a: usize, b: usize) -> (&mut Endpoint, &mut Endpoint) {
@@ -68,6 +70,7 @@ impl Conference {
             next_allocation: now,
             allocation_due: false,
             version,
+            needs_drive: false,
         }
     }
 
@@ -123,8 +126,24 @@ impl Conference {
         Some(t)
     }
 
+    /// One datagram for endpoint `i`: only that endpoint is polled now (its RTP is forwarded
+    /// into the receivers' sessions); the receivers are flushed by the next `drive`, so a
+    /// burst of datagrams costs each receiver one poll instead of one per packet.
+    pub fn handle_input(&mut self, i: usize, input: str0m::Input, now: Instant, sink: &mut Sink<'_>) {
+        let ep = &mut self.endpoints[i];
+        ep.handle_input(input);
+        ep.dirty = false;
+        let mut evs = Vec::new();
+        ep.poll(now, sink.transmits, &mut evs);
+        for ev in evs {
+            self.on_event(i, ev, now, sink);
+        }
+        self.needs_drive = true;
+    }
+
     /// Processes everything that is due or pending at `now`.
     pub fn drive(&mut self, now: Instant, sink: &mut Sink<'_>) {
+        self.needs_drive = false;
         for ep in &mut self.endpoints {
             if ep.next_timeout <= now {
                 ep.dirty = true;
@@ -401,7 +420,7 @@ impl Conference {
                     .ext_vals(ext.clone())
                     .nackable(kind == MediaKind::Video),
             );
-            r.dirty = true;
+            r.mark_written();
             sink.metrics.rtp_forwarded_total.inc();
         }
         if want_keyframe && self.endpoints[i].request_keyframe(track, layer, now) {

@@ -32,6 +32,10 @@ const MAX_QUEUED_CHANNEL_MESSAGES: usize = 64;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Keyframe requests to one sender layer are at most this frequent.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+/// The packet cache that answers a receiver's NACKs: on a LAN a NACK comes back within
+/// tens of milliseconds, so a short cache keeps memory per receiver low.
+pub const RTX_CACHE_AGE: Duration = Duration::from_millis(500);
+pub const RTX_CACHE_PACKETS: usize = 256;
 /// Starting point of the send-side bandwidth estimate.
 pub const INITIAL_BWE: Bitrate = Bitrate::kbps(2_500);
 
@@ -82,6 +86,9 @@ pub struct Endpoint {
     pub next_timeout: Instant,
     /// Set when the endpoint has new input to process or output to flush.
     pub dirty: bool,
+    /// Set when something was queued in str0m (RTP written, a request, a channel message)
+    /// that only leaves after str0m's timeout handling runs.
+    needs_timeout: bool,
     pub constraints: ReceiverVideoConstraints,
     pub bwe: Option<u64>,
     /// What the bandwidth estimator was last told to probe up to.
@@ -139,6 +146,7 @@ impl Endpoint {
             created: now,
             next_timeout: now,
             dirty: true,
+            needs_timeout: true,
             constraints: ReceiverVideoConstraints { last_n: -1, ..Default::default() },
             bwe: None,
             desired_bitrate: 0,
@@ -168,9 +176,14 @@ impl Endpoint {
         if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
-            self.failed = Some(format!("transport error: {e}"));
-            return;
+        // str0m runs its timeout handling after every received datagram; a separate timeout
+        // is needed only when due or when we queued something since.
+        if self.needs_timeout || now >= self.next_timeout {
+            self.needs_timeout = false;
+            if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+                self.failed = Some(format!("transport error: {e}"));
+                return;
+            }
         }
         if !self.connected && now.saturating_duration_since(self.created) > CONNECT_TIMEOUT {
             self.failed = Some("ICE/DTLS did not connect in time".into());
@@ -329,7 +342,7 @@ impl Endpoint {
         let mut api = self.rtc.direct_api();
         if let Some(s) = api.stream_rx_by_mid(mid, rid) {
             s.request_keyframe(KeyframeRequestKind::Pli);
-            self.dirty = true;
+            self.mark_written();
             return true;
         }
         false
@@ -349,7 +362,7 @@ impl Endpoint {
         if let Some(mut ch) = self.channel.and_then(|id| self.rtc.channel(id)) {
             // A full SCTP buffer drops the message: the channel carries state that is re-sent.
             let _ = ch.write(false, json.as_bytes());
-            self.dirty = true;
+            self.mark_written();
         }
     }
 
@@ -418,7 +431,7 @@ impl Endpoint {
         }
         let (offer, pending) = api.apply()?;
         self.pending = Some(pending);
-        self.dirty = true;
+        self.mark_written();
         Some(Offer { sdp: offer.to_sdp_string(), added, removed })
     }
 
@@ -427,17 +440,27 @@ impl Endpoint {
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Error::BadRequest(format!("answer is not valid SDP: {e}")))?;
         let pending = self.pending.take().ok_or_else(|| Error::BadRequest("no offer from the bridge is outstanding".into()))?;
         let result = self.rtc.sdp_api().accept_answer(pending, answer);
-        self.dirty = true;
+        self.mark_written();
         match result {
             Ok(()) => {
+                let mut opened = Vec::new();
                 self.tracks_out.retain_mut(|t| match t.state {
                     TrackOutState::Negotiating(m) => {
                         t.state = TrackOutState::Open(m);
+                        if t.kind == MediaKind::Video {
+                            opened.push(m);
+                        }
                         true
                     }
                     TrackOutState::Stopping(_) => false,
                     _ => true,
                 });
+                let mut api = self.rtc.direct_api();
+                for mid in opened {
+                    if let Some(tx) = api.stream_tx_by_mid(mid, None) {
+                        tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
+                    }
+                }
                 Ok(())
             }
             Err(e) => {
@@ -452,6 +475,12 @@ impl Endpoint {
                 Err(Error::BadRequest(format!("answer refused: {e}")))
             }
         }
+    }
+
+    /// Something was queued in this endpoint's session: poll it with a timeout soon.
+    pub fn mark_written(&mut self) {
+        self.dirty = true;
+        self.needs_timeout = true;
     }
 
     pub fn has_pending_offer(&self) -> bool {

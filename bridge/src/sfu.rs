@@ -69,6 +69,8 @@ pub struct Sfu {
     metrics: Arc<Metrics>,
     rate_sample: Option<RateSample>,
     rates: (u64, u64, u64, u64),
+    /// The latest time handed in, for the deferred flush in `poll_output`.
+    now: Option<Instant>,
 }
 
 impl Sfu {
@@ -84,6 +86,7 @@ impl Sfu {
             metrics,
             rate_sample: None,
             rates: (0, 0, 0, 0),
+            now: None,
         }
     }
 
@@ -119,6 +122,8 @@ impl Sfu {
     /// nothing.
     pub fn handle_colibri(&mut self, now: Instant, req: ColibriRequest) -> Result<ColibriResponse, Error> {
         self.metrics.colibri_requests_total.inc();
+        self.now = Some(now);
+        self.drive_pending();
         let r = self.colibri(now, req);
         if r.is_err() {
             self.metrics.colibri_errors_total.inc();
@@ -260,8 +265,18 @@ impl Sfu {
         let Some((cid, num)) = target else { return };
         let Some(conf) = self.conferences.get_mut(&cid) else { return };
         let Some(i) = conf.index_of_num(num) else { return };
-        conf.endpoints[i].handle_input(input);
-        self.drive_conference(&cid, now);
+        self.now = Some(now);
+        let mut sink = Sink { transmits: &mut self.transmits, events: &mut self.events, metrics: &self.metrics };
+        conf.handle_input(i, input, now, &mut sink);
+    }
+
+    /// Flushes conferences that got input since their last drive.
+    fn drive_pending(&mut self) {
+        let Some(now) = self.now else { return };
+        let pending: Vec<ConferenceId> = self.conferences.iter().filter(|(_, c)| c.needs_drive).map(|(id, _)| id.clone()).collect();
+        for id in pending {
+            self.drive_conference(&id, now);
+        }
     }
 
     fn forget_stale_addresses(&mut self) {
@@ -271,6 +286,8 @@ impl Sfu {
 
     /// Time passed: run whatever is due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
+        self.drive_pending();
         let due: Vec<ConferenceId> = self
             .conferences
             .iter()
@@ -289,6 +306,9 @@ impl Sfu {
 
     /// The next thing to do: a datagram to send, an event for focus, or a deadline.
     pub fn poll_output(&mut self) -> SfuOutput {
+        if self.transmits.is_empty() && self.events.is_empty() {
+            self.drive_pending();
+        }
         if let Some(t) = self.transmits.pop_front() {
             self.metrics.datagrams_out_total.inc();
             self.metrics.bytes_out_total.add(t.contents.len() as u64);
@@ -304,6 +324,9 @@ impl Sfu {
     /// The earliest deadline without consuming output (for drivers that poll transmits
     /// separately); `None` when nothing is scheduled.
     pub fn next_timeout(&self) -> Option<Instant> {
+        if self.conferences.values().any(|c| c.needs_drive) {
+            return self.now;
+        }
         self.conferences.values().filter_map(|c| c.next_timeout()).min()
     }
 

@@ -53,6 +53,8 @@ pub struct Participant {
     pub next_timeout: Instant,
     /// mid → msid stream id, from the bridge's offers.
     pub msid_of_mid: HashMap<Mid, String>,
+    /// msid track id (source name) → mid.
+    pub mid_of_source: HashMap<String, Mid>,
     /// sender index → what arrived.
     pub received: HashMap<u8, Received>,
     /// (mid, sender index named by msid) mismatches seen.
@@ -93,6 +95,8 @@ pub struct World {
     next_video: Instant,
     rng: u64,
     pub dropped: usize,
+    /// The video codec participants offer (VP8 unless a test picks H.264).
+    pub video_codec: Codec,
 }
 
 fn find_pt(rtc: &Rtc, codec: Codec) -> str0m::media::Pt {
@@ -116,6 +120,7 @@ impl World {
             next_video: now,
             rng: 0x2545F4914F6CDD1D,
             dropped: 0,
+            video_codec: Codec::Vp8,
         }
     }
 
@@ -135,7 +140,9 @@ impl World {
         let index = self.people.len() as u8;
         let id = EndpointId::new(name).expect("valid endpoint id");
         let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 1, index + 1)), 5000);
-        let mut rtc = Rtc::builder().build(self.now);
+        let builder = Rtc::builder().clear_codecs().enable_opus(true, false);
+        let builder = if self.video_codec == Codec::H264 { builder.enable_h264(true) } else { builder.enable_vp8(true) };
+        let mut rtc = builder.build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let mut api = rtc.sdp_api();
         let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
@@ -174,6 +181,7 @@ impl World {
             inbox: VecDeque::new(),
             next_timeout: self.now,
             msid_of_mid: HashMap::new(),
+            mid_of_source: HashMap::new(),
             received: HashMap::new(),
             msid_mismatches: 0,
             messages: Vec::new(),
@@ -370,22 +378,16 @@ impl World {
         }
         if now >= self.next_video {
             self.next_video = now + Duration::from_millis(33);
+            let codec = self.video_codec;
             for p in self.people.iter_mut().filter(|p| p.sending && p.connected) {
                 p.frame += 1;
                 p.frames_sent += 1;
                 let key = p.keyframe_wanted || p.frame % p.keyframe_interval == 0;
                 p.keyframe_wanted = false;
-                let pt = find_pt(&p.rtc, Codec::Vp8);
+                let pt = find_pt(&p.rtc, codec);
                 let t = MediaTime::new(p.frame * 3000, Frequency::NINETY_KHZ);
                 for (li, (rid, height, size)) in LAYERS.iter().enumerate() {
-                    let mut data = vec![0u8; *size];
-                    // VP8 frame tag (P bit 0 = keyframe), start code, width and height.
-                    data[0] = if key { 0x10 } else { 0x11 };
-                    data[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
-                    data[6..8].copy_from_slice(&(height * 16 / 9).to_le_bytes());
-                    data[8..10].copy_from_slice(&height.to_le_bytes());
-                    data[10] = p.index;
-                    data[11] = li as u8;
+                    let data = if codec == Codec::H264 { h264_frame(key, p.index, li as u8, *size) } else { vp8_frame(key, *height, p.index, li as u8, *size) };
                     if let Some(w) = p.rtc.writer(p.video_mid) {
                         let _ = w.rid((*rid).into()).write(pt, now, t, data);
                     }
@@ -412,8 +414,12 @@ fn record_msids(p: &mut Participant, sdp: &str) {
         if let Some(m) = line.strip_prefix("a=mid:") {
             mid = Some(m.trim().into());
         } else if let Some(ms) = line.strip_prefix("a=msid:") {
-            if let (Some(mid), Some(stream)) = (mid, ms.split_whitespace().next()) {
+            let mut parts = ms.split_whitespace();
+            if let (Some(mid), Some(stream)) = (mid, parts.next()) {
                 p.msid_of_mid.insert(mid, stream.to_string());
+                if let Some(track) = parts.next() {
+                    p.mid_of_source.insert(track.to_string(), mid);
+                }
             }
         }
     }
@@ -433,9 +439,10 @@ fn on_participant_event(p: &mut Participant, e: Event) {
             p.keyframe_requests += 1;
         }
         Event::MediaData(d) => {
-            let (sender, is_video) = if d.params.spec().codec == Codec::Vp8 {
-                match d.data.get(10) {
-                    Some(s) => (*s, true),
+            let is_video = d.params.spec().codec.kind() == MediaKind::Video;
+            let (sender, is_video) = if is_video {
+                match find_tag(&d.data) {
+                    Some((s, _)) => (s, true),
                     None => return,
                 }
             } else {
@@ -456,8 +463,8 @@ fn on_participant_event(p: &mut Participant, e: Event) {
             }
             if is_video {
                 r.video_frames += 1;
-                let layer = d.data.get(11).copied().unwrap_or(0);
-                let key = d.data.first().is_some_and(|b| b & 1 == 0);
+                let layer = find_tag(&d.data).map(|t| t.1).unwrap_or(0);
+                let key = d.is_keyframe();
                 if r.last_video_layer.is_some_and(|l| l != layer) {
                     r.switches += 1;
                     if !key {
@@ -468,7 +475,7 @@ fn on_participant_event(p: &mut Participant, e: Event) {
                     *c += 1;
                 }
                 r.last_video_layer = Some(layer);
-                if d.data.first().is_some_and(|b| b & 1 == 0) {
+                if key {
                     r.keyframes += 1;
                 }
             } else {
@@ -477,4 +484,38 @@ fn on_participant_event(p: &mut Participant, e: Event) {
         }
         _ => {}
     }
+}
+
+/// Marks a test video frame with its sender and layer.
+const TAG: [u8; 2] = [0xAB, 0xCD];
+
+fn find_tag(data: &[u8]) -> Option<(u8, u8)> {
+    data.windows(4).find(|w| w[..2] == TAG).map(|w| (w[2], w[3]))
+}
+
+/// A VP8 frame: frame tag (P bit 0 = keyframe), start code, width and height, then the tag.
+fn vp8_frame(key: bool, height: u16, sender: u8, layer: u8, size: usize) -> Vec<u8> {
+    let mut data = vec![0u8; size];
+    data[0] = if key { 0x10 } else { 0x11 };
+    data[3..6].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+    data[6..8].copy_from_slice(&(height * 16 / 9).to_le_bytes());
+    data[8..10].copy_from_slice(&height.to_le_bytes());
+    data[10..14].copy_from_slice(&[TAG[0], TAG[1], sender, layer]);
+    data
+}
+
+/// An H.264 access unit in Annex B: SPS, PPS and an IDR slice for a keyframe, else one
+/// non-IDR slice; the slice carries the tag.
+fn h264_frame(key: bool, sender: u8, layer: u8, size: usize) -> Vec<u8> {
+    let mut data = Vec::with_capacity(size + 32);
+    if key {
+        data.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0x8c, 0x8d]);
+        data.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
+    }
+    data.extend_from_slice(&[0, 0, 0, 1, if key { 0x65 } else { 0x41 }, 0x88, TAG[0], TAG[1], sender, layer]);
+    // Filler that never forms a start code.
+    while data.len() < size {
+        data.push(0x5a);
+    }
+    data
 }
