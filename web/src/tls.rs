@@ -93,10 +93,11 @@ fn ensure_self_signed(data_dir: &Path) -> Result<(PathBuf, PathBuf), Error> {
     let all: BTreeSet<String> = wanted.union(&covered).cloned().collect();
     fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let generated = rcgen::generate_simple_self_signed(all.iter().cloned().collect::<Vec<_>>())?;
-    write_file(&cert, generated.cert.pem().as_bytes(), false)?;
+    // The certificate goes last: its presence means the set is complete.
     write_file(&key, generated.signing_key.serialize_pem().as_bytes(), true)?;
     let list: String = all.iter().map(|n| format!("{n}\n")).collect();
     write_file(&names_file, list.as_bytes(), false)?;
+    write_file(&cert, generated.cert.pem().as_bytes(), false)?;
     tracing::info!(path = %cert.display(), names = ?all, "generated a self-signed certificate");
     Ok((cert, key))
 }

@@ -66,8 +66,8 @@ async fn proxy(s: AppState, upgrade: WebSocketUpgrade, url: String, protocol: Op
 async fn connect(url: &str, protocol: Option<&str>, max: usize) -> Result<Upstream, String> {
     let mut req = url.into_client_request().map_err(|e| e.to_string())?;
     if let Some(p) = protocol {
-        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
-        let _ = p;
+        let v = HeaderValue::from_str(p).map_err(|e| e.to_string())?;
+        req.headers_mut().insert("Sec-WebSocket-Protocol", v);
     }
     let cfg = WebSocketConfig::default().max_frame_size(Some(max)).max_message_size(Some(max));
     match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(req, Some(cfg), true)).await {

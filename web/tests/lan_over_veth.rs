@@ -1,7 +1,9 @@
 //! Another host of the LAN: `meet` runs in one network namespace, the browsers in another,
 //! joined by a veth pair (not loopback). The page is reached over HTTPS at the server's LAN
 //! address, with the generated certificate valid for it, and media flows through the bridge
-//! at the address it detected by itself (no ADVERTISE_IPS). Needs root (CI runs as root).
+//! at the address it detected by itself (no ADVERTISE_IPS). Then the client host's link goes
+//! down for a while: once it is back, media recovers by itself, without a reload. Needs root
+//! (CI runs as root).
 
 mod common;
 
@@ -25,13 +27,25 @@ impl Drop for Netns {
     }
 }
 
+/// The server process, killed if the test fails half-way (so no namespace stays busy).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn ip(args: &[&str]) {
     let s = Command::new("ip").args(args).status().expect("ip runs");
     assert!(s.success(), "ip {args:?} failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_host_reaches_the_page_over_https_and_media_flows() {
+async fn another_host_reaches_the_page_over_https_media_flows_and_survives_an_outage() {
     let Some(modules) = common::node_modules() else { return };
     let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
     let tag = proto::secrets::random_hex(3).expect("OS randomness");
@@ -54,7 +68,7 @@ async fn another_host_reaches_the_page_over_https_and_media_flows() {
 
     // The server namespace is a fresh host: the default ports are free there.
     let data_dir = common::temp_dir("lan");
-    let mut server = Command::new("ip")
+    let mut server = KillOnDrop(Command::new("ip")
         .args(["netns", "exec", &srv.0])
         .arg(common::bin("meet"))
         .env("DATA_DIR", &data_dir)
@@ -62,11 +76,11 @@ async fn another_host_reaches_the_page_over_https_and_media_flows() {
         .env_remove("ADVERTISE_IPS")
         .stdin(std::process::Stdio::null())
         .spawn()
-        .expect("meet starts in the server namespace");
+        .expect("meet starts in the server namespace"));
     let cert = data_dir.join("tls/cert.pem");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !cert.exists() {
-        assert!(server.try_wait().expect("wait").is_none(), "meet exited early");
+        assert!(server.0.try_wait().expect("wait").is_none(), "meet exited early");
         assert!(std::time::Instant::now() < deadline, "no certificate after 60 s");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -75,6 +89,7 @@ async fn another_host_reaches_the_page_over_https_and_media_flows() {
 
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/lan.mjs");
     let cli_name = cli.0.clone();
+    let vb_dev = vb.clone();
     let base = format!("https://{srv_ip}:8443");
     let status = tokio::task::spawn_blocking(move || {
         Command::new("ip")
@@ -83,6 +98,10 @@ async fn another_host_reaches_the_page_over_https_and_media_flows() {
             .env("MEET_NODE_MODULES", modules)
             .env("BASE_URL", base)
             .env("HTTP_PORT", "8000")
+            .env("LAN_DEV", &vb_dev)
+            // Long enough for ICE to be given up on both ends (focus moves, then fails the
+            // session the page could not answer meanwhile): recovery must still follow.
+            .env("OUTAGE_S", std::env::var("OUTAGE_S").unwrap_or_else(|_| "35".into()))
             .env("NODE_EXTRA_CA_CERTS", cert)
             .env("ARTIFACTS_DIR", common::artifacts_dir())
             .env("CHROMIUM", common::chromium())
@@ -93,8 +112,8 @@ async fn another_host_reaches_the_page_over_https_and_media_flows() {
     .await
     .expect("the scenario thread does not panic");
 
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
-    let stopped = server.wait().expect("meet stops");
+    let _ = Command::new("kill").arg("-TERM").arg(server.0.id().to_string()).status();
+    let stopped = server.0.wait().expect("meet stops");
     let _ = std::fs::remove_dir_all(&data_dir);
     assert!(status.success(), "LAN scenario failed; see its output above");
     assert!(stopped.success(), "meet exits cleanly on SIGTERM");

@@ -2,6 +2,7 @@
 // pair, not loopback): the certificate `meet` generated verifies for the server's LAN
 // address (NODE_EXTRA_CA_CERTS holds it), plain HTTP redirects to HTTPS, and two browsers
 // exchange media through the bridge at that address.
+import { execFileSync } from 'node:child_process';
 import { launch, join, scenario, assert, waitFor, waitPlaying, log, BASE } from './lib.mjs';
 
 await scenario('lan', async (onClose) => {
@@ -34,5 +35,23 @@ await scenario('lan', async (onClose) => {
     });
     log(`${p.displayName}: bridge media via ${remote}`);
     assert(remote && remote.startsWith(`${url.hostname}:`), `media goes to the bridge at the LAN address (${remote})`);
+  }
+
+  // A network outage on this host (the link goes down for OUTAGE_S seconds): ICE breaks;
+  // afterwards media must come back by itself, without a reload.
+  const dev = process.env.LAN_DEV;
+  if (dev) {
+    const outage = Number(process.env.OUTAGE_S || 12);
+    await Promise.all([a, b].map((p) => p.evaluate(() => { window.__loaded = true; })));
+    log(`link ${dev} down for ${outage} s`);
+    execFileSync('ip', ['link', 'set', dev, 'down']);
+    await new Promise((r) => setTimeout(r, outage * 1000));
+    execFileSync('ip', ['link', 'set', dev, 'up']);
+    const t0 = Date.now();
+    log(`link ${dev} up`);
+    await waitPlaying(a, ['Lan B'], 120000);
+    await waitPlaying(b, ['Lan A'], 120000);
+    for (const p of [a, b]) assert(await p.evaluate(() => window.__loaded === true), `${p.displayName} was not reloaded`);
+    log(`media back ${((Date.now() - t0) / 1000).toFixed(1)} s after the link came back`);
   }
 });
