@@ -113,6 +113,21 @@ async fn main() {
         std::hint::black_box(h.finalize());
         total as f64 / t0.elapsed().as_secs_f64() / 1e6
     };
+    // The disk's ceiling, measured now: the same amount written and fdatasynced once.
+    let disk = {
+        use std::io::Write;
+        let path = server.data.0.join("disk-ceiling.bin");
+        let buf = vec![0xa5u8; PIECE];
+        let t0 = Instant::now();
+        let mut f = std::fs::File::create(&path).expect("create");
+        for _ in 0..(total / PIECE as u64) {
+            f.write_all(&buf).expect("write");
+        }
+        f.sync_data().expect("sync");
+        let mbs = total as f64 / t0.elapsed().as_secs_f64() / 1e6;
+        let _ = std::fs::remove_file(&path);
+        mbs
+    };
     let mut one = Vec::new();
     let mut chunked = Vec::new();
     for i in 0..3u8 {
@@ -124,5 +139,8 @@ async fn main() {
     println!("  one PATCH, SHA-256 of the file:                 median {m1:.0} MB/s  (runs {one:.0?})");
     println!("  64 MiB PATCHes + sha256 Upload-Checksum each:    median {m2:.0} MB/s  (runs {chunked:.0?})");
     println!("  SHA-256 alone in this process:                  {sha_only:.0} MB/s");
+    println!("  write + fdatasync alone (disk ceiling):         {disk:.0} MB/s");
     println!("  ratio upload/SHA-256-alone: {:.2} (one PATCH), {:.2} (checksummed PATCHes)", m1 / sha_only, m2 / sha_only);
+    println!("  ratio upload/disk-ceiling:  {:.2} (one PATCH), {:.2} (checksummed PATCHes)", m1 / disk, m2 / disk);
+    println!("  load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
 }

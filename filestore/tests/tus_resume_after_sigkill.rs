@@ -1,7 +1,8 @@
 //! A tus client that is not ours (tuspy) uploads a large file (1 GiB by default, generated
 //! on the fly) with sha1 chunk checksums; the server is SIGKILLed mid-upload and restarted;
 //! tuspy resumes from the offset the server stored (not from zero), and the downloaded
-//! SHA-256 equals the source's.
+//! SHA-256 equals the source's. Also with one PATCH for a whole file and no checksum, where
+//! the stored offset comes from the server's periodic commits.
 
 mod common;
 
@@ -42,14 +43,14 @@ fn make_file(path: &std::path::Path, size: u64) -> String {
     hex::encode(h.finalize())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tuspy_upload_resumes_after_sigkill_and_hash_matches() {
-    let Some(py) = python() else {
-        eprintln!("skipped: MEET_PYTHON not set");
-        return;
-    };
-    let size: u64 = std::env::var("FILESTORE_TUS_BYTES").ok().and_then(|s| s.parse().ok()).unwrap_or(1 << 30);
-    let chunk: u64 = (size / 16).max(1 << 20);
+/// How the kill is timed: after tuspy reported this much (several PATCHes), or once the
+/// server's partial file holds this much (one PATCH for the whole file, no checksum).
+enum KillWhen {
+    AcknowledgedAtLeast(u64),
+    PartialFileAtLeast(u64),
+}
+
+async fn upload_kill_resume(py: String, size: u64, chunk: u64, checksum: bool, kill: KillWhen) {
     let src_dir = TempDir::new("src");
     let src = src_dir.0.join("big file.bin");
     let src_sha = make_file(&src, size);
@@ -58,7 +59,7 @@ async fn tuspy_upload_resumes_after_sigkill_and_hash_matches() {
     let tok = token("bigroom", "alice01");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tus_upload.py");
     let mut py = Command::new(py)
-        .args([script, &server.url("/files/"), &tok, src.to_str().expect("utf-8 path"), &chunk.to_string()])
+        .args([script, &server.url("/files/"), &tok, src.to_str().expect("utf-8 path"), &chunk.to_string(), if checksum { "1" } else { "0" }])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -80,16 +81,36 @@ async fn tuspy_upload_resumes_after_sigkill_and_hash_matches() {
     let field = |l: &str| -> u64 { l.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("offset number") };
 
     assert!(next("url").starts_with("url "));
-    // Let a good part go through, then kill the server while the next PATCH is in flight.
-    let stored_before_kill = loop {
-        let l = next("offset");
-        assert!(l.starts_with("offset "), "unexpected: {l}");
-        let off = field(&l);
-        if off >= size * 2 / 5 {
-            break off;
+    let stored_before_kill = match kill {
+        // Let a good part go through, then kill the server while the next PATCH is in flight.
+        KillWhen::AcknowledgedAtLeast(n) => loop {
+            let l = next("offset");
+            assert!(l.starts_with("offset "), "unexpected: {l}");
+            let off = field(&l);
+            if off >= n {
+                break off;
+            }
+        },
+        // One long PATCH: kill once the server has written this much of it.
+        KillWhen::PartialFileAtLeast(n) => {
+            let dir = server.files_dir().join("partial");
+            let mut waited = 0;
+            loop {
+                let len = std::fs::read_dir(&dir)
+                    .ok()
+                    .and_then(|mut d| d.next())
+                    .and_then(|e| e.ok())
+                    .and_then(|e| e.metadata().ok())
+                    .map_or(0, |m| m.len());
+                if len >= n {
+                    break 0;
+                }
+                waited += 1;
+                assert!(waited < 30_000, "the partial file never reached {n} bytes");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
     };
-    assert!(stored_before_kill < size, "upload finished before the kill; use a larger file");
     server.kill();
     let l = next("interrupted");
     assert!(l.starts_with("interrupted "), "unexpected: {l}");
@@ -105,6 +126,9 @@ async fn tuspy_upload_resumes_after_sigkill_and_hash_matches() {
         resumed_from >= stored_before_kill && resumed_from < size,
         "resumed from {resumed_from}, but {stored_before_kill} bytes were acknowledged before the kill"
     );
+    if matches!(kill, KillWhen::PartialFileAtLeast(_)) {
+        assert!(resumed_from > 0, "the periodic commit of a long PATCH was not kept");
+    }
     let mut done = next("done");
     while done.starts_with("offset ") {
         done = next("done");
@@ -121,4 +145,30 @@ async fn tuspy_upload_resumes_after_sigkill_and_hash_matches() {
     let (blobs, partial) = server.stored();
     assert_eq!(blobs, vec![src_sha.clone()], "stored once, named by its SHA-256");
     assert!(partial.is_empty(), "no partial file left");
+}
+
+fn size_from_env(default: u64) -> u64 {
+    std::env::var("FILESTORE_TUS_BYTES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tuspy_checksummed_chunks_resume_after_sigkill_and_hash_matches() {
+    let Some(py) = python() else {
+        eprintln!("skipped: MEET_PYTHON not set");
+        return;
+    };
+    let size = size_from_env(1 << 30);
+    upload_kill_resume(py, size, (size / 16).max(1 << 20), true, KillWhen::AcknowledgedAtLeast(size * 2 / 5)).await;
+}
+
+/// One PATCH for the whole file and no checksum: the server commits the offset every 64 MiB
+/// (after fsync), so the resume starts past zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tuspy_single_patch_resumes_from_the_periodic_commit() {
+    let Some(py) = python() else {
+        eprintln!("skipped: MEET_PYTHON not set");
+        return;
+    };
+    let size = size_from_env(1 << 30).min(320 << 20).max(200 << 20);
+    upload_kill_resume(py, size, size, false, KillWhen::PartialFileAtLeast(150 << 20)).await;
 }

@@ -141,17 +141,39 @@ where
         };
         let mut written = 0u64;
         let mut since_sync = 0u64;
+        // Periodic fsyncs run on their own thread, so writing goes on while the disk catches
+        // up; an offset is reported durable only after its fsync returned.
+        let syncer = if periodic {
+            let handle = file.try_clone()?;
+            let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<u64>(1);
+            let durable_tx = durable_tx.clone();
+            let t = std::thread::Builder::new().name("upload-fsync".into()).spawn(move || {
+                while let Ok(off) = sync_rx.recv() {
+                    if handle.sync_data().is_err() {
+                        return;
+                    }
+                    let _ = durable_tx.send(off);
+                }
+            })?;
+            Some((sync_tx, t))
+        } else {
+            None
+        };
         while let Some(piece) = piece_rx.blocking_recv() {
             file.write_all(&piece)?;
             sha256.update(&piece);
             chunk.update(&piece);
             written += piece.len() as u64;
             since_sync += piece.len() as u64;
-            if periodic && since_sync >= SYNC_EVERY {
-                file.sync_data()?;
-                since_sync = 0;
-                let _ = durable_tx.send(start + written);
+            if let Some((sync_tx, _)) = &syncer {
+                if since_sync >= SYNC_EVERY && sync_tx.try_send(start + written).is_ok() {
+                    since_sync = 0;
+                }
             }
+        }
+        if let Some((sync_tx, t)) = syncer {
+            drop(sync_tx);
+            let _ = t.join();
         }
         let verdict = match (chunk, &expected) {
             (ChunkHasher::Sha1(h), Some(Checksum::Sha1(want))) => Some(h.finalize().as_slice() == want.as_slice()),
