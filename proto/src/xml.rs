@@ -238,7 +238,7 @@ impl Element {
         // head = "<name attrs…"; keep everything after "<name"
         rest.push_str(&head[1 + self.name.len()..]);
         self.write_tail(&mut rest);
-        Prepared { name: self.name.clone(), rest }
+        Prepared { name: self.name.clone(), rest, client_ns: self.ns == NS_CLIENT }
     }
 }
 
@@ -248,6 +248,8 @@ impl Element {
 pub struct Prepared {
     name: String,
     rest: String,
+    /// The top element is in `jabber:client` (so `rest` carries no `xmlns` of its own).
+    client_ns: bool,
 }
 
 impl Prepared {
@@ -257,7 +259,7 @@ impl Prepared {
     pub fn write_to(&self, out: &mut String, to: Option<&str>, xmlns_client: bool) {
         out.push('<');
         out.push_str(&self.name);
-        if xmlns_client {
+        if xmlns_client && self.client_ns {
             out.push_str(" xmlns=\"jabber:client\"");
         }
         if let Some(to) = to {
@@ -953,6 +955,54 @@ mod tests {
         let mut out = String::new();
         e.prepare().write_to(&mut out, Some("x@y"), true);
         assert!(out.starts_with("<message xmlns=\"jabber:client\" to=\"x@y\"><body>"), "{out}");
+    }
+
+    fn rand_u32s(n: usize) -> Vec<u32> {
+        let mut b = vec![0u8; n * 4];
+        getrandom::fill(&mut b).unwrap();
+        b.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    }
+
+    /// Poor man's fuzzing (no nightly here): random token soup never panics, and a valid
+    /// stream parses the same whatever the chunking.
+    #[test]
+    fn random_input_never_panics_and_chunking_does_not_matter() {
+        let pieces = ["<", ">", "/", "'", "\"", "=", "&", ";", "amp", "#x41", "<![CDATA[", "]]>", "<!", "<?", "?>", "xmlns", ":", "a", "b", " ", "\u{0}", "\u{e9}", "--", "DOCTYPE"];
+        for _ in 0..300 {
+            let r = rand_u32s(200);
+            let text: String = r.iter().map(|x| pieces[*x as usize % pieces.len()]).collect();
+            for fragments in [false, true] {
+                let mut p = StreamParser::new(ParserLimits { fragments, max_stanza_bytes: 512, ..Default::default() });
+                p.handle_bytes(text.as_bytes());
+                for _ in 0..1000 {
+                    match p.poll_event() {
+                        Ok(Some(_)) => continue,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        let doc = format!("{HEADER}<message to='a@b' id='x'><body>caf\u{e9} &lt;&#65;&gt; <![CDATA[x]]></body><x xmlns='urn:q' k='&quot;'/></message><presence/><iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq></stream:stream>");
+        let mut whole = client_parser();
+        whole.handle_bytes(doc.as_bytes());
+        let want = all(&mut whole).unwrap();
+        assert_eq!(want.len(), 5);
+        for _ in 0..200 {
+            let cuts = rand_u32s(8);
+            let mut p = client_parser();
+            let mut got = Vec::new();
+            let mut at = 0;
+            let bytes = doc.as_bytes();
+            for c in cuts {
+                let end = (at + 1 + c as usize % 40).min(bytes.len());
+                p.handle_bytes(&bytes[at..end]);
+                got.extend(all(&mut p).unwrap());
+                at = end;
+            }
+            p.handle_bytes(&bytes[at..]);
+            got.extend(all(&mut p).unwrap());
+            assert_eq!(got, want);
+        }
     }
 
     #[test]
