@@ -413,6 +413,9 @@ pub struct StreamParser {
     stream_open: bool,
     seen_decl_or_header: bool,
     failed: Option<XmlError>,
+    /// After an unclosed tag: do not parse again before a `>` arrives at or after this
+    /// absolute offset (keeps a huge tag sent byte by byte linear, not quadratic).
+    wait_for_gt: Option<usize>,
 }
 
 enum Step {
@@ -434,6 +437,7 @@ impl StreamParser {
             stream_open: false,
             seen_decl_or_header: false,
             failed: None,
+            wait_for_gt: None,
         };
         p.reset_scopes();
         p
@@ -453,6 +457,7 @@ impl StreamParser {
         self.stanza_start = None;
         self.stream_open = false;
         self.seen_decl_or_header = false;
+        self.wait_for_gt = None;
         self.reset_scopes();
     }
 
@@ -514,6 +519,14 @@ impl StreamParser {
     }
 
     fn step(&mut self) -> Result<Step, XmlError> {
+        if let Some(from) = self.wait_for_gt {
+            let idx = from.saturating_sub(self.dropped).min(self.buf.len());
+            if !self.buf[idx..].contains(&b'>') {
+                self.wait_for_gt = Some(self.dropped + self.buf.len());
+                return Ok(Step::NeedMore);
+            }
+            self.wait_for_gt = None;
+        }
         // The buffer is moved out while events borrowing it are applied to `self`.
         let buf = std::mem::take(&mut self.buf);
         let r = self.step_in(&buf);
@@ -547,14 +560,27 @@ impl StreamParser {
             match ev {
                 Event::Eof => return Ok(Step::NeedMore),
                 Event::Text(t) => {
+                    let bytes: &[u8] = &t;
+                    let mut take = end;
                     if end >= slice.len() {
-                        // text may continue in the next bytes
-                        return Ok(Step::NeedMore);
+                        // The text may go on in the next bytes: take the whole characters we
+                        // have (so a long text sent in pieces is scanned once), keep the rest.
+                        if bytes.len() != end {
+                            return Ok(Step::NeedMore);
+                        }
+                        take = match std::str::from_utf8(bytes) {
+                            Ok(_) => bytes.len(),
+                            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                            Err(_) => return Err(XmlError::NotWellFormed("invalid UTF-8".into())),
+                        };
+                        if take == 0 {
+                            return Ok(Step::NeedMore);
+                        }
                     }
-                    let s = std::str::from_utf8(&t).map_err(|_| XmlError::NotWellFormed("invalid UTF-8".into()))?;
+                    let s = std::str::from_utf8(&bytes[..take.min(bytes.len())]).map_err(|_| XmlError::NotWellFormed("invalid UTF-8".into()))?;
                     check_chars(s)?;
                     let s = s.to_string();
-                    self.committed += end;
+                    self.committed += take;
                     self.add_text(&s)?;
                 }
                 Event::CData(t) => {
@@ -606,7 +632,7 @@ impl StreamParser {
         }
     }
 
-    fn read_error(&self, e: quick_xml::Error, slice: &[u8]) -> Result<Step, XmlError> {
+    fn read_error(&mut self, e: quick_xml::Error, slice: &[u8]) -> Result<Step, XmlError> {
         use quick_xml::errors::{IllFormedError, SyntaxError};
         match e {
             quick_xml::Error::Syntax(SyntaxError::UnclosedDoctype) => Err(XmlError::Restricted("DTD")),
@@ -633,6 +659,7 @@ impl StreamParser {
                         return Err(XmlError::Restricted("processing instruction"));
                     }
                 }
+                self.wait_for_gt = Some(self.dropped + self.committed + slice.len());
                 Ok(Step::NeedMore)
             }
             quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => {
