@@ -75,6 +75,9 @@ pub struct Config {
     /// (`SIGNAL_C2S_BURST`, default 1000).
     pub c2s_rate: f64,
     pub c2s_burst: f64,
+    /// A bound client silent this long is pinged, and dropped when it stays silent for half
+    /// as long again (`SIGNAL_IDLE_SECS`, default 60).
+    pub idle_secs: u64,
 }
 
 impl Config {
@@ -94,6 +97,7 @@ impl Config {
             max_stanza_bytes: env_parse("SIGNAL_MAX_STANZA", 64 * 1024)?,
             c2s_rate: env_parse("SIGNAL_C2S_RATE", 200.0)?,
             c2s_burst: env_parse("SIGNAL_C2S_BURST", 1000.0)?,
+            idle_secs: env_parse("SIGNAL_IDLE_SECS", 60)?,
         })
     }
 }

@@ -81,6 +81,20 @@ impl StreamWriter {
         Ok(())
     }
 
+    /// Asks a silent client to prove it is alive: an XEP-0199 ping on TCP (every XMPP client
+    /// answers IQs), a ping frame on WebSocket (the browser answers by itself).
+    pub async fn keepalive(&mut self, domain: &str, n: u64) -> Result<(), crate::Error> {
+        self.flush().await?;
+        match &mut self.sink {
+            Sink::Tcp(w) => {
+                let iq = format!("<iq type='get' id='keepalive-{n}' from='{}'><ping xmlns='urn:xmpp:ping'/></iq>", proto::xml::escape(domain));
+                w.write_all(iq.as_bytes()).await?;
+            }
+            Sink::Ws(w) => w.send(Message::Ping(Vec::new().into())).await.map_err(|e| crate::Error::Ws(e.to_string()))?,
+        }
+        Ok(())
+    }
+
     /// Ends the stream with a stream error when `e` is one (else just closes), best effort.
     pub async fn fail(&mut self, e: &crate::Error, metrics: &Metrics) {
         if let crate::Error::Stream(cond, text) = e {

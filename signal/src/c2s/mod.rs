@@ -87,7 +87,8 @@ impl Source {
                     }
                     Some(Ok(Message::Binary(_))) => return Err(Error::Stream("unsupported-encoding", "RFC 7395 frames are text".into())),
                     Some(Ok(Message::Close(_))) => return Ok(None),
-                    Some(Ok(_)) => continue,
+                    // A pong (or ping) proves the peer is alive: activity without bytes.
+                    Some(Ok(_)) => return Ok(Some(0)),
                 }
             },
         }
@@ -125,12 +126,20 @@ pub async fn drive(mut src: Source, mut w: StreamWriter, shared: Arc<Shared>, sh
     let mut conn = None;
     let negotiation_deadline = tokio::time::sleep(NEGOTIATION_TIMEOUT);
     tokio::pin!(negotiation_deadline);
+    let idle_limit = Duration::from_secs(cfg.idle_secs.max(1));
+    let mut keepalive = tokio::time::interval(idle_limit / 2);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_rx = Instant::now();
+    let mut ping_sent: Option<Instant> = None;
+    let mut pings = 0u64;
 
     let result: Result<(), Error> = async {
         loop {
             tokio::select! {
                 n = src.read(&mut buf) => {
                     let Some(n) = n? else { return Ok(()) };
+                    last_rx = Instant::now();
+                    ping_sent = None;
                     if !limit.handle_bytes(Instant::now(), n) {
                         return Err(Error::Stream("policy-violation", "sending too fast".into()));
                     }
@@ -188,6 +197,22 @@ pub async fn drive(mut src: Source, mut w: StreamWriter, shared: Arc<Shared>, sh
                     let Some(item) = item else { return Err(Error::Closed) };
                     let rx = outbox.as_mut().expect("an item came from the outbox");
                     write_outbound(&mut w, item, rx).await?;
+                }
+                _ = keepalive.tick(), if conn.is_some() => {
+                    // A bound client silent for the idle limit gets a ping (XEP-0199 on TCP, a
+                    // WebSocket ping frame on WebSocket); still silent half a limit later, it
+                    // is gone and its occupants leave (no ghosts in rooms).
+                    match ping_sent {
+                        Some(t) if t.elapsed() >= idle_limit / 2 => {
+                            return Err(Error::Stream("connection-timeout", "no answer to ping".into()));
+                        }
+                        None if last_rx.elapsed() >= idle_limit => {
+                            pings += 1;
+                            w.keepalive(&cfg.domain, pings).await?;
+                            ping_sent = Some(Instant::now());
+                        }
+                        _ => {}
+                    }
                 }
                 _ = &mut negotiation_deadline, if conn.is_none() => {
                     return Err(Error::Stream("connection-timeout", "authenticate and bind sooner".into()));
