@@ -60,6 +60,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// True when `given` (the `<handshake/>` text) proves `secret` for stream `stream_id`.
+fn handshake_ok(stream_id: &str, secret: &str, given: &str) -> bool {
+    let want = proto::bus::handshake_digest(stream_id, secret);
+    constant_time_eq(want.as_bytes(), given.trim().to_ascii_lowercase().as_bytes())
+}
+
 async fn handle(sock: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), crate::Error> {
     sock.set_nodelay(true)?;
     let (mut rd, wr) = sock.into_split();
@@ -98,9 +104,7 @@ async fn handle(sock: TcpStream, shared: Arc<Shared>, shutdown: CancellationToke
                         }
                     }
                     (StreamEvent::Stanza(s), Some(_)) if s.name() == "handshake" => {
-                        let want = proto::bus::handshake_digest(&stream_id, &shared.config.bus_secret);
-                        let got = s.text_content().trim().to_ascii_lowercase();
-                        if !constant_time_eq(want.as_bytes(), got.as_bytes()) {
+                        if !handshake_ok(&stream_id, &shared.config.bus_secret, &s.text_content()) {
                             Metrics::inc(&shared.metrics.auth_failures);
                             return Err(crate::Error::Stream("not-authorized", "wrong handshake".into()));
                         }
@@ -204,5 +208,20 @@ async fn pump(
             _ = kill.cancelled() => return Err(crate::Error::Stream("policy-violation", "too slow to read".into())),
             _ = shutdown.cancelled() => return Err(crate::Error::Stream("system-shutdown", "signal is stopping".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handshake_ok;
+
+    #[test]
+    fn accepts_the_issue_test_vector_and_nothing_else() {
+        let id = "720841fc-90c5-4773-8e01-b9e0f68aa07e";
+        assert!(handshake_ok(id, "focussecret", "3c6218a3ed50cc8673707d3881675b0bf77158bd"));
+        assert!(handshake_ok(id, "focussecret", " 3C6218A3ED50CC8673707D3881675B0BF77158BD\n"));
+        assert!(!handshake_ok(id, "othersecret", "3c6218a3ed50cc8673707d3881675b0bf77158bd"));
+        assert!(!handshake_ok("another-id", "focussecret", "3c6218a3ed50cc8673707d3881675b0bf77158bd"));
+        assert!(!handshake_ok(id, "focussecret", ""));
     }
 }
