@@ -32,6 +32,8 @@ pub struct Config {
     /// Whether to connect to the bus at all (`BRIDGE_BUS`, default true). Off only for
     /// benchmarks and tests that drive the core directly.
     pub bus_enabled: bool,
+    /// Send-side bandwidth estimation and pacing (`BRIDGE_BWE`, default true).
+    pub bwe: bool,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
         let bus_secret = proto::secrets::load_or_generate(&data_dir, "bus_secret", proto::config::env_secret("BUS_SECRET"))?;
         let drain_secs: u64 = env_parse("BRIDGE_DRAIN_SECS", 10)?;
         let bus_enabled: bool = env_parse("BRIDGE_BUS", true)?;
+        let bwe: bool = env_parse("BRIDGE_BWE", true)?;
         Ok(Config {
             media_addr,
             http_addr,
@@ -60,6 +63,7 @@ impl Config {
             bus_secret,
             drain_timeout: Duration::from_secs(drain_secs),
             bus_enabled,
+            bwe,
         })
     }
 

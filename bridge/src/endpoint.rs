@@ -113,6 +113,7 @@ impl Endpoint {
         display_name: String,
         offer: &str,
         candidates: &[std::net::SocketAddr],
+        bwe: bool,
         now: Instant,
     ) -> Result<(Endpoint, String), Error> {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadRequest(format!("offer is not valid SDP: {e}")))?;
@@ -123,7 +124,7 @@ impl Endpoint {
             .enable_opus(true, false)
             .enable_vp8(true)
             .enable_h264(true)
-            .enable_bwe(Some(INITIAL_BWE))
+            .enable_bwe(bwe.then_some(INITIAL_BWE))
             .build(now);
         for addr in candidates {
             let c = Candidate::host(*addr, "udp").map_err(|e| Error::BadSetting(format!("candidate {addr}: {e}")))?;
@@ -459,6 +460,10 @@ impl Endpoint {
                 for mid in opened {
                     if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                         tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
+                        // The sender already paced its packets; forwarding them at once keeps
+                        // the bridge's added latency near zero. The bandwidth estimate (from
+                        // transport-cc feedback) still steers the layer choice.
+                        tx.set_unpaced(true);
                     }
                 }
                 Ok(())

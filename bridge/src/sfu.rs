@@ -46,6 +46,9 @@ pub struct SfuConfig {
     /// Host candidates handed to every endpoint (advertised addresses, one UDP port).
     pub candidates: Vec<SocketAddr>,
     pub version: String,
+    /// Send-side bandwidth estimation (transport-cc) and pacing per receiver. Off, the
+    /// allocator only follows constraints and video leaves as soon as it arrives.
+    pub bwe: bool,
 }
 
 /// Packet counts at the last rate sample, for packet rates in `BridgeStats`.
@@ -150,7 +153,7 @@ impl Sfu {
                 let num = EpNum(self.next_num);
                 let display_name: String = display_name.chars().take(128).collect();
                 let (ep, answer) =
-                    Endpoint::allocate(num, endpoint.clone(), display_name, &offer, &self.config.candidates, now)?;
+                    Endpoint::allocate(num, endpoint.clone(), display_name, &offer, &self.config.candidates, self.config.bwe, now)?;
                 self.next_num += 1;
                 let version = self.config.version.clone();
                 let conf = self

@@ -107,7 +107,7 @@ impl World {
     pub fn new() -> World {
         let now = Instant::now();
         let metrics = Arc::new(Metrics::default());
-        let sfu = Sfu::new(SfuConfig { candidates: vec![BRIDGE], version: "test".into() }, metrics);
+        let sfu = Sfu::new(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true }, metrics);
         World {
             now,
             start: now,

@@ -104,6 +104,7 @@ impl System {
             .env("XMPP_DOMAIN", DOMAIN)
             .env("BUS_SECRET", &secret)
             .env("BRIDGE_DRAIN_SECS", "0")
+            .env("BRIDGE_BWE", std::env::var("BRIDGE_BWE").unwrap_or_else(|_| "true".into()))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .spawn()
