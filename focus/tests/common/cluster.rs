@@ -24,13 +24,15 @@ pub struct ClusterOptions {
     pub p2p_delay_ms: u64,
     /// Extra environment for focus (e.g. `WEBHOOK_URL`).
     pub focus_env: Vec<(String, String)>,
+    /// Extra environment for signal (e.g. `SIGNAL_MAX_STANZA`).
+    pub signal_env: Vec<(String, String)>,
     /// The focus binary (default: `$MEET_BIN_DIR/focus`).
     pub focus_bin: Option<PathBuf>,
 }
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { bridges: 1, start_focus: true, p2p_enabled: false, p2p_delay_ms: 1000, focus_env: Vec::new(), focus_bin: None }
+        ClusterOptions { bridges: 1, start_focus: true, p2p_enabled: false, p2p_delay_ms: 1000, focus_env: Vec::new(), signal_env: Vec::new(), focus_bin: None }
     }
 }
 
@@ -126,19 +128,18 @@ impl Cluster {
         let bus_secret = random_hex(32);
         let token_secret = random_hex(32);
         let (c2s, signal_http, bus, focus_http) = (free_tcp(), free_tcp(), free_tcp(), free_tcp());
-        let signal = spawn(
-            "signal",
-            &bin_dir().join("signal"),
-            &dir,
-            &[
-                ("XMPP_DOMAIN", domain.clone()),
-                ("BUS_SECRET", bus_secret.clone()),
-                ("TOKEN_SECRET", token_secret),
-                ("SIGNAL_C2S_ADDR", c2s.to_string()),
-                ("SIGNAL_HTTP_ADDR", signal_http.to_string()),
-                ("SIGNAL_BUS_ADDR", bus.to_string()),
-            ],
-        );
+        let mut signal_env = vec![
+            ("XMPP_DOMAIN", domain.clone()),
+            ("BUS_SECRET", bus_secret.clone()),
+            ("TOKEN_SECRET", token_secret),
+            ("SIGNAL_C2S_ADDR", c2s.to_string()),
+            ("SIGNAL_HTTP_ADDR", signal_http.to_string()),
+            ("SIGNAL_BUS_ADDR", bus.to_string()),
+        ];
+        for (k, v) in &opts.signal_env {
+            signal_env.push((k.as_str(), v.clone()));
+        }
+        let signal = spawn("signal", &bin_dir().join("signal"), &dir, &signal_env);
         let mut c = Cluster { domain, dir, bus_secret, c2s, signal_http, bus, focus_http, signal, focus: None, bridges: Vec::new() };
         c.wait_tcp(c.c2s, "signal c2s");
         c.wait_tcp(c.bus, "signal bus");

@@ -67,6 +67,10 @@ pub struct PeerView {
     pub conference_sent: Option<Instant>,
     /// When the current bridge session started (its media is what arrives after this).
     pub bridge_session_started: Option<Instant>,
+    /// When the current bridge session's transport came up.
+    pub bridge_connected_at: Option<Instant>,
+    /// Largest SDP this participant sent (its offers and answers).
+    pub max_sdp_bytes: usize,
     pub done: bool,
 }
 
@@ -143,6 +147,8 @@ impl Peer {
             conference_requests: 0,
             conference_sent: None,
             bridge_session_started: None,
+            max_sdp_bytes: 0,
+            bridge_connected_at: None,
             done: false,
         });
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
@@ -432,7 +438,10 @@ fn on_event(s: &mut Sess, e: Event, view: &watch::Sender<PeerView>) {
             s.connected = true;
             let via = s.via;
             view.send_modify(|v| match via {
-                Via::Bridge => v.bridge_connected = true,
+                Via::Bridge => {
+                    v.bridge_connected = true;
+                    v.bridge_connected_at = Some(Instant::now());
+                }
                 Via::P2p => v.p2p_connected = true,
             });
         }
@@ -702,7 +711,9 @@ async fn on_focus_jingle(st: &mut State, iq: &Element, j: &Element) -> Result<()
             let parsed = SdpOffer::from_sdp_string(&offer).map_err(|e| format!("bridge offer: {e}"))?;
             let answer = b.rtc.sdp_api().accept_offer(parsed).map_err(|e| format!("accept bridge offer: {e}"))?;
             let add = action == "source-add";
+            let size = answer.to_sdp_string().len();
             st.view.send_modify(|v| {
+                v.max_sdp_bytes = v.max_sdp_bytes.max(size);
                 if add {
                     v.source_adds += 1;
                 } else {
