@@ -38,11 +38,14 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
             Ok((sock, peer)) => {
                 let shared = shared.clone();
                 let shutdown = shutdown.clone();
+                let Some(permit) = shared.admit() else { continue };
                 tracker.spawn(async move {
                     Metrics::gauge(&shared.metrics.component_connections, 1);
                     if let Err(e) = handle(sock, shared.clone(), shutdown).await {
                         tracing::info!(%peer, "component connection ended: {e}");
                     }
+                    // the slot is free before the gauge says so
+                    drop(permit);
                     Metrics::gauge(&shared.metrics.component_connections, -1);
                 });
             }

@@ -52,6 +52,9 @@ async fn websocket(State(st): State<AppState>, headers: HeaderMap, ws: WebSocket
     if !offers_xmpp {
         return (StatusCode::BAD_REQUEST, "the WebSocket subprotocol 'xmpp' is required (RFC 7395)\n").into_response();
     }
+    let Some(permit) = st.shared.admit() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+    };
     let max = st.shared.config.max_stanza_bytes + 1024;
     ws.protocols(["xmpp"])
         .max_message_size(max)
@@ -63,6 +66,7 @@ async fn websocket(State(st): State<AppState>, headers: HeaderMap, ws: WebSocket
             if let Err(e) = c2s::drive(Source::Ws(stream), StreamWriter::ws(sink), shared.clone(), st.shutdown).await {
                 tracing::debug!("websocket client ended: {e}");
             }
+            drop(permit);
             Metrics::gauge(&shared.metrics.websocket_connections, -1);
         })
 }

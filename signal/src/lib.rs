@@ -78,6 +78,8 @@ pub struct Config {
     /// A bound client silent this long is pinged, and dropped when it stays silent for half
     /// as long again (`SIGNAL_IDLE_SECS`, default 60).
     pub idle_secs: u64,
+    /// Open connections at most, all transports together (`SIGNAL_MAX_CONNECTIONS`, 20000).
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -98,6 +100,7 @@ impl Config {
             c2s_rate: env_parse("SIGNAL_C2S_RATE", 200.0)?,
             c2s_burst: env_parse("SIGNAL_C2S_BURST", 1000.0)?,
             idle_secs: env_parse("SIGNAL_IDLE_SECS", 60)?,
+            max_connections: env_parse("SIGNAL_MAX_CONNECTIONS", 20_000)?,
         })
     }
 }
@@ -108,11 +111,23 @@ pub struct Shared {
     pub hub: mpsc::Sender<HubMsg>,
     pub metrics: Arc<Metrics>,
     next_conn: AtomicU64,
+    /// One permit per open connection (all transports): past `SIGNAL_MAX_CONNECTIONS`, new
+    /// connections are closed at once.
+    pub connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
     pub fn next_conn(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A connection slot, or `None` when the server is full.
+    pub fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let p = self.connections.clone().try_acquire_owned().ok();
+        if p.is_none() {
+            tracing::warn!("connection limit reached: refusing a connection");
+        }
+        p
     }
 }
 
@@ -126,7 +141,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let metrics = Arc::new(Metrics::default());
     let (hub_tx, hub_rx) = mpsc::channel(16 * 1024);
     let hub = Hub::new(&config.domain, config.token_secret.as_bytes().to_vec(), metrics.clone());
-    let shared = Arc::new(Shared { config, hub: hub_tx, metrics, next_conn: AtomicU64::new(1) });
+    let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
+    let shared = Arc::new(Shared { config, hub: hub_tx, metrics, next_conn: AtomicU64::new(1), connections });
     let hub_task = tokio::spawn(hub.run(hub_rx, shutdown.clone()));
     let bus_task = tokio::spawn(component::serve(bus, shared.clone(), shutdown.clone()));
     let c2s_task = tokio::spawn(c2s::serve(c2s_l, shared.clone(), shutdown.clone()));

@@ -41,6 +41,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
                 let _ = sock.set_nodelay(true);
                 let shared = shared.clone();
                 let shutdown = shutdown.clone();
+                let Some(permit) = shared.admit() else { continue };
                 tracker.spawn(async move {
                     Metrics::gauge(&shared.metrics.c2s_connections, 1);
                     let (rd, wr) = sock.into_split();
@@ -48,6 +49,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
                     if let Err(e) = r {
                         tracing::debug!("client connection ended: {e}");
                     }
+                    // the slot is free before the gauge says so
+                    drop(permit);
                     Metrics::gauge(&shared.metrics.c2s_connections, -1);
                 });
             }
@@ -76,20 +79,18 @@ impl Source {
                 let n = r.read(buf).await?;
                 Ok(if n == 0 { None } else { Some(n) })
             }
-            Source::Ws(r) => loop {
-                match r.next().await {
-                    None => return Ok(None),
-                    Some(Err(e)) => return Err(Error::Ws(e.to_string())),
-                    Some(Ok(Message::Text(t))) => {
-                        buf.clear();
-                        buf.extend_from_slice(t.as_bytes());
-                        return Ok(Some(buf.len()));
-                    }
-                    Some(Ok(Message::Binary(_))) => return Err(Error::Stream("unsupported-encoding", "RFC 7395 frames are text".into())),
-                    Some(Ok(Message::Close(_))) => return Ok(None),
-                    // A pong (or ping) proves the peer is alive: activity without bytes.
-                    Some(Ok(_)) => return Ok(Some(0)),
+            Source::Ws(r) => match r.next().await {
+                None => Ok(None),
+                Some(Err(e)) => Err(Error::Ws(e.to_string())),
+                Some(Ok(Message::Text(t))) => {
+                    buf.clear();
+                    buf.extend_from_slice(t.as_bytes());
+                    Ok(Some(buf.len()))
                 }
+                Some(Ok(Message::Binary(_))) => Err(Error::Stream("unsupported-encoding", "RFC 7395 frames are text".into())),
+                Some(Ok(Message::Close(_))) => Ok(None),
+                // A pong (or ping) proves the peer is alive: activity without bytes.
+                Some(Ok(_)) => Ok(Some(0)),
             },
         }
     }

@@ -20,6 +20,9 @@ use std::sync::Arc;
 pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 pub const NS_DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
 
+/// Rooms one client connection may be in at once.
+pub const MAX_ROOMS_PER_CLIENT: usize = 16;
+
 /// Who may use a MUC service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -86,7 +89,7 @@ impl MucService {
             return;
         };
         match (stanza.name(), to.resource()) {
-            ("presence", Some(nick)) => self.handle_presence(conn, real, &room_name, nick, stanza, out),
+            ("presence", Some(nick)) => self.handle_presence(conn, is_component, real, &room_name, nick, stanza, out),
             ("presence", None) => {
                 if let Some(e) = stanza::error_reply(&stanza, stanza::JID_MALFORMED, Some("join with room@service/nick")) {
                     out.push(Delivery::new(conn, real, &e));
@@ -118,9 +121,16 @@ impl MucService {
         }
     }
 
-    fn handle_presence(&mut self, conn: ConnId, real: Arc<str>, room_name: &str, nick: &str, presence: Element, out: &mut Vec<Delivery>) {
+    #[allow(clippy::too_many_arguments)]
+    fn handle_presence(&mut self, conn: ConnId, is_component: bool, real: Arc<str>, room_name: &str, nick: &str, presence: Element, out: &mut Vec<Delivery>) {
         match presence.get_attr("type") {
             None => {
+                if !is_component && !self.may_join_another(conn, &real, room_name) {
+                    if let Some(e) = stanza::error_reply(&presence, stanza::RESOURCE_CONSTRAINT, Some("in too many rooms at once")) {
+                        out.push(Delivery::new(conn, real, &e));
+                    }
+                    return;
+                }
                 if proto::RoomName::new(room_name).is_err() {
                     if let Some(e) = stanza::error_reply(&presence, stanza::JID_MALFORMED, Some("room names are lowercase letters, digits, - _ .")) {
                         out.push(Delivery::new(conn, real, &e));
@@ -149,6 +159,18 @@ impl MucService {
             }
             _ => {}
         }
+    }
+
+    /// A client may be in at most [`MAX_ROOMS_PER_CLIENT`] rooms (components are not limited:
+    /// focus joins every conference). Forgets rooms the connection has left meanwhile.
+    fn may_join_another(&mut self, conn: ConnId, real: &str, room_name: &str) -> bool {
+        let Some(mine) = self.by_conn.get_mut(&conn) else { return true };
+        if mine.contains(room_name) {
+            return true;
+        }
+        let rooms = &self.rooms;
+        mine.retain(|r| rooms.get(r).is_some_and(|room| room.occupant_by_real(real).is_some()));
+        mine.len() < MAX_ROOMS_PER_CLIENT
     }
 
     /// Keeps the counts and the per-connection index right after a room changed; drops the

@@ -174,7 +174,7 @@ impl Room {
             Self::reply_err(out, conn, &real, &msg, stanza::NOT_ACCEPTABLE, Some("only occupants may send to the room"));
             return;
         };
-        let occ = &self.occupants[&nick];
+        let occ = self.occupants.get(&nick).expect("by_real and occupants hold the same nicks");
         if occ.role == Role::Visitor {
             Self::reply_err(out, conn, &real, &msg, stanza::FORBIDDEN, Some("visitors may not speak"));
             return;
