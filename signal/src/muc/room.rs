@@ -465,3 +465,50 @@ impl Room {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn join(room: &mut Room, conn: u64, nick: &str) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        let p = proto::xml::parse_element(&format!("<presence xmlns='jabber:client' to='r@c/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>")).unwrap();
+        let real: Arc<str> = format!("u{conn}@meet.lan/r").into();
+        assert!(matches!(room.handle_presence(ConnId(conn), real, nick, &p, &mut out), JoinOutcome::Joined));
+        out
+    }
+
+    #[test]
+    fn a_join_is_serialized_once_for_all_and_cached_presences_are_reused() {
+        let mut room = Room::new("r@c".into(), "r".into());
+        for i in 0..10 {
+            join(&mut room, i, &format!("n{i}"));
+        }
+        let out = join(&mut room, 10, "n10");
+        // 10 presences to the joiner, 10 copies of the joiner's presence, self, subject
+        assert_eq!(out.len(), 22);
+        let to_others: Vec<&Delivery> = out.iter().filter(|d| d.conn != ConnId(10)).collect();
+        assert_eq!(to_others.len(), 10);
+        assert!(to_others.iter().all(|d| Arc::ptr_eq(&d.body, &to_others[0].body)), "one body for every copy");
+        let joiner = room.occupant("n10").unwrap();
+        assert!(Arc::ptr_eq(&to_others[0].body, &joiner.presence));
+        let to_joiner: Vec<&Delivery> = out.iter().filter(|d| d.conn == ConnId(10)).take(10).collect();
+        for d in to_joiner {
+            let nick = room.occupants().find(|o| Arc::ptr_eq(&o.presence, &d.body)).map(|o| o.nick.clone());
+            assert!(nick.is_some(), "existing occupants' cached presences are sent as they are");
+        }
+    }
+
+    #[test]
+    fn leaving_tells_everyone_and_the_last_leave_empties_the_room() {
+        let mut room = Room::new("r@c".into(), "r".into());
+        join(&mut room, 1, "a");
+        join(&mut room, 2, "b");
+        let mut out = Vec::new();
+        assert!(room.leave("b", &mut out).is_some());
+        assert_eq!(out.len(), 2);
+        assert!(room.leave("b", &mut out).is_none());
+        room.leave("a", &mut out);
+        assert!(room.is_empty());
+    }
+}
