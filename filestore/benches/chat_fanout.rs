@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-const WINDOW: u64 = 64;
 
 struct RunResult {
     msgs_per_sec: f64,
@@ -25,7 +24,7 @@ struct RunResult {
     p99_ms: f64,
 }
 
-async fn run(server: &Server, room: &str, clients: usize, messages: u64) -> RunResult {
+async fn run(server: &Server, room: &str, clients: usize, messages: u64, window: u64) -> RunResult {
     let epoch = Arc::new(Instant::now());
     let mut receivers = Vec::new();
     let mut ready = Vec::new();
@@ -60,7 +59,7 @@ async fn run(server: &Server, room: &str, clients: usize, messages: u64) -> RunR
     let t0 = Instant::now();
     let (mut sent, mut echoed) = (0u64, 0u64);
     while echoed < messages {
-        while sent < messages && sent - echoed < WINDOW {
+        while sent < messages && sent - echoed < window {
             let ts = epoch.elapsed().as_micros() as u64;
             sender.ws.feed(Message::Text(json!({"type": "message", "text": ts.to_string()}).to_string().into())).await.expect("send");
             sent += 1;
@@ -102,12 +101,20 @@ async fn main() {
     let messages: u64 = std::env::var("FILESTORE_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let server = Server::start(&[("CHAT_RATE", "1000000"), ("CHAT_BURST", "1000000")]);
     let mut rs = Vec::new();
+    let mut paced = Vec::new();
     for i in 0..3 {
-        rs.push(run(&server, &format!("fanout{i}"), clients, messages).await);
+        rs.push(run(&server, &format!("fanout{i}"), clients, messages, 64).await);
+        paced.push(run(&server, &format!("paced{i}"), clients, messages / 5, 1).await);
     }
-    println!("chat_fanout: {clients} receivers in one room, {messages} messages from one sender (<= {WINDOW} in flight), release binary, 3 runs");
+    println!("chat_fanout: {clients} receivers in one room, one sender, release binary, 3 runs each");
+    println!(" saturated: {messages} messages, <= 64 in flight");
     println!("  messages/s:   median {:.0}  (runs {:.0?})", median(rs.iter().map(|r| r.msgs_per_sec).collect()), rs.iter().map(|r| r.msgs_per_sec).collect::<Vec<_>>());
     println!("  deliveries/s: median {:.0}", median(rs.iter().map(|r| r.deliveries_per_sec).collect()));
     println!("  latency p50:  median {:.1} ms", median(rs.iter().map(|r| r.p50_ms).collect()));
     println!("  latency p99:  median {:.1} ms  (runs {:.1?})", median(rs.iter().map(|r| r.p99_ms).collect()), rs.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+    println!(" paced: {} messages, one in flight (the next after the sender's echo)", messages / 5);
+    println!("  messages/s:   median {:.0}", median(paced.iter().map(|r| r.msgs_per_sec).collect()));
+    println!("  latency p50:  median {:.1} ms", median(paced.iter().map(|r| r.p50_ms).collect()));
+    println!("  latency p99:  median {:.1} ms  (runs {:.1?})", median(paced.iter().map(|r| r.p99_ms).collect()), paced.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+    println!("  load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
 }

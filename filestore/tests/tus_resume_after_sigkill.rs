@@ -169,6 +169,6 @@ async fn tuspy_single_patch_resumes_from_the_periodic_commit() {
         eprintln!("skipped: MEET_PYTHON not set");
         return;
     };
-    let size = size_from_env(1 << 30).min(320 << 20).max(200 << 20);
+    let size = size_from_env(1 << 30).clamp(200 << 20, 320 << 20);
     upload_kill_resume(py, size, size, false, KillWhen::PartialFileAtLeast(150 << 20)).await;
 }

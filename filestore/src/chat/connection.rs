@@ -14,6 +14,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use proto::token::Claims;
 use proto::RoomName;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,7 +112,20 @@ impl Conn {
             tokio::select! {
                 out = inbox.recv() => match out {
                     Some(text) => {
-                        if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        // Write what is queued in one go, then flush once (fewer syscalls
+                        // when the room is busy).
+                        if socket.feed(Message::Text(text.as_ref().into())).await.is_err() {
+                            return;
+                        }
+                        let mut batch = 1;
+                        while batch < 64 {
+                            let Ok(more) = inbox.try_recv() else { break };
+                            if socket.feed(Message::Text(more.as_ref().into())).await.is_err() {
+                                return;
+                            }
+                            batch += 1;
+                        }
+                        if socket.flush().await.is_err() {
                             return;
                         }
                     }

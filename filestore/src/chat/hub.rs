@@ -25,6 +25,8 @@ const RELAY_CHUNKS: usize = 8;
 const RELAY_TTL: Duration = Duration::from_secs(120);
 
 pub type ConnId = u64;
+/// The receiver's half of a relay: its chunks, the announced size and file name.
+pub type RelayReceiverSide = (mpsc::Receiver<RelayChunk>, u64, String);
 pub type Outbox = mpsc::Sender<Arc<str>>;
 
 /// Who gets a message.
@@ -42,7 +44,7 @@ enum Cmd {
     Send { room: String, audience: Audience, text: Arc<str>, reply: Option<oneshot::Sender<bool>> },
     RelayOpen { room: String, from: Person, to: EndpointId, transfer: String, name: String, size: u64, sha256: Option<String>, reply: oneshot::Sender<Result<RelayId, Error>> },
     RelaySender { id: RelayId, claims: Claims, reply: oneshot::Sender<Result<(mpsc::Sender<RelayChunk>, u64), Error>> },
-    RelayReceiver { id: RelayId, claims: Claims, reply: oneshot::Sender<Result<(mpsc::Receiver<RelayChunk>, u64, String), Error>> },
+    RelayReceiver { id: RelayId, claims: Claims, reply: oneshot::Sender<Result<RelayReceiverSide, Error>> },
 }
 
 #[derive(Clone)]
@@ -140,7 +142,7 @@ impl HubHandle {
         r.await.map_err(|_| gone())?
     }
 
-    pub async fn relay_receiver(&self, id: RelayId, claims: Claims) -> Result<(mpsc::Receiver<RelayChunk>, u64, String), Error> {
+    pub async fn relay_receiver(&self, id: RelayId, claims: Claims) -> Result<RelayReceiverSide, Error> {
         let (reply, r) = oneshot::channel();
         self.tx.send(Cmd::RelayReceiver { id, claims, reply }).map_err(|_| gone())?;
         r.await.map_err(|_| gone())?
