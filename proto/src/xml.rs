@@ -12,8 +12,9 @@
 //! are understood.
 //!
 //! Namespaces are resolved while parsing: an [`Element`] carries its namespace URI, never a
-//! prefix. Unprefixed attributes keep their plain name; prefixed attributes (`xml:lang`) keep
-//! their qualified name. Top-level stanzas of a component stream (`jabber:component:accept`)
+//! prefix. Unprefixed attributes keep their plain name; `xml:` attributes (`xml:lang`) keep
+//! their qualified name; other prefixed attributes are kept when parsed but not written back
+//! (their prefix declaration is gone, and XMPP does not use them). Top-level stanzas of a component stream (`jabber:component:accept`)
 //! can be mapped to `jabber:client` ([`ParserLimits::component_as_client`]), so signal and
 //! components see one stanza namespace everywhere.
 
@@ -200,7 +201,9 @@ impl Element {
             out.push('"');
         }
         for (k, v) in &self.attrs {
-            if Some(k.as_str()) == skip_attr || k == "xmlns" || k.starts_with("xmlns:") {
+            // A prefixed attribute other than xml:* lost its prefix declaration when parsed;
+            // writing it would make the output ill-formed, so it is dropped.
+            if Some(k.as_str()) == skip_attr || k == "xmlns" || (k.contains(':') && !k.starts_with("xml:")) {
                 continue;
             }
             out.push(' ');
@@ -1030,6 +1033,15 @@ mod tests {
             got.extend(all(&mut p).unwrap());
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn serializer_never_writes_an_undeclared_prefix() {
+        let e = parse_element("<a xmlns='urn:a' xmlns:p='urn:p' p:x='1' xml:lang='en' y='2'/>").unwrap();
+        assert_eq!(e.get_attr("p:x"), Some("1"));
+        let s = e.to_string();
+        assert_eq!(s, "<a xmlns=\"urn:a\" xml:lang=\"en\" y=\"2\"/>");
+        assert!(parse_element(&s).is_ok());
     }
 
     #[test]
