@@ -154,7 +154,8 @@ impl Peer {
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (domain, room, display, n) = (domain.to_string(), room.to_string(), display.to_string(), nick.clone());
         let task = tokio::spawn(async move {
-            let result = run(c2s, &domain, &room, &n, &display, opts, view_tx.clone(), cmd_rx).await;
+            let who = Who { c2s, domain: &domain, room: &room, nick: &n, display: &display, opts };
+            let result = run(who, view_tx.clone(), cmd_rx).await;
             view_tx.send_modify(|v| {
                 if let Err(e) = result {
                     v.errors.push(e);
@@ -283,16 +284,22 @@ struct State {
     frame: u64,
 }
 
-async fn run(
+/// Who joins where, and how it sends.
+struct Who<'a> {
     c2s: SocketAddr,
-    domain: &str,
-    room: &str,
-    nick: &str,
-    display: &str,
+    domain: &'a str,
+    room: &'a str,
+    nick: &'a str,
+    display: &'a str,
     opts: PeerOptions,
+}
+
+async fn run(
+    who: Who<'_>,
     view: watch::Sender<PeerView>,
     mut cmd: mpsc::UnboundedReceiver<Cmd>,
 ) -> Result<(), String> {
+    let Who { c2s, domain, room, nick, display, opts } = who;
     let x = Xmpp::connect(c2s, domain).await?;
     let room_jid = format!("{room}@conference.{domain}");
     let mut st = State {
@@ -445,12 +452,10 @@ fn on_event(s: &mut Sess, e: Event, view: &watch::Sender<PeerView>) {
                 Via::P2p => v.p2p_connected = true,
             });
         }
-        Event::MediaAdded(m) => {
-            if s.via == Via::P2p && matches!(m.direction, Direction::SendRecv | Direction::SendOnly) {
-                match m.kind {
-                    MediaKind::Audio => s.audio_mid = s.audio_mid.or(Some(m.mid)),
-                    MediaKind::Video => s.video_mid = s.video_mid.or(Some(m.mid)),
-                }
+        Event::MediaAdded(m) if s.via == Via::P2p && matches!(m.direction, Direction::SendRecv | Direction::SendOnly) => {
+            match m.kind {
+                MediaKind::Audio => s.audio_mid = s.audio_mid.or(Some(m.mid)),
+                MediaKind::Video => s.video_mid = s.video_mid.or(Some(m.mid)),
             }
         }
         Event::KeyframeRequest(_) => s.keyframe = true,
@@ -501,7 +506,7 @@ fn write_audio(s: &mut Sess, now: Instant, frame: u64, nick: &str) {
 fn write_video(s: &mut Sess, now: Instant, frame: u64, nick: &str) {
     let (Some(mid), true) = (s.video_mid, s.connected) else { return };
     let Some(pt) = pt_of(&s.rtc, Codec::Vp8) else { return };
-    let key = s.keyframe || frame % 90 == 0;
+    let key = s.keyframe || frame.is_multiple_of(90);
     s.keyframe = false;
     let t = MediaTime::new(frame * 1500, Frequency::NINETY_KHZ);
     let layers: Vec<(Option<&str>, u16, usize)> = if s.simulcast {
