@@ -40,8 +40,9 @@ const GIB: u64 = 1 << 30;
 
 fn hours(name: &str, default: f64) -> Result<f64, Error> {
     let h: f64 = env_parse(name, default)?;
-    if !h.is_finite() || h < 0.0 {
-        return Err(Error::BadSetting(format!("{name} must be a number of hours >= 0")));
+    // Capped at about a century so that times in milliseconds cannot overflow.
+    if !h.is_finite() || !(0.0..=1_000_000.0).contains(&h) {
+        return Err(Error::BadSetting(format!("{name} must be a number of hours between 0 and 1000000")));
     }
     Ok(h)
 }
