@@ -3,7 +3,7 @@
 // prejoin (ARCHITECTURE.md, "The browser page").
 
 import { LocalMedia } from './media.js';
-import { Conference } from './conference.js';
+import { Conference, preconnect } from './conference.js';
 import { Ui, el } from './ui.js';
 import { ChatPanel } from './chat.js';
 
@@ -38,6 +38,8 @@ function showHome(error) {
 
 async function showPrejoin(config, room, presetName, media) {
   $('#prejoin').hidden = false;
+  const pre = preconnect(config);
+  pre.catch((e) => console.warn('preconnect failed (the join connects anew):', e.message));
   $('#prejoin-title').textContent = `Join “${room}”`;
   $('#display-name').value = presetName;
   await media.open();
@@ -62,17 +64,17 @@ async function showPrejoin(config, room, presetName, media) {
     media.setAudioMuted($('#prejoin-mic').checked);
     media.setVideoMuted($('#prejoin-cam').checked);
     $('#prejoin').hidden = true;
-    startConference(config, room, name, media);
+    startConference(config, room, name, media, pre);
   }, { once: true });
 }
 
-function startConference(config, room, name, media) {
+function startConference(config, room, name, media, preconnected = null) {
   $('#conference').hidden = false;
   $('#room-title').textContent = room;
   document.title = `${room} · meet-lan`;
   const ui = new Ui($('#conference'));
   ui.setLocal(name, media.stream);
-  const conf = new Conference({ config, room, displayName: name, media, ui });
+  const conf = new Conference({ config, room, displayName: name, media, ui, preconnected });
   window.meet = { conference: conf, ui, media }; // for people debugging in the console
   ui.addEventListener('layout', () => conf.layoutChanged());
   ui.updateLocal({ audioMuted: media.audioMuted, videoMuted: media.videoMuted });

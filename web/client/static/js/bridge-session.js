@@ -32,9 +32,13 @@ export class BridgeSession extends PeerSession {
       });
       // sendonly: the bridge sends other participants' media on m-lines of its own offers.
       this.addLocalTransceivers('sendonly', true);
+      const t0 = performance.now();
       await this.pc.setLocalDescription(await this.pc.createOffer());
-      await gathered(this.pc);
+      const t1 = performance.now();
+      await gathered(this.pc, 3000, true);
+      const t2 = performance.now();
       const answer = await this.accept(this.pc.localDescription.sdp);
+      console.info(`bridge session ${this.sid}: offer ${Math.round(t1 - t0)} ms, candidates ${Math.round(t2 - t1)} ms, bridge answer ${Math.round(performance.now() - t2)} ms`);
       if (this.closed) return;
       await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
     });
@@ -45,7 +49,7 @@ export class BridgeSession extends PeerSession {
     return this.serial(async () => {
       await this.pc.setRemoteDescription({ type: 'offer', sdp });
       await this.pc.setLocalDescription(await this.pc.createAnswer());
-      await gathered(this.pc, 1000);
+      await gathered(this.pc, 1000, true);
       this.pruneTracks();
       return this.pc.localDescription.sdp;
     });

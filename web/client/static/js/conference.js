@@ -29,9 +29,25 @@ export function randomHex(bytes) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+function wsUrl(config) {
+  const u = new URL(config.websocket, location.href);
+  u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.href;
+}
+
+/**
+ * Opens and authenticates the signal connection ahead of the join (on the prejoin screen).
+ * Only the connection: focus is asked at the join, since it leaves rooms nobody enters.
+ */
+export function preconnect(config) {
+  const xmpp = new Xmpp(wsUrl(config), config.domain);
+  return xmpp.connect().then(() => xmpp, (e) => { xmpp.close(); throw e; });
+}
+
 export class Conference extends EventTarget {
-  constructor({ config, room, displayName, media, ui }) {
+  constructor({ config, room, displayName, media, ui, preconnected = null }) {
     super();
+    this.preconnected = preconnected;
     this.config = config;
     this.room = room;
     this.displayName = displayName;
@@ -78,16 +94,23 @@ export class Conference extends EventTarget {
   }
 
   async #connectOnce() {
-    const wsUrl = new URL(this.config.websocket, location.href);
-    wsUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const xmpp = new Xmpp(wsUrl.href, this.config.domain);
+    // A connection opened while the person was on the prejoin screen saves its set-up time.
+    let xmpp = null;
+    if (this.preconnected) {
+      const pending = this.preconnected;
+      this.preconnected = null;
+      xmpp = await pending.catch(() => null);
+      if (xmpp && (!xmpp.ws || xmpp.ws.readyState !== WebSocket.OPEN)) xmpp = null;
+    }
+    const fresh = !xmpp;
+    if (fresh) xmpp = new Xmpp(wsUrl(this.config), this.config.domain);
     this.xmpp = xmpp;
     xmpp.addEventListener('iq', (e) => this.#onIq(e));
     xmpp.addEventListener('presence', (e) => this.#onPresence(e.detail));
     xmpp.addEventListener('message', (e) => this.dispatchEvent(new CustomEvent('xmppmessage', { detail: e.detail })));
     xmpp.addEventListener('disconnected', (e) => this.#onDisconnected(xmpp, e.detail));
-    await xmpp.connect();
-    console.info('xmpp: bound as', xmpp.jid);
+    if (fresh) await xmpp.connect();
+    console.info(`xmpp: ${fresh ? 'bound' : 'preconnected'} as`, xmpp.jid);
     await this.#askFocus();
     this.nick = randomHex(4);
     const joined = new Promise((resolve, reject) => {
@@ -422,7 +445,10 @@ export class Conference extends EventTarget {
     const now = performance.now();
     // P2P hands over to the bridge once the bridge decodes the peer (or after the deadline).
     const p = this.p2p;
-    if (p && p.handoverTo) {
+    if (p && !this.participants.has(p.peer) && now - p.startedAt > 5000) {
+      console.info('the P2P peer left: P2P closed');
+      this.#closeP2P();
+    } else if (p && p.handoverTo) {
       const b = this.bridge;
       if ((b && b.flowingNicks && b.flowingNicks.has(p.peer)) || (p.endAt && now > p.endAt) || (!this.participants.has(p.peer))) {
         console.info('P2P handed over to the bridge');
