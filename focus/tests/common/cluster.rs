@@ -203,6 +203,29 @@ impl Cluster {
         self.bridges[i].proc.child = None;
     }
 
+    /// Sends `sig` (`TERM`, `STOP`, `CONT`, …) to bridge `i` with kill(1).
+    pub fn signal_bridge(&mut self, i: usize, sig: &str) {
+        let Some(pid) = self.bridges[i].proc.child.as_ref().map(|c| c.id()) else { return };
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid} failed");
+    }
+
+    /// Waits (up to `timeout`) for bridge `i` to exit by itself; true if it did.
+    pub fn wait_bridge_exit(&mut self, i: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.bridges[i].proc.child.as_mut().map(|c| c.try_wait()) {
+                None => return true,
+                Some(Ok(Some(_))) => {
+                    self.bridges[i].proc.child = None;
+                    return true;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        false
+    }
+
     pub fn wait_tcp(&self, addr: SocketAddr, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
@@ -235,9 +258,9 @@ impl Cluster {
         serde_json::from_str(&body).expect("focus /stats is JSON")
     }
 
-    /// Waits (20 s at most) until focus's `/stats` satisfies `pred`.
+    /// Waits (30 s at most) until focus's `/stats` satisfies `pred`.
     pub fn wait_focus_stats(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = serde_json::Value::Null;
         while Instant::now() < deadline {
             if let Ok((200, body)) = http_get(self.focus_http, "/stats") {
@@ -251,7 +274,7 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.dump_logs();
-        panic!("{what}: not reached within 20 s; last /stats: {last:#}");
+        panic!("{what}: not reached within 30 s; last /stats: {last:#}");
     }
 
     fn check_alive(&self) {
