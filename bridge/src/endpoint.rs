@@ -460,10 +460,8 @@ impl Endpoint {
                 for mid in opened {
                     if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                         tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
-                        // The sender already paced its packets; forwarding them at once keeps
-                        // the bridge's added latency near zero. The bandwidth estimate (from
-                        // transport-cc feedback) still steers the layer choice.
-                        tx.set_unpaced(true);
+                        // Video stays paced: str0m's estimator probes through the pacer, and
+                        // unpaced forwarding made its estimates collapse in our tests.
                     }
                 }
                 Ok(())
