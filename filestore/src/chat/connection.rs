@@ -98,12 +98,16 @@ impl Conn {
             you: self.me.clone(),
             room: self.room.clone(),
             participants,
-            history,
             limits: Limits { max_text_bytes: limits.max_text, max_frame_bytes: limits.max_frame, rate_per_sec: limits.rate_per_sec, burst: limits.burst },
             token_exp: self.claims.exp,
         };
         if socket.send(Message::Text(welcome.to_json().into())).await.is_err() {
             return;
+        }
+        for frame in history_frames(history) {
+            if socket.send(Message::Text(frame.into())).await.is_err() {
+                return;
+            }
         }
         let mut limiter = RateLimiter::new(limits.rate_per_sec, limits.burst, Instant::now());
         let mut refused_in_a_row = 0u32;
@@ -305,6 +309,28 @@ impl Conn {
             }
         }
     }
+}
+
+/// Size a history frame is cut at; one message alone is at most ~50 KiB of JSON (8 KiB of
+/// text, escaped), so every frame stays under the 64 KiB frame limit.
+const HISTORY_FRAME: usize = 32 * 1024;
+
+/// Splits history into `history` frames, oldest first; always at least one (`done: true`).
+fn history_frames(history: Vec<crate::chat::protocol::ChatMessage>) -> Vec<String> {
+    let mut frames = Vec::new();
+    let mut batch = Vec::new();
+    let mut size = 0;
+    for m in history {
+        let n = serde_json::to_string(&m).map(|s| s.len()).unwrap_or(0);
+        if !batch.is_empty() && size + n > HISTORY_FRAME {
+            frames.push(ServerMsg::History { messages: std::mem::take(&mut batch), done: false }.to_json());
+            size = 0;
+        }
+        size += n;
+        batch.push(m);
+    }
+    frames.push(ServerMsg::History { messages: batch, done: true }.to_json());
+    frames
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {

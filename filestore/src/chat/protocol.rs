@@ -95,7 +95,10 @@ pub struct Limits {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerMsg {
-    Welcome { you: Person, room: String, participants: Vec<Person>, history: Vec<ChatMessage>, limits: Limits, token_exp: u64 },
+    Welcome { you: Person, room: String, participants: Vec<Person>, limits: Limits, token_exp: u64 },
+    /// History follows the welcome in frames of at most ~32 KiB (so every proxy's frame
+    /// limit holds); the last has `done: true`.
+    History { messages: Vec<ChatMessage>, done: bool },
     Message(ChatMessage),
     Edited { id: MessageId, text: String, edited_at: i64 },
     Deleted { id: MessageId },

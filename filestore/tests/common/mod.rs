@@ -270,8 +270,19 @@ pub struct Chat {
 impl Chat {
     pub async fn connect(addr: &str, tok: &str) -> Chat {
         let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat?token={tok}")).await.expect("ws connect");
-        let welcome = next_json(&mut ws).await.expect("welcome");
+        let mut welcome = next_json(&mut ws).await.expect("welcome");
         assert_eq!(welcome["type"], "welcome", "{welcome}");
+        // History follows in `history` frames; collect them into welcome["history"].
+        let mut history = Vec::new();
+        loop {
+            let h = next_json(&mut ws).await.expect("history frame");
+            assert_eq!(h["type"], "history", "{h}");
+            history.extend(h["messages"].as_array().expect("messages").iter().cloned());
+            if h["done"] == true {
+                break;
+            }
+        }
+        welcome["history"] = Value::Array(history);
         Chat { ws, welcome }
     }
 
