@@ -117,15 +117,19 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(Endpoint, String), Error> {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadRequest(format!("offer is not valid SDP: {e}")))?;
-        let mut rtc = Rtc::builder()
+        let mut config = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
-            .enable_h264(true)
-            .enable_bwe(bwe.then_some(INITIAL_BWE))
-            .build(now);
+            .enable_bwe(bwe.then_some(INITIAL_BWE));
+        // Two H.264 variants (constrained baseline and baseline, packetization mode 1, what
+        // browsers send) instead of str0m's eight: every m-line of the bridge's offers lists
+        // them, and the offer grows with every participant.
+        config.codec_config().add_h264(108.into(), Some(109.into()), true, 0x42e01f);
+        config.codec_config().add_h264(127.into(), Some(121.into()), true, 0x42001f);
+        let mut rtc = config.build(now);
         for addr in candidates {
             let c = Candidate::host(*addr, "udp").map_err(|e| Error::BadSetting(format!("candidate {addr}: {e}")))?;
             rtc.add_local_candidate(c);

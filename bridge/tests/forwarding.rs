@@ -30,3 +30,25 @@ fn three_endpoints_receive_each_others_audio_and_video() {
         assert!(w.received(r, r).audio_frames == 0, "nobody receives itself");
     }
 }
+
+#[test]
+fn offers_stay_small_enough_for_a_large_conference() {
+    let mut w = World::new();
+    for name in ["alice", "bob", "carol", "dave", "erin", "fred", "gina", "hank", "iris", "jack"] {
+        w.join(name);
+    }
+    w.connect_all();
+    w.run_for(Duration::from_millis(500));
+    let sizes: Vec<usize> = w
+        .colibri_events
+        .iter()
+        .filter_map(|e| match e {
+            proto::colibri::ColibriEvent::Offer { offer, .. } => Some(offer.len()),
+            _ => None,
+        })
+        .collect();
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    eprintln!("largest offer with 10 participants: {largest} bytes");
+    // 18 m-lines of others plus the participant's own: well under signal's 64 KiB stanza cap.
+    assert!(largest < 40 * 1024, "offer of {largest} bytes");
+}
