@@ -21,6 +21,19 @@ fn bridge_endpoints(c: &common::cluster::Cluster) -> u64 {
         .sum()
 }
 
+/// Waits until the bridges hold `n` endpoints in all (their /stats is a periodic snapshot).
+async fn wait_bridge_endpoints(c: &common::cluster::Cluster, n: u64, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = bridge_endpoints(c);
+        if now == n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: bridges hold {now} endpoints, not {n}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_go_p2p_and_a_third_brings_everyone_to_the_bridge() {
     let Some(cluster) = cluster(1, true) else { return };
@@ -34,11 +47,7 @@ async fn two_go_p2p_and_a_third_brings_everyone_to_the_bridge() {
     cluster.wait_focus_stats("room in P2P without bridge sessions", |s| s["p2p_rooms"] == 1 && s["bridge_sessions_active"] == 0);
     // The bridge forwards nothing for them: it holds no endpoint, and nothing arrives over
     // a bridge while P2P media keeps flowing.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while bridge_endpoints(&cluster) != 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the bridge still holds endpoints");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_bridge_endpoints(&cluster, 0, "no endpoint on the bridge in P2P").await;
     let before = (a.snapshot().video_from(Via::Bridge, &b.nick), b.snapshot().video_from(Via::Bridge, &a.nick));
     wait_mutual_media(&mut [&mut a, &mut b], Via::P2p, 30, Duration::from_secs(15)).await;
     let after = (a.snapshot().video_from(Via::Bridge, &b.nick), b.snapshot().video_from(Via::Bridge, &a.nick));
@@ -50,5 +59,5 @@ async fn two_go_p2p_and_a_third_brings_everyone_to_the_bridge() {
     for p in [&mut a, &mut b] {
         p.wait("P2P closed once the bridge's media flows", Duration::from_secs(10), |v| !v.has_p2p).await;
     }
-    assert_eq!(bridge_endpoints(&cluster), 3);
+    wait_bridge_endpoints(&cluster, 3, "three endpoints on the bridge").await;
 }
