@@ -18,6 +18,9 @@ pub struct BridgeEntry {
     pub next_health: Instant,
     /// Id of the health IQ in flight, if any.
     pub health_in_flight: Option<String>,
+    /// Health checks failed in a row; a bridge that keeps failing is dropped from the pool
+    /// (it comes back with its next presence).
+    pub health_failures: u32,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +45,7 @@ impl BridgePool {
                         last_failure: None,
                         next_health: now,
                         health_in_flight: None,
+                        health_failures: 0,
                     },
                 );
                 true

@@ -14,6 +14,10 @@ use proto::session::{reason, Action};
 use proto::{ConferenceId, EndpointId, RoomName};
 use std::time::Instant;
 
+/// A bridge that fails this many health checks in a row leaves the pool until it announces
+/// itself again (a bridge gone while the bus was down never sends "unavailable").
+const DROP_AFTER_HEALTH_FAILURES: u32 = 3;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Why {
     Gone,
@@ -143,6 +147,14 @@ impl Focus {
             return;
         }
         e.health_in_flight = None;
+        let ok = matches!(body, Ok(ResultBody::Colibri(ColibriResponse::Health { .. })));
+        e.health_failures = if ok { 0 } else { e.health_failures + 1 };
+        if e.health_failures >= DROP_AFTER_HEALTH_FAILURES {
+            tracing::warn!(%bridge, "bridge failed {DROP_AFTER_HEALTH_FAILURES} health checks in a row; dropped from the pool");
+            self.pool.remove(bridge);
+            self.move_off(now, bridge, Why::Gone);
+            return;
+        }
         match body {
             Ok(ResultBody::Colibri(ColibriResponse::Health { stats })) => {
                 let draining = stats.draining;

@@ -582,6 +582,21 @@ fn failover_when_the_health_check_fails_and_the_bridge_is_avoided_for_a_minute()
 }
 
 #[test]
+fn bridge_failing_three_health_checks_in_a_row_leaves_the_pool_until_it_announces_itself() {
+    let mut s = Sim::new();
+    s.bridge("jvb-a", 0.1);
+    s.bridge("jvb-b", 0.2);
+    s.advance(Duration::from_secs(1));
+    s.healthy.retain(|h| h != "jvb-b");
+    s.advance(Duration::from_secs(40));
+    s.take();
+    assert_eq!(s.focus.pool.ids(), vec![br("jvb-a")]);
+    assert_eq!(s.focus.stats(s.now).counters.bridge_failures, 1, "one failure, then it was known bad");
+    s.bridge("jvb-b", 0.2);
+    assert_eq!(s.focus.pool.ids(), vec![br("jvb-a"), br("jvb-b")]);
+}
+
+#[test]
 fn failover_when_a_colibri_request_fails() {
     let mut s = Sim::new();
     let b = three_on(&mut s, &[("jvb-a", 0.1), ("jvb-b", 0.3)]);
