@@ -51,30 +51,49 @@ impl Signal {
     }
 
     pub fn start_in(data_dir: PathBuf, env: &[(&str, &str)]) -> Signal {
-        let (c2s, http, bus) = (free_addr(), free_addr(), free_addr());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signal"));
-        cmd.env("SIGNAL_C2S_ADDR", c2s.to_string())
-            .env("SIGNAL_HTTP_ADDR", http.to_string())
-            .env("SIGNAL_BUS_ADDR", bus.to_string())
-            .env("DATA_DIR", &data_dir)
-            .env("XMPP_DOMAIN", DOMAIN)
-            .env("BUS_SECRET", BUS_SECRET)
-            .env("TOKEN_SECRET", TOKEN_SECRET)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdin(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("the signal binary starts");
-        let s = Signal { child, c2s, http, bus, data_dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for addr in [s.bus, s.c2s, s.http] {
-            while std::net::TcpStream::connect(addr).is_err() {
-                assert!(Instant::now() < deadline, "signal did not listen on {addr} in time");
-                std::thread::sleep(Duration::from_millis(20));
+        // A free port can be taken by another test between our probe and signal's bind: then
+        // signal exits at once, and we try again with new ports.
+        for _ in 0..5 {
+            let (c2s, http, bus) = (free_addr(), free_addr(), free_addr());
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_signal"));
+            cmd.env("SIGNAL_C2S_ADDR", c2s.to_string())
+                .env("SIGNAL_HTTP_ADDR", http.to_string())
+                .env("SIGNAL_BUS_ADDR", bus.to_string())
+                .env("DATA_DIR", &data_dir)
+                .env("XMPP_DOMAIN", DOMAIN)
+                .env("BUS_SECRET", BUS_SECRET)
+                .env("TOKEN_SECRET", TOKEN_SECRET)
+                .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+                .stdin(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
             }
+            let child = cmd.spawn().expect("the signal binary starts");
+            let mut s = Signal { child, c2s, http, bus, data_dir: data_dir.clone() };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut exited = false;
+            'wait: for addr in [s.bus, s.c2s, s.http] {
+                while std::net::TcpStream::connect(addr).is_err() {
+                    if let Ok(Some(_)) = s.child.try_wait() {
+                        exited = true;
+                        break 'wait;
+                    }
+                    assert!(Instant::now() < deadline, "signal did not listen on {addr} in time");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            if !exited {
+                // the probes may have reached another process on a stolen port: ours must live
+                std::thread::sleep(Duration::from_millis(50));
+                exited = matches!(s.child.try_wait(), Ok(Some(_)));
+            }
+            if !exited {
+                return s;
+            }
+            // keep the data dir for the next attempt
+            s.data_dir = temp_dir("discard");
         }
-        s
+        panic!("signal could not bind free ports five times in a row");
     }
 }
 
