@@ -21,6 +21,17 @@ await scenario('page_loads', async (onClose) => {
   assert(devices.name === 'Ada', 'the name from the URL is prefilled');
   await screenshot(page, 'prejoin.png');
 
+  // Device choice: picking another microphone switches the track the page will send.
+  const mics = await page.evaluate(() => [...document.querySelectorAll('#mic-select option')].map((o) => o.value));
+  assert(mics.length > 1, "Chromium's fake devices offer several microphones");
+  {
+    const before = await page.evaluate(() => window.meetPrejoin?.media.audioTrack.getSettings().deviceId);
+    const target = mics.find((m) => m !== before && m !== 'default' && m !== 'communications') || mics.find((m) => m !== before);
+    await page.selectOption('#mic-select', target);
+    await waitFor('the microphone to switch', () => page.evaluate((t) => window.meetPrejoin.media.audioTrack.getSettings().deviceId === t, target), 10000);
+    log('microphone switched to', target);
+  }
+
   // Markup as a display name: joined, it must appear as text and never become an element.
   const evil = '<img src=x onerror="window.pwned=1"><b>Bob</b>';
   await page.fill('#display-name', evil);

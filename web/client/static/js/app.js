@@ -42,6 +42,7 @@ async function showPrejoin(config, room, presetName, media) {
   pre.catch((e) => console.warn('preconnect failed (the join connects anew):', e.message));
   $('#prejoin-title').textContent = `Join “${room}”`;
   $('#display-name').value = presetName;
+  window.meetPrejoin = { media }; // for people debugging in the console
   await media.open();
   $('#preview').srcObject = media.stream;
   const fill = async () => {
