@@ -78,7 +78,6 @@ impl Checksum {
 }
 
 enum ChunkHasher {
-    None,
     Sha1(Sha1),
     Sha256(Sha256),
 }
@@ -86,7 +85,6 @@ enum ChunkHasher {
 impl ChunkHasher {
     fn update(&mut self, b: &[u8]) {
         match self {
-            ChunkHasher::None => {}
             ChunkHasher::Sha1(h) => h.update(b),
             ChunkHasher::Sha256(h) => h.update(b),
         }
@@ -134,10 +132,28 @@ where
         file.set_len(start)?;
         file.seek(SeekFrom::Start(start))?;
         let mut sha256 = progress.sha256;
-        let mut chunk = match &expected {
-            None => ChunkHasher::None,
-            Some(Checksum::Sha1(_)) => ChunkHasher::Sha1(Sha1::new()),
-            Some(Checksum::Sha256(_)) => ChunkHasher::Sha256(Sha256::new()),
+        // The chunk's checksum is computed on a thread of its own, beside the file's hash.
+        let checker = match &expected {
+            None => None,
+            Some(c) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(4);
+                let c = c.clone();
+                let t = std::thread::Builder::new().name("upload-checksum".into()).spawn(move || {
+                    let mut h = match c {
+                        Checksum::Sha1(_) => ChunkHasher::Sha1(Sha1::new()),
+                        Checksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
+                    };
+                    while let Ok(piece) = rx.recv() {
+                        h.update(&piece);
+                    }
+                    match (h, c) {
+                        (ChunkHasher::Sha1(h), Checksum::Sha1(want)) => h.finalize().as_slice() == want.as_slice(),
+                        (ChunkHasher::Sha256(h), Checksum::Sha256(want)) => h.finalize().as_slice() == want.as_slice(),
+                        _ => false,
+                    }
+                })?;
+                Some((tx, t))
+            }
         };
         let mut written = 0u64;
         let mut since_sync = 0u64;
@@ -162,7 +178,9 @@ where
         while let Some(piece) = piece_rx.blocking_recv() {
             file.write_all(&piece)?;
             sha256.update(&piece);
-            chunk.update(&piece);
+            if let Some((tx, _)) = &checker {
+                let _ = tx.send(piece.clone());
+            }
             written += piece.len() as u64;
             since_sync += piece.len() as u64;
             if let Some((sync_tx, _)) = &syncer {
@@ -175,10 +193,12 @@ where
             drop(sync_tx);
             let _ = t.join();
         }
-        let verdict = match (chunk, &expected) {
-            (ChunkHasher::Sha1(h), Some(Checksum::Sha1(want))) => Some(h.finalize().as_slice() == want.as_slice()),
-            (ChunkHasher::Sha256(h), Some(Checksum::Sha256(want))) => Some(h.finalize().as_slice() == want.as_slice()),
-            _ => None,
+        let verdict = match checker {
+            None => None,
+            Some((tx, t)) => {
+                drop(tx);
+                Some(t.join().unwrap_or(false))
+            }
         };
         if verdict == Some(false) {
             file.set_len(start)?;
