@@ -45,6 +45,18 @@ await scenario('chat', async (onClose) => {
   const saved = fs.readFileSync(await d.path());
   assert(Buffer.compare(saved, bytes) === 0, `downloaded bytes equal the upload (${saved.length} vs ${bytes.length})`);
   log('download equals upload');
+
+  // A file dropped on Max's side panel reaches Nia too.
+  await a.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
+    document.querySelector('#side').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  const dropped = await waitFor('Nia to see the dropped file', () => b.evaluate(() => {
+    const names = [...document.querySelectorAll('#chat-log .file .file-name')].map((e) => e.textContent);
+    return names.includes('dropped.txt') && names;
+  }), 30000);
+  log('files on Nia\'s side', JSON.stringify(dropped));
   await screenshot(a, 'chat-panel-Max.png');
   for (const p of [a, b]) assert(p.errors.length === 0, `${p.displayName}: no uncaught page errors`);
 });

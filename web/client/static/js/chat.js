@@ -43,6 +43,24 @@ export class ChatPanel {
       this.sendText();
     });
     root.querySelector('#file-button').addEventListener('click', () => this.fileInput.click());
+    // File drop anywhere on the side panel.
+    root.addEventListener('dragover', (e) => {
+      if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) {
+        e.preventDefault();
+        root.classList.add('drop-target');
+      }
+    });
+    root.addEventListener('dragleave', () => root.classList.remove('drop-target'));
+    root.addEventListener('drop', (e) => {
+      root.classList.remove('drop-target');
+      if (!e.dataTransfer || !e.dataTransfer.files.length) return;
+      e.preventDefault();
+      if (this.form.hidden) {
+        this.#system('⚠ Chat is not connected: the file was not sent.');
+        return;
+      }
+      for (const f of e.dataTransfer.files) this.upload(f);
+    });
     this.fileInput.addEventListener('change', () => {
       for (const f of this.fileInput.files) this.upload(f);
       this.fileInput.value = '';
