@@ -37,5 +37,7 @@ async fn three_participants_receive_each_other_and_a_leave_reaches_the_rest() {
     cluster.wait_focus_stats("focus counted the leave", |s| s["counters"]["participants_left"] == 1 && s["participants"] == 2);
     a.leave().await;
     b.leave().await;
-    cluster.wait_focus_stats("the conference ended with the last leave", |s| s["rooms"] == 0 && s["counters"]["rooms_ended"] == 1);
+    cluster.wait_focus_stats("the conference ended with the last leave", |s| {
+        s["participants"] == 0 && s["bridge_sessions_active"] == 0 && s["counters"]["rooms_ended"] == 1
+    });
 }

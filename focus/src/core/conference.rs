@@ -28,7 +28,10 @@ impl Focus {
         };
         match self.rooms.get_mut(&name) {
             Some(r) => match &mut r.join {
-                JoinState::Joined => self.reply(Addr::Jid(from), id, Ok(Reply::ConferenceReady { room: name })),
+                JoinState::Joined => {
+                    r.last_request = Some(now);
+                    self.reply(Addr::Jid(from), id, Ok(Reply::ConferenceReady { room: name }))
+                }
                 JoinState::Joining { waiters, .. } => waiters.push((from, id)),
             },
             None => {
@@ -101,6 +104,7 @@ impl Focus {
                     if r.participants.is_empty() {
                         r.empty_since = Some(now);
                     }
+                    r.last_request = Some(now);
                     for (from, id) in waiters {
                         self.reply(Addr::Jid(from), id, Ok(Reply::ConferenceReady { room: room.clone() }));
                     }
@@ -174,7 +178,16 @@ impl Focus {
         }
         self.notify(Notification::ParticipantLeft { room: room.clone(), participant: ep.clone() });
         let empty = self.rooms.get(room).is_some_and(|r| r.participants.is_empty());
-        if empty {
+        let expecting = self
+            .rooms
+            .get(room)
+            .and_then(|r| r.last_request)
+            .is_some_and(|t| t + self.settings.room_join_timeout > now);
+        if empty && expecting {
+            // Someone was just told the room is ready and is about to join: the conference
+            // ends, but focus stays in the room (left after the idle timeout).
+            self.end_conference(now, room);
+        } else if empty {
             self.end_room(now, room, true);
         } else {
             self.reconcile(now, room);
@@ -200,6 +213,19 @@ impl Focus {
             self.out.push_back(super::Output::LeaveRoom(room.clone()));
         }
         if r.created {
+            self.counters.rooms_ended += 1;
+            self.notify(Notification::RoomEnded { room: room.clone() });
+        }
+    }
+
+    /// The conference of a room focus stays in is over: bridge conference expired,
+    /// `room_ended` notified, the room idle until someone joins or the idle timeout.
+    fn end_conference(&mut self, now: Instant, room: &RoomName) {
+        self.release_conference(now, room);
+        let Some(r) = self.rooms.get_mut(room) else { return };
+        r.mode = Mode::Bridge { p2p_at: None };
+        r.empty_since = Some(now);
+        if std::mem::replace(&mut r.created, false) {
             self.counters.rooms_ended += 1;
             self.notify(Notification::RoomEnded { room: room.clone() });
         }

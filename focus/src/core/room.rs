@@ -26,6 +26,9 @@ pub struct Room {
     /// After a bus reconnect: the occupants signal announced again before our
     /// self-presence; participants missing from it left while we were away.
     pub resync: Option<std::collections::BTreeSet<EndpointId>>,
+    /// When the last conference request for this room was answered: a page that got
+    /// `ready` is about to join, so the room is not left right after.
+    pub last_request: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -150,6 +153,7 @@ impl Room {
             empty_since: None,
             p2p_blocked: false,
             resync: None,
+            last_request: None,
         }
     }
 

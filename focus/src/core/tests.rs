@@ -458,6 +458,8 @@ fn leaving_expires_the_endpoint_and_the_last_leave_ends_the_conference() {
     s.connect("r1", "aaaa1111");
     s.connect("r1", "bbbb2222");
     s.connect("r1", "cccc3333");
+    s.advance(Duration::from_secs(11));
+    s.take();
     s.notifications();
     s.leave("r1", "cccc3333");
     s.colibri(|_, r| matches!(r, ColibriRequest::Expire { endpoint, .. } if endpoint == &ep("cccc3333")));
@@ -475,6 +477,32 @@ fn leaving_expires_the_endpoint_and_the_last_leave_ends_the_conference() {
         ]
     );
     assert_eq!(s.focus.stats(s.now).rooms, 0);
+}
+
+#[test]
+fn last_leave_right_after_someone_was_told_ready_keeps_focus_in_the_room() {
+    let mut s = Sim::new();
+    s.bridge("jvb-a", 0.1);
+    s.open_room("r1");
+    s.join("r1", "aaaa1111");
+    s.connect("r1", "aaaa1111");
+    s.advance(Duration::from_secs(30));
+    // b asks while a is still there, then a leaves before b's presence arrives
+    s.input(Input::ConferenceRequest { from: "b@meet.lan/r".into(), id: "c2".into(), room: "r1".into() });
+    assert!(matches!(s.reply_to("c2"), Ok(Reply::ConferenceReady { .. })));
+    s.take();
+    s.leave("r1", "aaaa1111");
+    assert!(!s.out.contains(&Output::LeaveRoom(room("r1"))), "b is about to join: focus stays");
+    s.colibri(|_, r| matches!(r, ColibriRequest::ExpireConference { .. }));
+    assert!(s.notifications().contains(&Notification::RoomEnded { room: room("r1") }));
+    s.join("r1", "bbbb2222");
+    assert!(s.notifications().contains(&Notification::RoomCreated { room: room("r1") }), "a new conference");
+    s.connect("r1", "bbbb2222");
+    // without a recent request, the last leave makes focus leave
+    s.advance(Duration::from_secs(30));
+    s.take();
+    s.leave("r1", "bbbb2222");
+    assert!(s.out.contains(&Output::LeaveRoom(room("r1"))));
 }
 
 #[test]
