@@ -78,9 +78,12 @@ impl Room {
             .collect();
         if let Some(current) = self.by_real.get(&real).cloned() {
             if current != nick {
-                // Nick changes are not supported: the client must leave and join again.
-                Self::reply_err(out, conn, &real, presence, stanza::NOT_ACCEPTABLE, Some("nickname changes are not supported"));
-                return JoinOutcome::Refused;
+                if self.occupants.contains_key(nick) {
+                    Self::reply_err(out, conn, &real, presence, stanza::CONFLICT, Some("that nickname is in use"));
+                    return JoinOutcome::Refused;
+                }
+                self.change_nick(&current, nick, payload, out);
+                return JoinOutcome::Updated;
             }
             let occ = self.occupants.get_mut(nick).expect("by_real and occupants hold the same nicks");
             occ.payload = payload;
@@ -137,6 +140,37 @@ impl Room {
         self.by_real.insert(real, nick.to_string());
         self.occupants.insert(nick.to_string(), occ);
         JoinOutcome::Joined
+    }
+
+    /// XEP-0045 §7.6: unavailable from the old nick with 303 and the new nick, then available
+    /// from the new nick (110 in both for the occupant itself).
+    fn change_nick(&mut self, old: &str, new: &str, payload: Vec<Element>, out: &mut Vec<Delivery>) {
+        let Some(mut occ) = self.occupants.remove(old) else { return };
+        let mark = |mut p: Element, codes: &[&str]| {
+            if let Some(x) = p.get_child_mut("x", NS_MUC_USER) {
+                if let Some(item) = x.get_child_mut("item", NS_MUC_USER) {
+                    item.set_attr("nick", new);
+                }
+                for c in codes {
+                    x.append_child(Element::new("status", NS_MUC_USER).attr("code", *c));
+                }
+            }
+            p
+        };
+        let gone_others = Arc::new(mark(occ.presence_element(Some("unavailable"), &[]), &["303"]).prepare());
+        let gone_self = mark(occ.presence_element(Some("unavailable"), &[]), &["303", "110"]);
+        occ.nick = new.to_string();
+        occ.room_jid = self.occupant_jid(new).into();
+        occ.payload = payload;
+        occ.refresh();
+        for o in self.occupants.values() {
+            out.push(Delivery { conn: o.conn, to: o.real.clone(), body: gone_others.clone() });
+            out.push(Delivery { conn: o.conn, to: o.real.clone(), body: occ.presence.clone() });
+        }
+        out.push(Delivery::new(occ.conn, occ.real.clone(), &gone_self));
+        out.push(Delivery::new(occ.conn, occ.real.clone(), &occ.presence_element(None, &["110"])));
+        self.by_real.insert(occ.real.clone(), new.to_string());
+        self.occupants.insert(new.to_string(), occ);
     }
 
     /// Removes `nick`, telling it (with `self_codes` + 110) and the others (with `codes`).
