@@ -58,5 +58,16 @@ await scenario('chat', async (onClose) => {
   }), 30000);
   log('files on Nia\'s side', JSON.stringify(dropped));
   await screenshot(a, 'chat-panel-Max.png');
-  for (const p of [a, b]) assert(p.errors.length === 0, `${p.displayName}: no uncaught page errors`);
+
+  // Someone who joins later gets the history: the text and both files.
+  const c = await join(browser, room, 'Oda');
+  await c.click('#btn-side');
+  await c.click('.side-tabs button[data-panel="chat"]');
+  const history = await waitFor('Oda to see the history', () => c.evaluate(() => {
+    const items = [...document.querySelectorAll('#chat-log .chat-msg')].map((m) => m.querySelector('.text, .file-name')?.textContent);
+    return items.length >= 3 && items;
+  }), 30000);
+  log('history for a late joiner', JSON.stringify(history));
+  assert(history[0] === text && history.includes('notes <1>.bin') && history.includes('dropped.txt'), 'history holds the text and the files, oldest first');
+  for (const p of [a, b, c]) assert(p.errors.length === 0, `${p.displayName}: no uncaught page errors`);
 });

@@ -1,6 +1,6 @@
 // The side panel's chat and files, against filestore's protocol: `/chat?token=<room token>`
-// (JSON messages: welcome, message, joined, left, error, auth-ok; we send message, file,
-// auth) and tus 1.0 uploads to `/files/` with the token as a Bearer header. The room token
+// (JSON messages: welcome, history, message, edited, deleted, error, auth-ok; we send
+// message, file, auth) and tus 1.0 uploads to `/files/` with the token as a Bearer header. The room token
 // comes from signal (CLIENT_FLOW step 6) and is renewed before it expires.
 // Everything a person typed or named is shown with textContent, never as HTML.
 
@@ -139,6 +139,10 @@ export class ChatPanel {
         this.seen.clear();
         for (const m of msg.history || []) this.#render(m);
         if (msg.token_exp) this.#scheduleRefresh(msg.token_exp);
+        break;
+      case 'history':
+        // Sent after the welcome in bounded frames, oldest first.
+        for (const m of msg.messages || []) this.#render(m);
         break;
       case 'message':
         this.#render(msg);
