@@ -34,6 +34,8 @@ pub struct ChatLimits {
     pub burst: f64,
     /// Messages sent to a joiner as history.
     pub history: usize,
+    /// Open chat connections the server accepts in all (503 beyond).
+    pub max_connections: i64,
 }
 
 const GIB: u64 = 1 << 30;
@@ -80,6 +82,7 @@ impl Config {
                 rate_per_sec,
                 burst,
                 history: 500,
+                max_connections: env_parse("CHAT_MAX_CONNECTIONS", 4096)?,
             },
         })
     }

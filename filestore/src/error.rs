@@ -48,6 +48,9 @@ pub enum Error {
     RangeNotSatisfiable(String),
     #[error("{0}")]
     Timeout(String),
+    /// Too many connections already (503).
+    #[error("{0}")]
+    Busy(String),
     /// tus: a request without `Tus-Resumable: 1.0.0` (412).
     #[error("{0}")]
     Precondition(String),
@@ -71,6 +74,7 @@ impl Error {
             Error::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Precondition(_) => StatusCode::PRECONDITION_FAILED,
+            Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_) | Error::BadSetting(_) | Error::Io(_) | Error::Db(_) | Error::DbGone => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -35,6 +35,9 @@ pub async fn upgrade(State(st): State<AppState>, RawQuery(q): RawQuery, headers:
     };
     let claims = crate::auth::verify(&st.config.token_secret, crate::auth::token_of(&headers, q.as_deref())?, room.as_ref())
         .inspect_err(|_| inc(&st.metrics.auth_failures))?;
+    if st.metrics.chat_connections.load(Ordering::Relaxed) >= st.config.chat.max_connections {
+        return Err(Error::Busy("too many chat connections; try again later".into()));
+    }
     let max = st.config.chat.max_frame;
     Ok(ws
         .max_frame_size(max)
