@@ -119,12 +119,36 @@ impl MediaTask {
 
 /// The media socket, with larger kernel buffers than the default so bursts of video
 /// (keyframes from many senders at once) are not dropped.
-pub fn bind_media_socket(addr: SocketAddr) -> Result<UdpSocket, Error> {
+pub fn bind_media_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, Error> {
     let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
     let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     let _ = s.set_recv_buffer_size(4 << 20);
     let _ = s.set_send_buffer_size(4 << 20);
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
-    Ok(UdpSocket::from_std(s.into())?)
+    Ok(s.into())
+}
+
+/// Runs the media task on its own thread with a single-threaded runtime: the socket's
+/// readiness, the timer and the task live on one thread, so a datagram wakes the task
+/// without a hand-off between threads. Resolves when the task ends.
+pub async fn run_on_own_thread(
+    socket: std::net::UdpSocket,
+    build: impl FnOnce(UdpSocket) -> MediaTask + Send + 'static,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("bridge-media".into())
+        .spawn(move || {
+            let result = (|| {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(async move {
+                    let socket = UdpSocket::from_std(socket)?;
+                    build(socket).run(shutdown).await
+                })
+            })();
+            let _ = done_tx.send(result);
+        })?;
+    done_rx.await.unwrap_or_else(|_| Err(Error::Io(std::io::Error::other("media thread ended without a result"))))
 }

@@ -73,17 +73,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         drop(ev_rx);
         None
     };
-    let media = driver::MediaTask {
+    let drain_timeout = config.drain_timeout;
+    let media_candidates = candidates.clone();
+    let build = move |socket| driver::MediaTask {
         sfu,
         socket,
         bound,
-        candidates,
+        candidates: media_candidates,
         commands: cmd_rx,
         events: ev_tx,
         stats: stats_tx,
-        drain_timeout: config.drain_timeout,
+        drain_timeout,
     };
-    let result = media.run(shutdown).await;
+    let result = driver::run_on_own_thread(socket, build, shutdown).await;
     drop(cmd_tx);
     // Let the bus deliver the last events (Draining) before it closes.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
