@@ -31,3 +31,19 @@ pub fn parse(header: Option<&str>) -> Result<UploadMetadata, Error> {
     }
     Ok(UploadMetadata { filename })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn reads_filename_and_refuses_garbage() {
+        // "filename" = "a b.txt", "filetype" = "text/plain", a key without value
+        let m = parse(Some("filename YSBiLnR4dA==,filetype dGV4dC9wbGFpbg==,is_confidential")).unwrap();
+        assert_eq!(m.filename.as_deref(), Some("a b.txt"));
+        assert!(parse(None).unwrap().filename.is_none());
+        assert!(parse(Some("filename !!notbase64")).is_err());
+        assert!(parse(Some("filename //79")).is_err(), "invalid UTF-8 is refused");
+        assert!(parse(Some("name YQ==,filename Yg==")).unwrap().filename.as_deref() == Some("b"));
+    }
+}

@@ -292,3 +292,17 @@ pub fn sniff(path: &std::path::Path) -> String {
     let n = File::open(path).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
     infer::get(&head[..n]).map(|t| t.mime_type().to_string()).unwrap_or_else(|| "application/octet-stream".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Checksum;
+
+    #[test]
+    fn checksum_header() {
+        assert!(matches!(Checksum::parse("sha1 qvTGHdzF6KLavt4PO0gs2a6pQ00="), Ok(Checksum::Sha1(d)) if d.len() == 20));
+        assert!(matches!(Checksum::parse("sha256 AAAA"), Ok(Checksum::Sha256(_))));
+        assert!(Checksum::parse("md5 AAAA").is_err());
+        assert!(Checksum::parse("sha1").is_err());
+        assert!(Checksum::parse("sha1 ***").is_err());
+    }
+}
