@@ -37,7 +37,15 @@ async fn signalling_reaches_only_the_target_and_the_relay_streams_intact() {
     // a participant of another room is not reachable
     alice.send(json!({"type": "p2p", "to": "dave001", "transfer": "t2", "signal": {}})).await;
     assert_eq!(alice.recv_type("error").await["code"], 404);
-    assert!(carol.drain_for(Duration::from_millis(200)).await.iter().all(|m| m["type"] != "p2p"));
+    // a group message sent after the signalling reaches carol; nothing p2p came before it
+    alice.send(json!({"type": "message", "text": "marker"})).await;
+    loop {
+        let v = carol.recv().await.expect("carol gets the marker");
+        assert_ne!(v["type"], "p2p", "carol got signalling meant for bob: {v}");
+        if v["type"] == "message" {
+            break;
+        }
+    }
     assert!(outsider.drain_for(Duration::from_millis(50)).await.iter().all(|m| m["type"] != "p2p"));
 
     // relay fallback: 48 MiB streamed through
