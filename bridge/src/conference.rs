@@ -370,10 +370,12 @@ impl Conference {
         let is_key = kind == MediaKind::Video && codec.is_some_and(|c| keyframe::starts_keyframe(c, &packet.payload));
         let ssrc = *packet.header.ssrc;
         let mut want_keyframe = false;
-        let mut ext = ExtensionValues::default();
-        ext.audio_level = packet.header.ext_vals.audio_level;
-        ext.voice_activity = packet.header.ext_vals.voice_activity;
-        ext.video_orientation = packet.header.ext_vals.video_orientation;
+        let ext = ExtensionValues {
+            audio_level: packet.header.ext_vals.audio_level,
+            voice_activity: packet.header.ext_vals.voice_activity,
+            video_orientation: packet.header.ext_vals.video_orientation,
+            ..Default::default()
+        };
         for j in 0..self.endpoints.len() {
             if j == i {
                 continue;

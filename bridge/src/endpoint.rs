@@ -40,6 +40,8 @@ pub const RTX_CACHE_PACKETS: usize = 256;
 pub const INITIAL_BWE: Bitrate = Bitrate::kbps(2_500);
 
 /// What an endpoint tells its conference.
+// Media is the common case and is moved, not boxed, to spare an allocation per packet.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum EpEvent {
     /// The participant's offer brought a new source of this kind.
@@ -240,7 +242,7 @@ impl Endpoint {
                     .params()
                     .iter()
                     .filter(|p| p.spec().codec.kind() == m.kind)
-                    .map(|p| (p.pt(), p.clone()))
+                    .map(|p| (p.pt(), *p))
                     .collect();
                 let n = layers.len();
                 self.tracks_in.push(TrackIn {
@@ -273,13 +275,11 @@ impl Endpoint {
                     events.push(EpEvent::KeyframeWanted { track_out: i });
                 }
             }
-            Event::ChannelOpen(id, label) => {
-                if label == bridge_channel::LABEL {
-                    self.channel = Some(id);
-                    events.push(EpEvent::ChannelOpened);
-                    while let Some(m) = self.channel_queue.pop_front() {
-                        self.write_channel(&m);
-                    }
+            Event::ChannelOpen(id, label) if label == bridge_channel::LABEL => {
+                self.channel = Some(id);
+                events.push(EpEvent::ChannelOpened);
+                while let Some(m) = self.channel_queue.pop_front() {
+                    self.write_channel(&m);
                 }
             }
             Event::ChannelData(d) => {
@@ -295,11 +295,7 @@ impl Endpoint {
                     Err(_) => events.push(EpEvent::BadChannelMessage),
                 }
             }
-            Event::ChannelClose(id) => {
-                if Some(id) == self.channel {
-                    self.channel = None;
-                }
-            }
+            Event::ChannelClose(id) if Some(id) == self.channel => self.channel = None,
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 self.bwe = Some(estimate.as_u64());
                 events.push(EpEvent::Bandwidth);

@@ -31,9 +31,9 @@ fn run_with_loss(loss: f64) -> (usize, usize, usize, usize) {
     let mut got = 0;
     let mut gaps = 0;
     for r in 0..3 {
-        for s in 0..3 {
+        for (s, before) in sent_before.iter().enumerate() {
             if r != s {
-                sent += w.people[s].frames_sent - sent_before[s];
+                sent += w.people[s].frames_sent - before;
                 let rec = w.received(r, s);
                 got += rec.video_frames;
                 gaps += rec.non_contiguous;

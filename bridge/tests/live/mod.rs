@@ -379,7 +379,7 @@ async fn peer_task(mut rtc: Rtc, socket: UdpSocket, index: u8, audio_mid: Mid, v
         if report.connected && now >= next_video {
             next_video = now + Duration::from_millis(33);
             frame += 1;
-            let key = keyframe_wanted || frame % 60 == 0;
+            let key = keyframe_wanted || frame.is_multiple_of(60);
             keyframe_wanted = false;
             if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) {
                 let t = MediaTime::new(now.duration_since(start).as_millis() as u64 * 90, Frequency::NINETY_KHZ);

@@ -183,9 +183,7 @@ async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mu
             if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) {
                 let mut payload = vec![0x55u8; 100];
                 payload[92..].copy_from_slice(&nanos_since_epoch(now).to_le_bytes());
-                let mut ext = ExtensionValues::default();
-                ext.audio_level = Some(-40);
-                ext.voice_activity = Some(true);
+                let ext = ExtensionValues { audio_level: Some(-40), voice_activity: Some(true), ..Default::default() };
                 let ts = (now.duration_since(start).as_micros() as u64 * 48 / 1000) as u32;
                 let mut api = rtc.direct_api();
                 if let Some(tx) = api.stream_tx_by_mid(audio_mid, None) {
@@ -198,7 +196,7 @@ async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mu
         if st.connected && now >= next_video {
             next_video += Duration::from_millis(33);
             frame += 1;
-            let key = st.keyframe_wanted || frame % 90 == 0;
+            let key = st.keyframe_wanted || frame.is_multiple_of(90);
             st.keyframe_wanted = false;
             if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) {
                 let ts = (now.duration_since(start).as_micros() as u64 * 90 / 1000) as u32;
