@@ -5,7 +5,6 @@
 
 import path from 'node:path';
 import fs from 'node:fs';
-import os from 'node:os';
 
 const modules = process.env.MEET_NODE_MODULES;
 if (!modules) throw new Error('MEET_NODE_MODULES is not set');
@@ -19,22 +18,23 @@ export function log(...args) {
   console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
 }
 
-export async function launch(extraArgs = []) {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meet-chromium-'));
+/**
+ * One headless Chromium (playwright gives each launch an empty profile). `grantMedia: false`
+ * answers camera and microphone prompts with "no" (a machine without them).
+ */
+export async function launch({ grantMedia = true } = {}) {
   const args = [
     '--headless=new', '--no-sandbox', '--disable-gpu',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+    '--use-fake-device-for-media-stream', ...(grantMedia ? ['--use-fake-ui-for-media-stream'] : []),
+    '--allow-loopback-in-peer-connection',
+    '--autoplay-policy=no-user-gesture-required',
     '--ignore-certificate-errors', '--disable-background-networking', '--disable-component-update',
     '--disable-sync', '--no-first-run', '--auto-select-desktop-capture-source=Entire screen',
-    `--user-data-dir=${userDataDir}`,
-    ...extraArgs,
   ];
-  // launchPersistentContext would tie one context to the dir; plain launch keeps contexts apart.
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: args.filter((a) => !a.startsWith('--user-data-dir')),
+    args,
     ignoreDefaultArgs: ['--mute-audio'],
     timeout: 60000,
   });

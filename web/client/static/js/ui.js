@@ -127,8 +127,32 @@ export class Ui extends EventTarget {
     if (!t) return;
     if (t.video.srcObject !== stream) {
       t.video.srcObject = stream;
-      if (stream) t.video.play().catch(() => { /* autoplay policy: the next user gesture starts it */ });
+      if (stream) this.#play(t.video);
     }
+  }
+
+  /**
+   * Plays a remote video. Without a user gesture yet (autojoin), browsers refuse sound: the
+   * video then plays muted and the first click anywhere turns the sound on for all tiles.
+   */
+  #play(video) {
+    video.play().catch((e) => {
+      if (e.name !== 'NotAllowedError') return;
+      video.muted = true;
+      video.play().catch(() => {});
+      if (this.soundBlocked) return;
+      this.soundBlocked = true;
+      this.status('Click anywhere to turn the sound on.');
+      addEventListener('pointerdown', () => {
+        this.soundBlocked = false;
+        this.status('');
+        for (const t of this.tiles.values()) {
+          if (t.key === 'local') continue;
+          t.video.muted = false;
+          t.video.play().catch(() => {});
+        }
+      }, { once: true, capture: true });
+    });
   }
 
   setDominant(key) {
