@@ -3,8 +3,9 @@
 //! earlier joiner offers); once both acknowledged, their bridge sessions are kept for
 //! `p2p_overlap` and then terminated (`reason="p2p"`) and the conference expired on the
 //! bridge. A third participant (or a leave) puts the room back on the bridge (see
-//! `reconcile`). If one of the two refuses or ignores the P2P initiate, P2P is abandoned
-//! until the membership changes. Media never passes through focus.
+//! `reconcile`). If one of the two refuses or ignores the P2P initiate, or reports that its
+//! P2P connection failed (`session-terminate` of the P2P sid), both go back to the bridge
+//! and P2P is not tried again until the membership changes. Media never passes through focus.
 
 use super::io::{ResultBody, StanzaError};
 use super::jingle::Jingle;
@@ -78,7 +79,7 @@ impl Focus {
         }
     }
 
-    fn abort_p2p(&mut self, now: Instant, room: &RoomName) {
+    pub(super) fn abort_p2p(&mut self, now: Instant, room: &RoomName) {
         let Some(r) = self.rooms.get_mut(room) else { return };
         let Mode::P2p(p) = std::mem::replace(&mut r.mode, Mode::Bridge { p2p_at: None }) else { return };
         r.p2p_blocked = true;
@@ -90,6 +91,14 @@ impl Focus {
             self.send_session(now, room, ep, j, Pending::Terminate);
         }
         self.reconcile(now, room);
+    }
+
+    /// True when `sid` is the room's current P2P session and `ep` one of its two peers.
+    pub(super) fn is_p2p_session(&self, room: &RoomName, ep: &EndpointId, sid: &str) -> bool {
+        self.rooms.get(room).is_some_and(|r| match &r.mode {
+            Mode::P2p(p) => p.sid == sid && (p.initiator == *ep || p.responder == *ep),
+            Mode::Bridge { .. } => false,
+        })
     }
 
     /// Both peers took the P2P session and had `p2p_overlap` to connect: stop their bridge

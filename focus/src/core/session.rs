@@ -115,6 +115,11 @@ impl Focus {
             Action::SessionAccept => self.on_session_accept(now, &room, &ep, id, j),
             Action::SessionTerminate => {
                 self.reply(from, id, Ok(Reply::Empty));
+                if self.is_p2p_session(&room, &ep, &j.sid) {
+                    tracing::info!(%room, %ep, reason = ?j.reason, "participant ended the P2P session; back to the bridge");
+                    self.abort_p2p(now, &room);
+                    return;
+                }
                 let matches = self.participant_mut(&room, &ep).is_some_and(|p| p.session.sid() == Some(j.sid.as_str()));
                 if matches {
                     tracing::info!(%room, %ep, "participant ended its bridge session");

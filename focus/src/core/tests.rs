@@ -783,6 +783,33 @@ fn p2p_refused_by_one_peer_keeps_both_on_the_bridge() {
 }
 
 #[test]
+fn peer_reporting_a_failed_p2p_connection_brings_both_back_to_the_bridge() {
+    let mut s = Sim::new();
+    two_in_room(&mut s);
+    s.advance(Duration::from_secs(4));
+    let (ia, ja) = s.session_iq("aaaa1111", Action::SessionInitiate);
+    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
+    s.ack_participant("r1", "aaaa1111", &ia);
+    s.ack_participant("r1", "bbbb2222", &ib);
+    s.advance(Duration::from_secs(3));
+    s.take();
+    assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 0, "bridge released");
+    let mut t = Jingle::new(Action::SessionTerminate, ja.sid.clone());
+    t.transport = Some(Transport::P2p);
+    t.reason = Some(reason::FAILED.into());
+    s.input(Input::SessionIq { room: room("r1"), nick: "bbbb2222".into(), id: "t1".into(), jingle: Ok(t) });
+    assert_eq!(s.reply_to("t1"), Ok(Reply::Empty));
+    for nick in ["aaaa1111", "bbbb2222"] {
+        let (_, t) = s.session_iq(nick, Action::SessionTerminate);
+        assert_eq!(t.sid, ja.sid);
+        s.connect("r1", nick);
+    }
+    s.advance(Duration::from_secs(30));
+    let st = s.focus.stats(s.now);
+    assert_eq!((st.p2p_rooms, st.bridge_sessions_active), (0, 2), "no new P2P attempt with the same pair");
+}
+
+#[test]
 fn p2p_disabled_keeps_two_on_the_bridge() {
     let mut s = Sim::with(Settings { p2p_enabled: false, ..Settings::default() });
     two_in_room(&mut s);
