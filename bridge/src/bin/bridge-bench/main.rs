@@ -166,6 +166,9 @@ async fn ramp(args: &Args) -> Vec<Step> {
             rss_per_endpoint_kib: procs::rss_kib(pid).saturating_sub(rss0) as f64 / endpoints.max(1) as f64,
             load_cpu: (load1 - load0) / secs,
         };
+        if std::env::var("BENCH_DEBUG").is_ok() {
+            eprintln!("  p90 {} p95 {} p98 {}", load::percentile(&s0, &s1, 0.90), load::percentile(&s0, &s1, 0.95), load::percentile(&s0, &s1, 0.98));
+        }
         println!(
             "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%",
             step.meetings, step.endpoints, step.forwarded_per_sec, step.bridge_cpu * 100.0, step.per_cpu_sec, step.loss * 100.0, step.p50_us, step.p99_us, step.rss_per_endpoint_kib, step.load_cpu * 100.0
