@@ -80,7 +80,7 @@ async fn burst(n: usize, media: bool) {
         return;
     }
     let c = cluster(1);
-    let opts = PeerOptions { audio_interval: Duration::from_millis(100), video: false };
+    let opts = PeerOptions { audio_interval: Duration::from_millis(100), video: false, p2p_fails_after: None };
     let start = Instant::now();
     let c2s = c.c2s;
     let joins = (0..n).map(move |i| async move { Peer::join_with(c2s, "meet.lan", "burst", &format!("P{i}"), opts).await });

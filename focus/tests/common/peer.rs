@@ -79,11 +79,14 @@ pub struct PeerView {
 pub struct PeerOptions {
     pub audio_interval: Duration,
     pub video: bool,
+    /// Act as if the P2P connection failed: this long after focus's P2P initiate, tell
+    /// focus `session-terminate transport="p2p" reason="failed"` (and set up nothing).
+    pub p2p_fails_after: Option<Duration>,
 }
 
 impl Default for PeerOptions {
     fn default() -> Self {
-        PeerOptions { audio_interval: Duration::from_millis(20), video: true }
+        PeerOptions { audio_interval: Duration::from_millis(20), video: true, p2p_fails_after: None }
     }
 }
 
@@ -282,6 +285,9 @@ struct State {
     seq: u64,
     view: watch::Sender<PeerView>,
     frame: u64,
+    opts: PeerOptions,
+    /// When to report the (simulated) P2P failure, for which sid.
+    p2p_fail_at: Option<(Instant, String)>,
 }
 
 /// Who joins where, and how it sends.
@@ -315,6 +321,8 @@ async fn run(
         seq: 0,
         view,
         frame: 0,
+        opts,
+        p2p_fail_at: None,
     };
     // 2. the conference request; 3. the join once focus is ready
     let conf = Element::new("iq", NS_CLIENT)
@@ -335,6 +343,9 @@ async fn run(
     loop {
         let now = Instant::now();
         let mut deadline = if opts.video { next_audio.min(next_video) } else { next_audio };
+        if let Some((t, _)) = &st.p2p_fail_at {
+            deadline = deadline.min(*t);
+        }
         for s in [st.bridge.as_mut(), st.p2p.as_mut()].into_iter().flatten() {
             deadline = deadline.min(drive(s, now, &st.view));
         }
@@ -376,6 +387,18 @@ async fn run(
                 let _ = st.x.send(&p).await;
                 st.x.close().await;
                 return Ok(());
+            }
+        }
+        if st.p2p_fail_at.as_ref().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, sid)) = st.p2p_fail_at.take() {
+                st.seq += 1;
+                let e = Element::new("iq", NS_CLIENT)
+                    .attr("type", "set")
+                    .attr("id", format!("p2pfail{}", st.seq))
+                    .attr("to", &st.focus_occupant)
+                    .child(jingle("session-terminate", &sid).attr("transport", "p2p").attr("reason", "failed"));
+                st.pending.insert(format!("p2pfail{}", st.seq), Pending::Ignore);
+                st.x.send(&e).await?;
             }
         }
         if now >= next_audio {
@@ -662,6 +685,10 @@ async fn on_focus_jingle(st: &mut State, iq: &Element, j: &Element) -> Result<()
             st.x.send(&result_to(iq, None)).await?;
             let peer = j.get_attr("peer").unwrap_or_default().to_string();
             st.view.send_modify(|v| v.p2p_initiates += 1);
+            if let Some(after) = st.opts.p2p_fails_after {
+                st.p2p_fail_at = Some((Instant::now() + after, sid));
+                return Ok(());
+            }
             if j.get_attr("initiator") == Some("true") {
                 let mut sess = Sess::new(Via::P2p, &sid).await?;
                 sess.peer = Some(peer.clone());
@@ -757,6 +784,10 @@ async fn on_peer_jingle(st: &mut State, iq: &Element, j: &Element, from: &str) -
     let peer = from.rsplit('/').next().unwrap_or_default().to_string();
     if j.get_attr("action") != Some("session-initiate") || j.get_attr("transport") != Some("p2p") {
         st.x.send(&error_to(iq, "feature-not-implemented")).await?;
+        return Ok(());
+    }
+    if st.opts.p2p_fails_after.is_some() {
+        st.x.send(&error_to(iq, "service-unavailable")).await?;
         return Ok(());
     }
     let Some(offer) = sdp_of(j, "offer") else {
