@@ -63,3 +63,24 @@ fn endpoint_whose_transport_dies_is_removed_and_focus_is_told() {
     w.run_for(Duration::from_secs(1));
     assert!(w.received(0, 1).audio_frames > 40 && w.received(1, 0).video_frames > 20);
 }
+
+#[test]
+fn reallocated_endpoint_replaces_the_old_session() {
+    let mut w = World::new();
+    for name in ["alice", "bob", "carol"] {
+        w.join(name);
+    }
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    w.rejoin(0);
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.sfu.endpoint_count(), 3, "the old session was replaced, not added to");
+    w.reset_counts();
+    w.run_for(Duration::from_secs(2));
+    for (r, s) in [(0, 1), (0, 2), (1, 0), (2, 0), (1, 2)] {
+        let got = w.received(r, s);
+        assert!(got.audio_frames > 80 && got.video_frames > 40, "{r} <- {s}: {got:?}");
+    }
+    assert_eq!(w.people[1].msid_mismatches + w.people[0].msid_mismatches, 0);
+}

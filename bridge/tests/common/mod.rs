@@ -204,6 +204,16 @@ impl World {
         self.people.len() - 1
     }
 
+    /// Participant `i` allocates again with a fresh session (page reload, ICE restart or a
+    /// move from another bridge): the bridge replaces the endpoint.
+    pub fn rejoin(&mut self, i: usize) {
+        let name = self.people[i].id.to_string();
+        self.people[i].addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)), 1);
+        self.join(&name);
+        self.people.swap_remove(i);
+        self.people[i].index = i as u8;
+    }
+
     pub fn leave(&mut self, i: usize) {
         let id = self.people[i].id.clone();
         self.sfu
