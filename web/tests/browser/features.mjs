@@ -73,5 +73,15 @@ await scenario('features', async (onClose) => {
   }, 45000);
   log('speaker view', JSON.stringify({ stage: [staged, sizes.big.tileHeight, sizes.big.height], strip: [strip, sizes.small.tileHeight, sizes.small.height] }));
   await screenshot(Dora, 'speaker-view-Dora.png');
+
+  // Unpinned, a screen share takes the stage by itself.
+  await Dora.dblclick('.tile:has(video[data-participant="Fay"])');
+  await Eli.click('#btn-screen');
+  await waitFor("Eli's screen on Dora's stage", () => Dora.evaluate(() => {
+    const v = document.querySelector('#stage .tile.on-stage video[data-participant]');
+    return v && v.dataset.participant === 'Eli' && v.closest('.tile').dataset.videoType === 'desktop';
+  }), 20000);
+  log('a screen share takes the stage in speaker view');
+  await Eli.click('#btn-screen');
   for (const n of names) assert(pages[n].errors.length === 0, `${n}: no uncaught page errors`);
 });

@@ -98,7 +98,9 @@ export class Ui extends EventTarget {
     t.label.textContent = p.name;
     t.avatar.textContent = initials(p.name);
     t.video.setAttribute('data-participant', p.name);
+    const wasSharing = t.tile.dataset.videoType === 'desktop';
     this.#applyState(t.tile, { audioMuted: p.audioMuted, videoMuted: p.videoMuted, hand: p.hand, sharing: p.videoType === 'desktop' });
+    if (wasSharing !== (p.videoType === 'desktop')) this.#arrange();
     this.#renderList();
   }
 
@@ -190,11 +192,16 @@ export class Ui extends EventTarget {
     this.#arrange();
   }
 
-  /** Who is on stage in speaker view: the pinned tile, else the dominant speaker, else the first remote. */
+  /**
+   * Who is on stage in speaker view: the pinned tile, else someone sharing a screen, else the
+   * dominant speaker, else the first remote.
+   */
   onStage() {
     if (this.view !== 'speaker') return null;
     const remote = [...this.tiles.keys()].filter((k) => k !== 'local');
     if (this.pinned && this.tiles.has(this.pinned) && this.pinned !== 'local') return this.pinned;
+    const sharing = remote.find((k) => this.tiles.get(k).tile.dataset.videoType === 'desktop');
+    if (sharing) return sharing;
     if (this.dominant && this.dominant !== 'local' && this.tiles.has(this.dominant)) return this.dominant;
     return remote[0] || null;
   }
