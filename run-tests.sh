@@ -10,6 +10,7 @@ root=$PWD
 pkgs=()
 command -v chromium >/dev/null || pkgs+=(chromium)
 command -v ip >/dev/null || pkgs+=(iproute2)
+command -v docker-compose >/dev/null || pkgs+=(docker-compose)   # validates compose.yaml, no engine needed
 if ((${#pkgs[@]})); then
   echo "== apt-get install ${pkgs[*]}"
   apt-get update -qq
@@ -40,3 +41,6 @@ cargo build --workspace --bins --tests --locked
 export MEET_BIN_DIR="$root/target/debug"
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+
+echo "== deployment checks (compose.yaml, env.example, gen-secrets.sh)"
+"$MEET_PYTHON" -m pytest -q deploy
