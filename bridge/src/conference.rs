@@ -119,6 +119,9 @@ impl Conference {
     /// The earliest moment this conference needs `drive` again.
     pub fn next_timeout(&self) -> Option<Instant> {
         let mut t = self.endpoints.iter().map(|e| e.next_timeout).min()?;
+        if let Some(d) = self.endpoints.iter().filter_map(|e| e.offer_deadline()).min() {
+            t = t.min(d);
+        }
         t = t.min(self.next_allocation);
         if let Some(s) = self.speakers.next_evaluation() {
             t = t.min(s);
@@ -175,7 +178,10 @@ impl Conference {
         }
         self.remove_failed(sink);
         for ep in &mut self.endpoints {
-            if let Some(offer) = ep.make_offer() {
+            if ep.expire_unanswered_offer(now) {
+                tracing::info!(conference = %self.id, endpoint = %ep.id, "offer not answered in time; offering again");
+            }
+            if let Some(offer) = ep.make_offer(now) {
                 sink.events.push_back(ColibriEvent::Offer {
                     conference: self.id.clone(),
                     endpoint: ep.id.clone(),

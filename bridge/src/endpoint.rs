@@ -36,6 +36,8 @@ pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// tens of milliseconds, so a short cache keeps memory per receiver low.
 pub const RTX_CACHE_AGE: Duration = Duration::from_millis(500);
 pub const RTX_CACHE_PACKETS: usize = 256;
+/// An offer without an answer this long is given up and made again.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Starting point of the send-side bandwidth estimate.
 pub const INITIAL_BWE: Bitrate = Bitrate::kbps(2_500);
 
@@ -78,6 +80,8 @@ pub struct Endpoint {
     pub tracks_in: Vec<TrackIn>,
     pub tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
+    /// When the outstanding offer went out.
+    pending_since: Option<Instant>,
     channel: Option<ChannelId>,
     channel_queue: VecDeque<String>,
     /// Incoming SSRC → (track index, layer index).
@@ -145,6 +149,7 @@ impl Endpoint {
             tracks_in: Vec::new(),
             tracks_out: Vec::new(),
             pending: None,
+            pending_since: None,
             channel: None,
             channel_queue: VecDeque::new(),
             ssrcs: HashMap::new(),
@@ -398,8 +403,32 @@ impl Endpoint {
         });
     }
 
+    /// When an unanswered offer is given up (see [`ANSWER_TIMEOUT`]).
+    pub fn offer_deadline(&self) -> Option<Instant> {
+        self.pending_since.map(|t| t + ANSWER_TIMEOUT)
+    }
+
+    /// Gives up an offer that got no answer in time (lost on the way, or the page was busy):
+    /// what it carried goes into the next offer, so the participant is not stuck without
+    /// the sources that joined meanwhile.
+    pub fn expire_unanswered_offer(&mut self, now: Instant) -> bool {
+        if self.offer_deadline().is_none_or(|d| now < d) {
+            return false;
+        }
+        self.pending = None;
+        self.pending_since = None;
+        for t in &mut self.tracks_out {
+            t.state = match t.state {
+                TrackOutState::Negotiating(_) => TrackOutState::ToOpen,
+                TrackOutState::Stopping(m) => TrackOutState::ToStop(m),
+                s => s,
+            };
+        }
+        true
+    }
+
     /// Makes the bridge's next offer when sources changed and no offer is outstanding.
-    pub fn make_offer(&mut self) -> Option<Offer> {
+    pub fn make_offer(&mut self, now: Instant) -> Option<Offer> {
         if self.pending.is_some() || self.failed.is_some() {
             return None;
         }
@@ -432,6 +461,7 @@ impl Endpoint {
         }
         let (offer, pending) = api.apply()?;
         self.pending = Some(pending);
+        self.pending_since = Some(now);
         self.mark_written();
         Some(Offer { sdp: offer.to_sdp_string(), added, removed })
     }
@@ -440,6 +470,7 @@ impl Endpoint {
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), Error> {
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Error::BadRequest(format!("answer is not valid SDP: {e}")))?;
         let pending = self.pending.take().ok_or_else(|| Error::BadRequest("no offer from the bridge is outstanding".into()))?;
+        self.pending_since = None;
         let result = self.rtc.sdp_api().accept_answer(pending, answer);
         self.mark_written();
         match result {

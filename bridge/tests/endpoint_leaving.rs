@@ -84,3 +84,23 @@ fn reallocated_endpoint_replaces_the_old_session() {
     }
     assert_eq!(w.people[1].msid_mismatches + w.people[0].msid_mismatches, 0);
 }
+
+#[test]
+fn a_lost_offer_is_made_again_and_the_late_joiner_arrives() {
+    let mut w = World::new();
+    for name in ["alice", "bob"] {
+        w.join(name);
+    }
+    w.connect_all();
+    w.run_for(Duration::from_secs(1));
+    w.people[0].lose_offers = 1;
+    w.join("carol");
+    w.connect_all();
+    w.run_for(Duration::from_secs(5));
+    assert_eq!(w.received(0, 2).video_frames, 0, "alice never answered the offer with carol");
+    w.run_for(Duration::from_secs(20));
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert!(w.received(0, 2).audio_frames > 40 && w.received(0, 2).video_frames > 20, "the offer was made again");
+    assert!(w.received(2, 0).video_frames > 20);
+}

@@ -67,6 +67,8 @@ pub struct Participant {
     pub keyframe_requests: usize,
     pub offers_seen: usize,
     pub connected: bool,
+    /// The next this many offers from the bridge are lost on the way (never answered).
+    pub lose_offers: usize,
     /// Fraction of this participant's media datagrams to the bridge that are dropped.
     pub uplink_loss: f64,
     /// Fraction of the bridge's media datagrams to this participant that are dropped.
@@ -192,6 +194,7 @@ impl World {
             keyframe_requests: 0,
             offers_seen: 0,
             connected: false,
+            lose_offers: 0,
             uplink_loss: 0.0,
             downlink_loss: 0.0,
             frames_sent: 0,
@@ -359,6 +362,11 @@ impl World {
         if let ColibriEvent::Offer { endpoint, offer, .. } = &e {
             let Some(p) = self.people.iter_mut().find(|p| &p.id == endpoint) else { return };
             p.offers_seen += 1;
+            if p.lose_offers > 0 {
+                p.lose_offers -= 1;
+                self.colibri_events.push(e);
+                return;
+            }
             record_msids(p, offer);
             let offer = SdpOffer::from_sdp_string(offer).expect("bridge offer parses");
             let answer = p.rtc.sdp_api().accept_offer(offer).expect("participant accepts the bridge offer");
