@@ -358,7 +358,7 @@ export class Conference extends EventTarget {
     if (!this.bridge || (sid && this.bridge.sid !== sid)) return;
     if (reason === 'failed' || reason === 'ended') {
       // Focus gave up on this session (or restarts): no new one comes until we join again.
-      setTimeout(() => { if (!this.left) this.#rejoin(`bridge session ${reason}`); }, reason === 'ended' ? 2000 : 0);
+      setTimeout(() => { if (!this.left) this.#rejoin(`bridge session ${reason}`); }, reason === 'ended' ? 1000 : 0);
       return;
     }
     if (reason === 'p2p') {
