@@ -165,6 +165,7 @@ mod tests {
             codecs: vec![],
             last_keyframe_request: vec![None; 3],
             muted: false,
+            announced_max_height: None,
         }
     }
 

@@ -215,6 +215,37 @@ impl Conference {
             for j in 0..self.endpoints.len() {
                 self.allocate_for(j, now);
             }
+            self.announce_sender_constraints();
+        }
+    }
+
+    /// Tells each sender the largest height any receiver asks for of its video (capped at its
+    /// top layer), so its page can stop encoding layers nobody wants (SenderSourceConstraints).
+    /// Built from the receivers' wishes, not from what is forwarded now: a layer the sender
+    /// stopped must come back when someone asks for it.
+    fn announce_sender_constraints(&mut self) {
+        for s in 0..self.endpoints.len() {
+            let num = self.endpoints[s].num;
+            let Some(ti) = self.endpoints[s].tracks_in.iter().position(|t| t.kind == MediaKind::Video) else { continue };
+            let track = &self.endpoints[s].tracks_in[ti];
+            let top = track.layers.iter().filter_map(|l| l.height).max().map(i32::from).unwrap_or(720);
+            let name = track.source_name.clone();
+            let wish = self
+                .endpoints
+                .iter()
+                .filter(|e| e.tracks_out.iter().any(|t| t.source == num && t.kind == MediaKind::Video))
+                .map(|e| {
+                    let c = &e.constraints;
+                    c.constraints.get(&name).or(c.default_constraints.as_ref()).map(|v| v.max_height).unwrap_or(i32::MAX)
+                })
+                .max()
+                .unwrap_or(0);
+            let max_height = wish.clamp(0, top);
+            let sender = &mut self.endpoints[s];
+            if sender.tracks_in[ti].announced_max_height != Some(max_height) && sender.channel_open() {
+                sender.tracks_in[ti].announced_max_height = Some(max_height);
+                sender.send_channel(&BridgeChannelMessage::SenderSourceConstraints { source_name: name, max_height });
+            }
         }
     }
 

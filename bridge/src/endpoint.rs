@@ -258,6 +258,7 @@ impl Endpoint {
                     codecs,
                     last_keyframe_request: vec![None; n],
                     muted: false,
+                    announced_max_height: None,
                 });
                 events.push(EpEvent::SourceAdded(m.kind));
             }

@@ -71,6 +71,8 @@ pub struct TrackIn {
     /// When a keyframe was last requested from the sender, per layer index.
     pub last_keyframe_request: Vec<Option<Instant>>,
     pub muted: bool,
+    /// The SenderSourceConstraints height last sent to the sender.
+    pub announced_max_height: Option<i32>,
 }
 
 impl TrackIn {

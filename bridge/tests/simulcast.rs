@@ -67,6 +67,14 @@ fn constraint_change_switches_layer_at_a_requested_keyframe() {
             assert_eq!(w.received(r, s).switches_without_keyframe, 0);
         }
     }
+    // carol's video: nobody but bob watches (alice set 0) → carol hears 720 (bob's view).
+    let last = |i: usize| {
+        w.people[i].messages.iter().rev().find_map(|m| match m {
+            BridgeChannelMessage::SenderSourceConstraints { source_name, max_height } => Some((source_name.clone(), *max_height)),
+            _ => None,
+        })
+    };
+    assert_eq!(last(2), Some(("carol-v0".to_string(), 720)));
     let mut total_switches = 0;
     for p in &w.people {
         for r in p.received.values() {
@@ -75,6 +83,25 @@ fn constraint_change_switches_layer_at_a_requested_keyframe() {
         }
     }
     let _ = total_switches;
+}
+
+#[test]
+fn senders_learn_the_largest_height_anyone_receives() {
+    let mut w = World::new();
+    for name in ["alice", "bob", "carol"] {
+        w.join(name);
+    }
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    // Both receivers of bob's video want at most 180p.
+    w.send_channel(0, &constraints(-1, Some(180), &[]));
+    w.send_channel(2, &constraints(-1, Some(180), &[]));
+    w.run_for(Duration::from_secs(1));
+    let last = w.people[1].messages.iter().rev().find_map(|m| match m {
+        BridgeChannelMessage::SenderSourceConstraints { source_name, max_height } => Some((source_name.clone(), *max_height)),
+        _ => None,
+    });
+    assert_eq!(last, Some(("bob-v0".to_string(), 180)));
 }
 
 #[test]
