@@ -142,3 +142,29 @@ fn force_mute_stops_forwarding_that_source() {
     assert!(w.received(0, 1).video_frames > 20, "bob's video still flows");
     assert!(w.received(0, 2).audio_frames > 40);
 }
+
+#[test]
+fn wrong_dtls_fingerprint_fails_that_endpoint_only() {
+    let mut w = World::new();
+    for name in ["alice", "bob"] {
+        w.join(name);
+    }
+    // mallory's offer announces a certificate fingerprint that is not hers.
+    w.join_with("mallory", |sdp| {
+        sdp.lines()
+            .map(|l| if l.starts_with("a=fingerprint:sha-256 ") { "a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF".to_string() } else { l.to_string() })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            + "\r\n"
+    });
+    w.run_for(Duration::from_secs(35));
+    let failed = w
+        .colibri_events
+        .iter()
+        .any(|e| matches!(e, proto::colibri::ColibriEvent::EndpointFailed { endpoint, .. } if endpoint.as_str() == "mallory"));
+    assert!(failed, "mallory's endpoint fails");
+    assert!(!w.people[2].connected || w.received(0, 2).audio_frames == 0, "no media from mallory reaches alice");
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert!(w.received(0, 1).audio_frames > 40 && w.received(1, 0).video_frames > 20, "alice and bob are not disturbed");
+}

@@ -139,6 +139,11 @@ impl World {
 
     /// A participant offers and gets allocated; returns its index.
     pub fn join(&mut self, name: &str) -> usize {
+        self.join_with(name, |sdp| sdp)
+    }
+
+    /// Like `join`, with the offer's SDP text edited on the way to the bridge.
+    pub fn join_with(&mut self, name: &str, edit: impl FnOnce(String) -> String) -> usize {
         let index = self.people.len() as u8;
         let id = EndpointId::new(name).expect("valid endpoint id");
         let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 1, index + 1)), 5000);
@@ -164,7 +169,7 @@ impl World {
                     conference: self.conference.clone(),
                     endpoint: id.clone(),
                     display_name: name.into(),
-                    offer: offer.to_sdp_string(),
+                    offer: edit(offer.to_sdp_string()),
                 },
             )
             .expect("allocation succeeds");
@@ -323,12 +328,25 @@ impl World {
                     moved = true;
                     let Ok(contents) = data.as_slice().try_into() else { continue };
                     let input = Input::Receive(now, Receive { proto: Protocol::Udp, source: BRIDGE, destination: p.addr, contents });
-                    p.rtc.handle_input(input).expect("participant handles input");
+                    if p.rtc.handle_input(input).is_err() {
+                        p.alive = false;
+                    }
                 }
-                p.rtc.handle_input(Input::Timeout(now)).expect("participant handles timeout");
+                if !p.alive {
+                    continue;
+                }
+                if p.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    // A participant whose own session failed (a test that breaks DTLS) stops.
+                    p.alive = false;
+                    continue;
+                }
                 let mut out = Vec::new();
                 loop {
-                    match p.rtc.poll_output().expect("participant polls") {
+                    let Ok(output) = p.rtc.poll_output() else {
+                        p.alive = false;
+                        break;
+                    };
+                    match output {
                         Output::Timeout(t) => {
                             p.next_timeout = t;
                             break;
