@@ -42,6 +42,8 @@ pub struct Conference {
     version: String,
     /// Input arrived since the last `drive`: receivers may have packets to flush.
     pub needs_drive: bool,
+    /// Scratch space for endpoint events, kept to spare an allocation per datagram.
+    scratch: Vec<EpEvent>,
 }
 
 fn pair_mut(v: &mut [Endpoint], a: usize, b: usize) -> (&mut Endpoint, &mut Endpoint) {
@@ -71,6 +73,7 @@ impl Conference {
             allocation_due: false,
             version,
             needs_drive: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -136,11 +139,12 @@ impl Conference {
         let ep = &mut self.endpoints[i];
         ep.handle_input(input);
         ep.dirty = false;
-        let mut evs = Vec::new();
+        let mut evs = std::mem::take(&mut self.scratch);
         ep.poll(now, sink.transmits, &mut evs);
-        for ev in evs {
+        for ev in evs.drain(..) {
             self.on_event(i, ev, now, sink);
         }
+        self.scratch = evs;
         self.needs_drive = true;
     }
 

@@ -226,19 +226,22 @@ impl Sfu {
         };
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
 
-        // Fast path: the source address is known.
-        let mut target: Option<(ConferenceId, EpNum)> = None;
+        // Fast path: the source address is known (no allocation per datagram).
         if let Some((cid, num)) = self.by_addr.get(&source) {
-            if let Some(conf) = self.conferences.get(cid) {
+            if let Some(conf) = self.conferences.get_mut(cid) {
                 if let Some(i) = conf.index_of_num(*num) {
                     if conf.endpoints[i].accepts(&input) {
-                        target = Some((cid.clone(), *num));
+                        self.now = Some(now);
+                        let mut sink = Sink { transmits: &mut self.transmits, events: &mut self.events, metrics: &self.metrics };
+                        conf.handle_input(i, input, now, &mut sink);
+                        return;
                     }
                 }
             }
         }
+        let mut target: Option<(ConferenceId, EpNum)> = None;
         // Slow path: STUN username (or a candidate pair str0m already knows).
-        if target.is_none() {
+        {
             'search: for (cid, conf) in &self.conferences {
                 for ep in &conf.endpoints {
                     if ep.accepts(&input) {
