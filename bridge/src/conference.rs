@@ -363,6 +363,7 @@ impl Conference {
             EpEvent::Failed(_) => {}
             EpEvent::Bandwidth => self.allocation_due = true,
             EpEvent::BadChannelMessage => sink.metrics.bad_channel_messages_total.inc(),
+            EpEvent::ChannelFlood => sink.metrics.channel_messages_dropped_total.inc(),
         }
     }
 

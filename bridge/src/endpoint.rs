@@ -62,6 +62,35 @@ pub enum EpEvent {
     Bandwidth,
     /// A bridge-channel message could not be parsed.
     BadChannelMessage,
+    /// A bridge-channel message was dropped: the page sends faster than allowed.
+    ChannelFlood,
+}
+
+/// Bridge-channel messages a page may send per second (sustained), and in a burst. Relayed
+/// messages fan out to every other page, so one page must not be able to flood them.
+const CHANNEL_RATE: f64 = 50.0;
+const CHANNEL_BURST: f64 = 200.0;
+
+/// A token bucket for incoming bridge-channel messages.
+#[derive(Debug)]
+struct ChannelBudget {
+    tokens: f64,
+    at: Option<Instant>,
+}
+
+impl ChannelBudget {
+    fn take(&mut self, now: Instant) -> bool {
+        if let Some(at) = self.at {
+            self.tokens = (self.tokens + now.saturating_duration_since(at).as_secs_f64() * CHANNEL_RATE).min(CHANNEL_BURST);
+        }
+        self.at = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// An offer the bridge made and its summary for focus.
@@ -84,6 +113,7 @@ pub struct Endpoint {
     pending_since: Option<Instant>,
     channel: Option<ChannelId>,
     channel_queue: VecDeque<String>,
+    channel_budget: ChannelBudget,
     /// Incoming SSRC → (track index, layer index).
     ssrcs: HashMap<u32, (usize, usize)>,
     pub connected: bool,
@@ -152,6 +182,7 @@ impl Endpoint {
             pending_since: None,
             channel: None,
             channel_queue: VecDeque::new(),
+            channel_budget: ChannelBudget { tokens: CHANNEL_BURST, at: None },
             ssrcs: HashMap::new(),
             connected: false,
             failed: None,
@@ -294,6 +325,10 @@ impl Endpoint {
                 }
                 if d.data.len() > MAX_CHANNEL_MESSAGE {
                     events.push(EpEvent::BadChannelMessage);
+                    return;
+                }
+                if !self.channel_budget.take(now) {
+                    events.push(EpEvent::ChannelFlood);
                     return;
                 }
                 match serde_json::from_slice::<BridgeChannelMessage>(&d.data) {

@@ -59,6 +59,7 @@ metrics! {
     keyframe_requests_total: "keyframe requests (PLI) sent to senders",
     layer_switches_total: "simulcast layer switches done at a keyframe",
     bad_channel_messages_total: "bridge-channel messages refused (unparsable, too big, wrong direction)",
+    channel_messages_dropped_total: "bridge-channel messages dropped because a page sent faster than allowed",
     colibri_requests_total: "Colibri requests handled",
     colibri_errors_total: "Colibri requests refused",
     endpoints_failed_total: "endpoints removed after a transport failure",

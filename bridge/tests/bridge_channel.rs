@@ -59,3 +59,28 @@ fn server_hello_and_endpoint_messages_are_relayed_with_the_true_sender() {
     assert!(got, "alice gets carol's stats, from set by the bridge");
     assert_eq!(w.sfu.metrics().bad_channel_messages_total.get(), before + 2);
 }
+
+#[test]
+fn a_flooding_page_is_throttled_and_the_channel_keeps_working() {
+    let mut w = World::new();
+    for name in ["alice", "bob"] {
+        w.join(name);
+    }
+    w.connect_all();
+    w.run_for(Duration::from_millis(300));
+    for i in 0..1000 {
+        w.send_channel(0, &BridgeChannelMessage::EndpointMessage { from: String::new(), to: String::new(), msg_payload: serde_json::json!(i) });
+        if i % 50 == 0 {
+            w.run_for(Duration::from_millis(1));
+        }
+    }
+    w.run_for(Duration::from_secs(1));
+    let relayed = endpoint_messages(&w, 1).len();
+    let dropped = w.sfu.metrics().channel_messages_dropped_total.get();
+    assert!(relayed <= 260, "bob got {relayed} of 1000 flood messages");
+    assert!(dropped >= 700, "{dropped} dropped and counted");
+    w.run_for(Duration::from_secs(2));
+    w.send_channel(0, &BridgeChannelMessage::EndpointMessage { from: String::new(), to: "bob".into(), msg_payload: serde_json::json!("after") });
+    w.run_for(Duration::from_millis(300));
+    assert!(endpoint_messages(&w, 1).iter().any(|m| m.2 == serde_json::json!("after")), "the channel works after the flood");
+}
