@@ -69,7 +69,7 @@ impl Rewriter {
                     None => self.last_out_ts,
                     Some(at) => {
                         let elapsed = arrival.saturating_duration_since(at);
-                        let ticks = (elapsed.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000).max(1);
+                        let ticks = (elapsed.as_micros() * u128::from(self.clock_rate) / 1_000_000).max(1);
                         self.last_out_ts.wrapping_add(ticks as u32)
                     }
                 };
