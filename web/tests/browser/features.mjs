@@ -66,11 +66,16 @@ await scenario('features', async (onClose) => {
   }), 10000);
   assert(staged === 'Fay', `the pinned tile is on stage (got ${staged})`);
   const strip = 'Eli';
+  let lastSizes = null;
   const sizes = await waitFor(`${staged} on stage to arrive larger than ${strip} in the strip`, async () => {
     const big = await tileOf(Dora, staged);
     const small = await tileOf(Dora, strip);
-    return big && small && big.tileHeight > 2 * small.tileHeight && big.height > small.height && { big, small };
-  }, 45000);
+    if (!(big && small && big.tileHeight > 2 * small.tileHeight && big.height > small.height)) {
+      lastSizes = { big: big && [big.tileHeight, big.height], small: small && [small.tileHeight, small.height] };
+      return false;
+    }
+    return { big, small };
+  }, 45000).catch((e) => { throw new Error(`${e.message}; sizes: ${JSON.stringify(lastSizes)}`); });
   log('speaker view', JSON.stringify({ stage: [staged, sizes.big.tileHeight, sizes.big.height], strip: [strip, sizes.small.tileHeight, sizes.small.height] }));
   await screenshot(Dora, 'speaker-view-Dora.png');
 

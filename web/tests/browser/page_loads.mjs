@@ -47,6 +47,14 @@ await scenario('page_loads', async (onClose) => {
   assert(local.label.includes(evil), 'the display name is shown literally');
   assert(local.imgs === 0 && local.bolds === 0 && !local.pwned, 'no element was created from the name');
 
+  // Alone in the room, nobody watches: the bridge says so and the page stops encoding.
+  const paused = await waitFor('the lone page to pause its video encodings', () => page.evaluate(() => {
+    const b = window.meet.conference.bridge;
+    const enc = b && b.videoSender && b.videoSender.getParameters().encodings;
+    return enc && enc.length === 3 && enc.every((e) => e.active === false) && enc.map((e) => e.rid);
+  }), 20000);
+  log('lone participant paused encodings', JSON.stringify(paused));
+
   // A room path with markup gets a plain error, not the page, and is not reflected.
   const res = await page.request.get(`${BASE}/%3Cscript%3Ealert(1)%3C%2Fscript%3E`);
   assert(res.status() === 400, `bad room name answered ${res.status()}`);

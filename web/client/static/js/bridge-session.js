@@ -68,16 +68,20 @@ export class BridgeSession extends PeerSession {
     return false;
   }
 
-  /** The bridge says the largest height anyone watches of our video: stop unneeded layers. */
+  /**
+   * The bridge says the largest height anyone watches of our video. Nobody (0): pause every
+   * encoding. Anyone: send all three layers. Layers are not switched off one by one: the
+   * bridge caps its figure at the largest layer it has seen, so a layer turned off here could
+   * never be asked for again.
+   */
   async applySenderConstraint(maxHeight) {
     const sender = this.videoSender;
     if (!sender) return;
     const params = sender.getParameters();
-    if (!params.encodings || params.encodings.length < 2) return;
-    const heights = { q: 180, h: 360, f: 720 };
+    if (!params.encodings || !params.encodings.length) return;
     let changed = false;
     for (const enc of params.encodings) {
-      const want = maxHeight > 0 && (heights[enc.rid] ?? 720) <= Math.max(maxHeight, 180);
+      const want = maxHeight > 0;
       if (enc.active !== want) {
         enc.active = want;
         changed = true;

@@ -56,6 +56,7 @@ export class Conference extends EventTarget {
     this.roomJid = `${room}@${config.muc}`;
     this.focusJid = `${this.roomJid}/focus`;
     this.participants = new Map();
+    this.orphans = new Map(); // nick -> [{ session, track }] received before that occupant's presence
     this.bridge = null;
     this.p2p = null;
     this.hand = false;
@@ -204,6 +205,10 @@ export class Conference extends EventTarget {
     part.videoType = text('videotype') === 'desktop' ? 'desktop' : 'camera';
     if (isNew) this.ui.addParticipant(part);
     else this.ui.updateParticipant(part);
+    if (isNew && this.orphans.has(nick)) {
+      for (const o of this.orphans.get(nick)) if (!o.session.closed) this.#attachTrack(part, o.session, o.track);
+      this.orphans.delete(nick);
+    }
     this.#refreshStream(part);
   }
 
@@ -380,7 +385,19 @@ export class Conference extends EventTarget {
 
   #onTrack(session, nick, track) {
     if (nick === this.nick) return;
-    const part = this.participants.get(nick) || this.#placeholder(nick);
+    const part = this.participants.get(nick);
+    if (!part) {
+      // A track may come before its sender's presence (or for an endpoint that already left):
+      // keep it aside; it is shown if and when that occupant appears.
+      console.info(`track from ${nick}, not (yet) an occupant: kept aside`);
+      if (!this.orphans.has(nick)) this.orphans.set(nick, []);
+      this.orphans.get(nick).push({ session, track });
+      return;
+    }
+    this.#attachTrack(part, session, track);
+  }
+
+  #attachTrack(part, session, track) {
     let stream = part.streams[session.kind];
     if (!stream || stream.session !== session) {
       stream = new MediaStream();
@@ -392,15 +409,13 @@ export class Conference extends EventTarget {
     this.#refreshStream(part);
   }
 
-  /** A track may arrive before the presence that names its sender; show it with its id. */
-  #placeholder(nick) {
-    const part = { nick, name: nick, streams: {}, audioMuted: false, videoMuted: false, hand: false, videoType: 'camera', placeholder: true };
-    this.participants.set(nick, part);
-    this.ui.addParticipant(part);
-    return part;
-  }
-
   #onTrackRemoved(session, nick, track) {
+    const kept = this.orphans.get(nick);
+    if (kept) {
+      const rest = kept.filter((o) => o.track !== track && !o.session.closed);
+      if (rest.length) this.orphans.set(nick, rest);
+      else this.orphans.delete(nick);
+    }
     const part = this.participants.get(nick);
     if (!part) return;
     const stream = part.streams[session.kind];
@@ -623,6 +638,7 @@ export class Conference extends EventTarget {
     this.bridge = null;
     this.p2p = null;
     for (const nick of [...this.participants.keys()]) this.#removeParticipant(nick);
+    this.orphans.clear();
     this.nick = null;
   }
 
