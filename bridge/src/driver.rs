@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::candidates;
+use crate::pktinfo;
 use crate::sfu::{Sfu, SfuOutput};
 use crate::Error;
 
@@ -57,14 +58,14 @@ impl MediaTask {
                 drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)),
             );
             tokio::select! {
-                r = self.socket.recv_from(&mut buf) => {
-                    match r {
-                        Ok((n, src)) => self.on_datagram(src, &buf[..n]),
-                        Err(e) => tracing::debug!("udp receive error: {e}"),
+                r = self.socket.readable() => {
+                    if let Err(e) = r {
+                        tracing::debug!("udp socket error: {e}");
                     }
                     for _ in 0..READ_BATCH {
-                        match self.socket.try_recv_from(&mut buf) {
-                            Ok((n, src)) => self.on_datagram(src, &buf[..n]),
+                        let socket = &self.socket;
+                        match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(socket, &mut buf)) {
+                            Ok((n, src, dst)) => self.on_datagram(src, dst, &buf[..n]),
                             Err(_) => break,
                         }
                     }
@@ -92,8 +93,12 @@ impl MediaTask {
         }
     }
 
-    fn on_datagram(&mut self, src: SocketAddr, data: &[u8]) {
-        let dst = candidates::destination_for(src, self.bound, &self.candidates);
+    fn on_datagram(&mut self, src: SocketAddr, local_ip: Option<std::net::IpAddr>, data: &[u8]) {
+        // The candidate with the address the datagram really arrived on, else a guess
+        // (advertised addresses behind NAT are not local).
+        let dst = local_ip
+            .and_then(|ip| self.candidates.iter().find(|c| c.ip() == ip).copied())
+            .unwrap_or_else(|| candidates::destination_for(src, self.bound, &self.candidates));
         self.sfu.handle_datagram(Instant::now(), src, dst, data);
     }
 
@@ -126,6 +131,9 @@ pub fn bind_media_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, Error>
     let _ = s.set_send_buffer_size(4 << 20);
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
+    if let Err(e) = crate::pktinfo::enable(&s, addr.is_ipv6()) {
+        tracing::warn!("cannot learn datagram destinations (IP_PKTINFO): {e}");
+    }
     Ok(s.into())
 }
 

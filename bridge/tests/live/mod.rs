@@ -86,6 +86,11 @@ pub struct System {
 
 impl System {
     pub fn start() -> System {
+        Self::start_with_media_ip("127.0.0.1")
+    }
+
+    /// Like `start`, with the media socket bound to `ip` (e.g. `0.0.0.0`, as in production).
+    pub fn start_with_media_ip(ip: &str) -> System {
         let secret = proto::secrets::random_hex(16).expect("os randomness");
         let bus = free_tcp();
         let sdir = temp_dir("signal");
@@ -105,7 +110,7 @@ impl System {
         let signal = Proc { child, dir: sdir };
         wait_tcp(bus, "signal's bus");
         let bridge_http = free_tcp();
-        let media = free_udp();
+        let media = SocketAddr::new(ip.parse().expect("valid IP"), free_udp().port());
         let bdir = temp_dir("bridge");
         let child = Command::new(env!("CARGO_BIN_EXE_bridge"))
             .env("BRIDGE_MEDIA_ADDR", media.to_string())
