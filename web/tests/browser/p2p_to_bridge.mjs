@@ -56,6 +56,19 @@ await scenario('p2p_to_bridge', async (onClose) => {
       return !s.bridge && s.p2p && document.querySelectorAll('.tile.dominant').length === 1;
     }), 30000);
   }
+  // Over P2P there is no bridge channel: reactions and quality go over the P2P data channel.
+  await a.click('.btn-reaction[data-emoji="👏"]');
+  await waitFor('Ben to see Ann\'s reaction over P2P', () => b.evaluate(() => {
+    const t = document.querySelector('video[data-participant="Ann"]')?.closest('.tile');
+    return t && [...t.querySelectorAll('.reaction')].some((r) => r.textContent === '👏');
+  }), 10000);
+  // Forget what the bridge channel said earlier, then wait for a figure over P2P.
+  await b.evaluate(() => { document.querySelector('video[data-participant="Ann"]').closest('.tile').querySelector('.quality').dataset.quality = 'unknown'; });
+  await waitFor('Ben to see Ann\'s connection quality over P2P', () => b.evaluate(() => {
+    const t = document.querySelector('video[data-participant="Ann"]')?.closest('.tile');
+    return t && ['good', 'fair', 'poor'].includes(t.querySelector('.quality').dataset.quality);
+  }), 20000);
+  log('reaction and quality over the P2P channel');
   await installSampler(a);
   await installSampler(b);
   const tA = await a.evaluate(() => performance.now());
