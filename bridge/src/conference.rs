@@ -292,6 +292,9 @@ impl Conference {
         let mut forwarded = Vec::new();
         let mut last_n = Vec::new();
         let r = &mut self.endpoints[j];
+        // Never ask the estimator to probe below the starting estimate: a low target early
+        // in a session (before video layers are seen) would pull the estimate down with it.
+        let desired = desired.max(crate::endpoint::INITIAL_BWE.as_u64());
         let moved = r.desired_bitrate.abs_diff(desired) * 5 > r.desired_bitrate;
         if moved {
             r.desired_bitrate = desired;

@@ -527,8 +527,8 @@ impl Endpoint {
                 for mid in opened {
                     if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                         tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
-                        // Video stays paced: with unpaced forwarding str0m's estimate
-                        // sometimes collapsed at the start of a session in our tests.
+                        // Video stays paced: unpaced bursts into a slow link made the
+                        // estimate collapse (loss) in our bottleneck test.
                     }
                 }
                 Ok(())

@@ -29,3 +29,25 @@ fn receiver_behind_a_slow_link_gets_lower_layers() {
     assert!(from_bob.video_frames > 45 && from_carol.video_frames > 45, "video keeps flowing at a lower layer");
     assert_eq!(w.received(1, 2).last_video_layer, Some(2), "bob's fast link keeps the top layer");
 }
+
+#[test]
+fn estimates_on_fast_links_do_not_start_low() {
+    // Regression: asking the estimator to probe only up to what was seen in the first
+    // moments (audio, no video layers yet) pulled every estimate down to ~0.5 Mbit/s.
+    let mut w = World::new();
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
+        w.join(name);
+    }
+    w.connect_all();
+    for _ in 0..6 {
+        w.run_for(Duration::from_secs(1));
+        let conf = w.sfu.conference(&w.conference).expect("conference exists");
+        for e in &conf.endpoints {
+            let bwe = e.bwe.unwrap_or(0);
+            assert!(bwe >= 2_000_000, "{} estimate {bwe} at {:?}", e.id, w.elapsed());
+        }
+    }
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.received(0, 1).last_video_layer, Some(2), "top layer with room to spare");
+}
