@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use proto::bridge_channel::BridgeChannelMessage;
 use proto::colibri::ColibriEvent;
 use proto::{ConferenceId, EndpointId};
+use str0m::format::Codec;
 use str0m::media::MediaKind;
 use str0m::net::Transmit;
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
@@ -459,14 +460,17 @@ impl Conference {
             let Some(rw) = t.rewriter.rewrite(ssrc, *packet.seq_no, packet.header.timestamp, packet.timestamp) else {
                 continue;
             };
+            let patch = if codec == Some(Codec::Vp8) { t.vp8.rewrite(ssrc, &packet.payload) } else { None };
             let mut api = r.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
-            tx.write_rtp(
-                RtpWrite::new(out_pt, rw.seq.into(), rw.ts, packet.timestamp, packet.payload.clone())
-                    .marker(packet.header.marker)
-                    .ext_vals(ext.clone())
-                    .nackable(kind == MediaKind::Video),
-            );
+            let mut w = RtpWrite::new(out_pt, rw.seq.into(), rw.ts, packet.timestamp, packet.payload.clone())
+                .marker(packet.header.marker)
+                .ext_vals(ext.clone())
+                .nackable(kind == MediaKind::Video);
+            if let Some(p) = patch {
+                w = w.vp8_patch(p);
+            }
+            tx.write_rtp(w);
             r.mark_written();
             sink.metrics.rtp_forwarded_total.inc();
         }

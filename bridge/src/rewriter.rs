@@ -123,3 +123,89 @@ mod tests {
         assert_eq!((d.seq, e.seq), (105, 104));
     }
 }
+
+/// VP8 PictureID and TL0PICIDX rewriting for one outgoing track: after a switch to another
+/// simulcast layer (another SSRC with its own numbering) the receiver keeps seeing picture
+/// ids that continue, so its decoder does not take the new frames for old ones.
+#[derive(Debug, Default)]
+pub struct Vp8Ids {
+    ssrc: Option<u32>,
+    pid_offset: u16,
+    tl0_offset: u8,
+    /// Newest picture id / TL0PICIDX written out.
+    last_pid: Option<u16>,
+    last_tl0: Option<u8>,
+}
+
+const PID_MASK: u16 = 0x7fff;
+
+impl Vp8Ids {
+    /// The patch for one VP8 payload of `ssrc`, or `None` when nothing needs rewriting (the
+    /// first layer forwarded, or no descriptor fields to rewrite).
+    pub fn rewrite(&mut self, ssrc: u32, payload: &[u8]) -> Option<str0m::rtp::Vp8Patch> {
+        let d = str0m::rtp::Vp8Descriptor::parse(payload).ok()?;
+        if self.ssrc != Some(ssrc) {
+            if let (Some(pid), Some(last)) = (d.picture_id(), self.last_pid) {
+                self.pid_offset = last.wrapping_add(1).wrapping_sub(pid) & PID_MASK;
+            }
+            if let (Some(t), Some(last)) = (d.tl0_pic_idx(), self.last_tl0) {
+                self.tl0_offset = last.wrapping_add(1).wrapping_sub(t);
+            }
+            self.ssrc = Some(ssrc);
+        }
+        let pid = d.picture_id().map(|p| p.wrapping_add(self.pid_offset) & PID_MASK);
+        let tl0 = d.tl0_pic_idx().map(|t| t.wrapping_add(self.tl0_offset));
+        if let Some(p) = pid {
+            // Newest in 15-bit sequence space (reordered packets do not move it back).
+            if self.last_pid.is_none_or(|l| p.wrapping_sub(l) & PID_MASK < 0x4000) {
+                self.last_pid = Some(p);
+            }
+        }
+        if let Some(t) = tl0 {
+            if self.last_tl0.is_none_or(|l| t.wrapping_sub(l) < 0x80) {
+                self.last_tl0 = Some(t);
+            }
+        }
+        if self.pid_offset == 0 && self.tl0_offset == 0 {
+            return None;
+        }
+        let build = |pid: Option<u16>| {
+            let mut b = d.patch();
+            if let Some(p) = pid {
+                b = b.picture_id(p);
+            }
+            if let Some(t) = tl0 {
+                b = b.tl0_pic_idx(t);
+            }
+            b.build()
+        };
+        // A 7-bit PictureID keeps its width: continue modulo 128.
+        build(pid).or_else(|_| build(pid.map(|p| p & 0x7f))).ok()
+    }
+}
+
+#[cfg(test)]
+mod vp8_tests {
+    use super::Vp8Ids;
+
+    /// A VP8 descriptor with a 15-bit picture id and TL0PICIDX, then one payload byte.
+    fn payload(pid: u16, tl0: u8) -> Vec<u8> {
+        vec![0x90, 0xe0, 0x80 | (pid >> 8) as u8, pid as u8, tl0, 0x20, 0x00]
+    }
+
+    #[test]
+    fn picture_ids_continue_across_a_layer_switch() {
+        let mut ids = Vp8Ids::default();
+        assert!(ids.rewrite(1, &payload(100, 7)).is_none(), "the first layer passes unchanged");
+        assert!(ids.rewrite(1, &payload(101, 8)).is_none());
+        // Switch to a layer whose numbering is far away: the ids continue at 102 / 9.
+        let patch = ids.rewrite(2, &payload(5000, 200));
+        assert!(patch.is_some());
+        assert_eq!(ids.last_pid, Some(102));
+        assert_eq!(ids.last_tl0, Some(9));
+        ids.rewrite(2, &payload(5001, 201));
+        assert_eq!(ids.last_pid, Some(103));
+        // Garbage is left alone.
+        assert!(ids.rewrite(2, &[0x90]).is_none());
+    }
+}

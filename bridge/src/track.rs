@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use str0m::format::{Codec, PayloadParams};
 use str0m::media::{MediaKind, Mid, Pt, Rid};
 
-use crate::rewriter::Rewriter;
+use crate::rewriter::{Rewriter, Vp8Ids};
 
 /// Bridge-wide number of an endpoint: cheap to copy and compare on the per-packet path
 /// (the `EndpointId` string is for signalling and logs).
@@ -123,6 +123,7 @@ pub struct TrackOut {
     pub kind: MediaKind,
     pub state: TrackOutState,
     pub rewriter: Rewriter,
+    pub vp8: Vp8Ids,
     /// Sender pt → receiver pt (None: the receiver lacks that codec).
     pub pt_map: Vec<(Pt, Option<Pt>)>,
     /// Layer index the allocator wants; `None` = forward nothing.
@@ -140,6 +141,7 @@ impl TrackOut {
             kind,
             state: TrackOutState::ToOpen,
             rewriter: Rewriter::new(clock, initial_seq),
+            vp8: Vp8Ids::default(),
             pt_map: Vec::new(),
             target: None,
             current: None,
