@@ -96,3 +96,29 @@ mod height_tests {
         assert_eq!(super::vp8_keyframe_height(&p[..8]), None);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// Random and truncated payloads never panic the payload parsers of the forwarding path.
+    #[test]
+    fn random_payloads_never_panic_the_parsers() {
+        let mut x: u64 = 0x853c49e6748fea9b;
+        let mut ids = crate::rewriter::Vp8Ids::default();
+        for i in 0..20_000u32 {
+            let len = (x % 64) as usize;
+            let mut p = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                p.push(x as u8);
+            }
+            let _ = starts_keyframe(Codec::Vp8, &p);
+            let _ = starts_keyframe(Codec::H264, &p);
+            let _ = vp8_keyframe_height(&p);
+            let _ = ids.rewrite(i % 3, &p);
+        }
+    }
+}
