@@ -53,7 +53,7 @@ impl Focus {
             self.send_session(now, room, ep, j, Pending::P2pInitiate { room: room.clone(), sid: sid.clone() });
         }
         if let Some(r) = self.rooms.get_mut(room) {
-            r.mode = Mode::P2p(P2p { initiator, responder, sid, acked: 0, release_at: None });
+            r.mode = Mode::P2p(P2p { initiator, responder, sid, acked: 0, release_at: None, released: false });
         }
         self.counters.p2p_started += 1;
     }
@@ -93,6 +93,28 @@ impl Focus {
         self.reconcile(now, room);
     }
 
+    /// The pair changed (a third participant, a leave) while the P2P session was still being
+    /// set up, i.e. before the bridge sessions were released: both pages still have their
+    /// bridge media, so their P2P session ends now (`session-terminate transport="p2p"
+    /// reason="moving"`, sent to those of the two still in the room) instead of lingering
+    /// beside the bridge with three in the room. After the release no terminate is sent: the
+    /// pages keep P2P media until the bridge's flows (`proto::session`, P2P step 3).
+    pub(super) fn cancel_p2p_setup(&mut self, now: Instant, room: &RoomName, p: &P2p) {
+        self.pending.retain(|_, q| !matches!(&q.what, Pending::P2pInitiate { room: r, sid } if r == room && *sid == p.sid));
+        if p.released {
+            return;
+        }
+        for ep in [&p.initiator, &p.responder] {
+            if self.participant_mut(room, ep).is_none() {
+                continue;
+            }
+            let mut j = Jingle::new(Action::SessionTerminate, p.sid.clone());
+            j.transport = Some(Transport::P2p);
+            j.reason = Some(reason::MOVING.to_string());
+            self.send_session(now, room, ep, j, Pending::Terminate);
+        }
+    }
+
     /// True when `sid` is the room's current P2P session and `ep` one of its two peers.
     pub(super) fn is_p2p_session(&self, room: &RoomName, ep: &EndpointId, sid: &str) -> bool {
         self.rooms.get(room).is_some_and(|r| match &r.mode {
@@ -107,6 +129,7 @@ impl Focus {
         let Some(r) = self.rooms.get_mut(room) else { return };
         let Mode::P2p(p) = &mut r.mode else { return };
         p.release_at = None;
+        p.released = true;
         let eps: Vec<EndpointId> = r.participants.keys().cloned().collect();
         for ep in &eps {
             self.drop_session(now, room, ep, Some(reason::P2P), false);

@@ -56,6 +56,8 @@ pub struct P2p {
     pub acked: u8,
     /// When the bridge sessions are released (set once both acknowledged).
     pub release_at: Option<Instant>,
+    /// The bridge sessions were ended for P2P: the pair's media depends on P2P alone.
+    pub released: bool,
 }
 
 #[derive(Debug)]

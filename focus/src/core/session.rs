@@ -23,6 +23,7 @@ impl Focus {
         let usable = self.pool.any_usable(now);
         let Some(r) = self.rooms.get_mut(room) else { return };
         let two_healthy = r.participants.len() == 2 && r.participants.values().all(|p| !p.failed);
+        let mut cancelled = None;
         match &mut r.mode {
             Mode::P2p(p) => {
                 let keep = p2p_enabled
@@ -31,7 +32,9 @@ impl Focus {
                     && r.participants.contains_key(&p.responder);
                 if !keep {
                     tracing::info!(%room, "leaving P2P: the pair changed");
-                    r.mode = Mode::Bridge { p2p_at: None };
+                    if let Mode::P2p(p) = std::mem::replace(&mut r.mode, Mode::Bridge { p2p_at: None }) {
+                        cancelled = Some(p);
+                    }
                 }
             }
             Mode::Bridge { p2p_at } => {
@@ -42,6 +45,10 @@ impl Focus {
                 }
             }
         }
+        if let Some(p) = cancelled {
+            self.cancel_p2p_setup(now, room, &p);
+        }
+        let Some(r) = self.rooms.get(room) else { return };
         if r.is_p2p() || !usable {
             return;
         }

@@ -891,3 +891,85 @@ fn reconnect_rejoins_every_room() {
     s.input(Input::Reconnected);
     assert_eq!(s.take(), vec![Output::JoinRoom(room("r1")), Output::JoinRoom(room("r2"))]);
 }
+
+/// The P2P `session-terminate`s sent so far, as (nick, sid), removed from the outputs.
+fn p2p_terminates(s: &mut Sim) -> Vec<(String, String)> {
+    let mut n = Vec::new();
+    s.out.retain(|o| match o {
+        Output::SessionIq { nick, jingle, .. }
+            if jingle.action == Action::SessionTerminate && jingle.transport == Some(Transport::P2p) =>
+        {
+            n.push((nick.to_string(), jingle.sid.clone()));
+            false
+        }
+        _ => true,
+    });
+    n.sort();
+    n
+}
+
+#[test]
+fn third_joining_while_p2p_is_set_up_ends_the_p2p_session_for_both() {
+    // fast three-way join: the third arrives just as the room's P2P timer fired
+    let mut s = Sim::new();
+    two_in_room(&mut s);
+    s.advance(Duration::from_secs(3));
+    let (ia, ja) = s.session_iq("aaaa1111", Action::SessionInitiate);
+    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
+    assert_eq!(ja.transport, Some(Transport::P2p));
+    s.ack_participant("r1", "aaaa1111", &ia);
+    s.join("r1", "cccc3333");
+    s.ack_participant("r1", "bbbb2222", &ib);
+    s.connect("r1", "cccc3333");
+    assert_eq!(
+        p2p_terminates(&mut s),
+        vec![("aaaa1111".to_string(), ja.sid.clone()), ("bbbb2222".to_string(), ja.sid.clone())],
+        "both pages are told their P2P session is over"
+    );
+    s.advance(Duration::from_secs(30));
+    assert!(s.out.iter().all(|o| !matches!(o, Output::SessionIq { .. })), "bridge sessions kept, no P2P: {:?}", s.out);
+    let st = s.focus.stats(s.now);
+    assert_eq!((st.p2p_rooms, st.bridge_sessions_active), (0, 3));
+}
+
+#[test]
+fn reload_in_a_room_of_three_does_not_leave_a_p2p_session_behind() {
+    // a reload: the old page leaves, the room is at two long enough for P2P to start, the
+    // new page (new nick) arrives while P2P is being set up
+    let mut s = Sim::new();
+    s.bridge("jvb-a", 0.1);
+    s.open_room("r1");
+    for nick in ["aaaa1111", "bbbb2222", "cccc3333"] {
+        s.join("r1", nick);
+        s.connect("r1", nick);
+    }
+    s.advance(Duration::from_secs(10));
+    s.take();
+    s.leave("r1", "cccc3333");
+    s.advance(Duration::from_millis(3100));
+    let (ia, ja) = s.session_iq("aaaa1111", Action::SessionInitiate);
+    assert_eq!(ja.transport, Some(Transport::P2p));
+    s.ack_participant("r1", "aaaa1111", &ia);
+    s.join("r1", "dddd4444");
+    s.connect("r1", "dddd4444");
+    let terminated = p2p_terminates(&mut s);
+    assert_eq!(terminated, vec![("aaaa1111".to_string(), ja.sid.clone()), ("bbbb2222".to_string(), ja.sid.clone())]);
+    s.advance(Duration::from_secs(30));
+    let st = s.focus.stats(s.now);
+    assert_eq!((st.p2p_rooms, st.bridge_sessions_active), (0, 3));
+}
+
+#[test]
+fn third_joining_after_the_bridge_release_sends_no_p2p_terminate() {
+    let mut s = Sim::new();
+    two_in_room(&mut s);
+    s.advance(Duration::from_secs(4));
+    let (ia, _) = s.session_iq("aaaa1111", Action::SessionInitiate);
+    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
+    s.ack_participant("r1", "aaaa1111", &ia);
+    s.ack_participant("r1", "bbbb2222", &ib);
+    s.advance(Duration::from_secs(3));
+    s.take();
+    s.join("r1", "cccc3333");
+    assert_eq!(p2p_terminates(&mut s), vec![], "pages keep P2P media until the bridge's flows");
+}
