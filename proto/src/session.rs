@@ -12,6 +12,9 @@
 //! 2. participant → focus `session-accept` with its **offer** (its own audio, simulcast
 //!    video, and the data channel). Focus allocates on a bridge and puts the bridge's
 //!    **answer** in the IQ result (a `<jingle action="session-accept">` with the description).
+//!    The participant may repeat step 2 on its current session (same sid) with a new offer
+//!    for an ICE restart (`iceRestart: true`, e.g. after its ICE failed): focus re-allocates
+//!    it on the same bridge, which replaces the endpoint, and answers as above.
 //! 3. When the forwarded sources change, focus → participant `source-add` or
 //!    `source-remove` with the bridge's **offer**; the IQ result carries the participant's
 //!    **answer**. Only the bridge offers after step 2: screen sharing replaces the camera

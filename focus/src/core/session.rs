@@ -148,10 +148,13 @@ impl Focus {
     fn on_session_accept(&mut self, now: Instant, room: &RoomName, ep: &EndpointId, id: String, j: Jingle) {
         let from = Addr::Occupant(room.clone(), ep.clone());
         let Some(p) = self.participant_mut(room, ep) else { return };
+        let restart = matches!(&p.session, BridgeSession::Active { sid, .. } if *sid == j.sid);
         let sid = match &p.session {
             BridgeSession::Initiating { sid } | BridgeSession::AwaitingAccept { sid, .. } if *sid == j.sid => sid.clone(),
-            BridgeSession::Allocating { sid, .. } | BridgeSession::Active { sid, .. } if *sid == j.sid => {
-                self.reply(from, id, Err(StanzaError::new(Condition::UnexpectedRequest, "session already accepted")));
+            // A new offer on the current session: an ICE restart (re-allocated below).
+            BridgeSession::Active { sid, .. } if *sid == j.sid => sid.clone(),
+            BridgeSession::Allocating { sid, .. } if *sid == j.sid => {
+                self.reply(from, id, Err(StanzaError::new(Condition::UnexpectedRequest, "an offer for this session is already being allocated")));
                 return;
             }
             _ => {
@@ -168,6 +171,16 @@ impl Focus {
                 return;
             }
         };
+        if restart {
+            // Allocate on the endpoint's bridge replaces the endpoint there; a renegotiation
+            // in flight or queued belongs to the replaced transport (the bridge offers again).
+            tracing::info!(%room, %ep, "new offer on an active session (ICE restart): re-allocating");
+            if let Some(p) = self.participant_mut(room, ep) {
+                p.reneg_in_flight = None;
+                p.queued_offer = None;
+                p.connected = false;
+            }
+        }
         self.allocate(now, room, ep, sid, id, offer);
     }
 

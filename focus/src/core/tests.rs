@@ -973,3 +973,31 @@ fn third_joining_after_the_bridge_release_sends_no_p2p_terminate() {
     s.join("r1", "cccc3333");
     assert_eq!(p2p_terminates(&mut s), vec![], "pages keep P2P media until the bridge's flows");
 }
+
+#[test]
+fn new_offer_on_an_active_session_is_an_ice_restart_on_the_same_bridge() {
+    let mut s = Sim::new();
+    let b = three_on(&mut s, &[("jvb-a", 0.1), ("jvb-b", 0.5)]);
+    s.take();
+    // a renegotiation is in flight when the page's ICE fails
+    s.offer_event(&b, "r1", "bbbb2222", &["cccc3333"], &[]).unwrap();
+    let (_, add) = s.session_iq("bbbb2222", Action::SourceAdd);
+    let restart = Jingle::new(Action::SessionAccept, add.sid.clone()).with_sdp(SdpType::Offer, OFFER);
+    s.input(Input::SessionIq { room: room("r1"), nick: "bbbb2222".into(), id: "restart1".into(), jingle: Ok(restart.clone()) });
+    let (cid, to, rq) = s.colibri(|_, rq| matches!(rq, ColibriRequest::Allocate { .. }));
+    assert_eq!(to, b, "re-allocated on the same bridge (replaces the endpoint there)");
+    assert!(matches!(rq, ColibriRequest::Allocate { endpoint, .. } if endpoint == ep("bbbb2222")));
+    // a second offer while this one is allocated is refused
+    s.input(Input::SessionIq { room: room("r1"), nick: "bbbb2222".into(), id: "restart2".into(), jingle: Ok(restart) });
+    assert_eq!(s.reply_to("restart2").map_err(|e| e.condition), Err(Condition::UnexpectedRequest));
+    s.ack_bridge(&b, &cid, ResultBody::Colibri(ColibriResponse::Allocated { answer: ANSWER.into() }));
+    match s.reply_to("restart1") {
+        Ok(Reply::Jingle(a)) => assert_eq!((a.sid.as_str(), a.sdp(SdpType::Answer).unwrap()), (add.sid.as_str(), ANSWER)),
+        other => panic!("restart not answered with the bridge's answer: {other:?}"),
+    }
+    assert!(!s.has_session_iq("bbbb2222", Action::SessionTerminate), "no terminate, no new session");
+    // the bridge's next offer reaches the page (the old renegotiation does not block it)
+    s.offer_event(&b, "r1", "bbbb2222", &["cccc3333"], &[]).unwrap();
+    s.session_iq("bbbb2222", Action::SourceAdd);
+    assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 3);
+}
