@@ -79,6 +79,9 @@ pub struct Participant {
     /// Focus gave up on this participant's session (it did not answer, or answered
     /// garbage); it stays in the room without media until it rejoins.
     pub failed: bool,
+    /// The participant had an active bridge session at least once (so a later silence is
+    /// more likely a network outage than a broken page).
+    pub had_session: bool,
 }
 
 impl Participant {
@@ -95,6 +98,7 @@ impl Participant {
             connected: false,
             transport_failures: 0,
             failed: false,
+            had_session: false,
         }
     }
 

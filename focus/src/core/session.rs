@@ -90,12 +90,19 @@ impl Focus {
         body: Result<ResultBody, StanzaError>,
     ) {
         let deadline = now + self.settings.accept_timeout;
+        let grace = now + self.settings.unreachable_grace;
         let Some(p) = self.participant_mut(room, ep) else { return };
         if p.session != (BridgeSession::Initiating { sid: sid.to_string() }) {
             return;
         }
         match body {
             Ok(_) => p.session = BridgeSession::AwaitingAccept { sid: sid.to_string(), deadline },
+            Err(e) if e.condition == Condition::RemoteServerTimeout && p.had_session => {
+                // Probably behind a network outage (that is often why it was moved): the
+                // initiate waits in its connection; its accept may come when the link is back.
+                tracing::info!(%room, %ep, "no answer to a new session-initiate; waiting for the participant's link");
+                p.session = BridgeSession::AwaitingAccept { sid: sid.to_string(), deadline: grace };
+            }
             Err(e) => self.fail_participant(now, room, ep, &format!("session-initiate refused: {} {}", e.condition.as_str(), e.text)),
         }
     }
@@ -241,6 +248,7 @@ impl Focus {
         match body {
             Ok(ResultBody::Colibri(ColibriResponse::Allocated { answer })) if check_sdp(&answer).is_ok() => {
                 p.session = BridgeSession::Active { sid: sid.to_string(), bridge: bridge.clone() };
+                p.had_session = true;
                 let j = Jingle::new(Action::SessionAccept, sid).with_sdp(SdpType::Answer, answer);
                 self.reply(from, accept_id, Ok(Reply::Jingle(j)));
                 self.flush_reneg(now, room, ep);

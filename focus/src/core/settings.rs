@@ -16,6 +16,12 @@ pub struct Settings {
     pub participant_timeout: Duration,
     /// How long a participant has to send its `session-accept` after a `session-initiate`.
     pub accept_timeout: Duration,
+    /// A participant that already had media and gets a new session (moved, or its
+    /// transport failed) may be behind a network outage: its page receives the
+    /// `session-initiate` only when its link is back. Not answering it in
+    /// `participant_timeout` then does not fail it; it has this long to send its
+    /// `session-accept` (a page that is really gone leaves the room anyway).
+    pub unreachable_grace: Duration,
     /// How long a bridge has to answer a Colibri request.
     pub colibri_timeout: Duration,
     /// Health-check period per bridge.
@@ -41,6 +47,7 @@ impl Default for Settings {
             p2p_overlap: Duration::from_secs(2),
             participant_timeout: Duration::from_secs(10),
             accept_timeout: Duration::from_secs(20),
+            unreachable_grace: Duration::from_secs(120),
             colibri_timeout: Duration::from_secs(8),
             health_interval: Duration::from_secs(10),
             bridge_avoid: Duration::from_secs(60),

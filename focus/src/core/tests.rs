@@ -1001,3 +1001,48 @@ fn new_offer_on_an_active_session_is_an_ice_restart_on_the_same_bridge() {
     s.session_iq("bbbb2222", Action::SourceAdd);
     assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 3);
 }
+
+#[test]
+fn page_behind_a_long_outage_gets_one_clean_move_not_moving_then_failed() {
+    // the bridge gives up the page's transport during a ~35 s outage; the new initiate waits
+    // in the page's connection until the link is back
+    let mut s = Sim::new();
+    let b = three_on(&mut s, &[("jvb-a", 0.1)]);
+    let ev = ColibriEvent::EndpointFailed {
+        conference: proto::ConferenceId::new("r1").unwrap(),
+        endpoint: ep("bbbb2222"),
+        reason: "ICE timeout".into(),
+    };
+    s.input(Input::BridgeEvent { bridge: b.clone(), id: "f1".into(), event: Ok(ev) });
+    let (_, t) = s.session_iq("bbbb2222", Action::SessionTerminate);
+    assert_eq!(t.reason.as_deref(), Some(reason::MOVING));
+    let (iq, j) = s.session_iq("bbbb2222", Action::SessionInitiate);
+    s.take();
+    s.advance(Duration::from_secs(25));
+    assert!(!s.has_session_iq("bbbb2222", Action::SessionTerminate), "not given up while unreachable: {:?}", s.out);
+    // the link is back: the page answers the initiate (late) and sends its offer
+    s.ack_participant("r1", "bbbb2222", &iq);
+    let accept = Jingle::new(Action::SessionAccept, j.sid.clone()).with_sdp(SdpType::Offer, OFFER);
+    s.input(Input::SessionIq { room: room("r1"), nick: "bbbb2222".into(), id: "late".into(), jingle: Ok(accept) });
+    let (cid, to, _) = s.colibri(|_, rq| matches!(rq, ColibriRequest::Allocate { .. }));
+    s.ack_bridge(&to, &cid, ResultBody::Colibri(ColibriResponse::Allocated { answer: ANSWER.into() }));
+    assert!(matches!(s.reply_to("late"), Ok(Reply::Jingle(_))));
+    assert!(!s.has_session_iq("bbbb2222", Action::SessionTerminate));
+    assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 3);
+}
+
+#[test]
+fn page_that_never_comes_back_after_a_move_is_given_up_after_the_grace() {
+    let mut s = Sim::new();
+    let b = three_on(&mut s, &[("jvb-a", 0.1)]);
+    let ev = ColibriEvent::EndpointFailed {
+        conference: proto::ConferenceId::new("r1").unwrap(),
+        endpoint: ep("bbbb2222"),
+        reason: "ICE timeout".into(),
+    };
+    s.input(Input::BridgeEvent { bridge: b, id: "f1".into(), event: Ok(ev) });
+    s.take();
+    s.advance(Settings::default().unreachable_grace + Duration::from_secs(11));
+    let (_, t) = s.session_iq("bbbb2222", Action::SessionTerminate);
+    assert_eq!(t.reason.as_deref(), Some(reason::FAILED));
+}
