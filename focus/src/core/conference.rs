@@ -6,7 +6,7 @@
 
 use super::io::{Addr, Condition, Notification, OccupantPresence, Reply, StanzaError};
 use super::room::{JoinState, Mode, Participant, Room};
-use super::{Focus, Pending};
+use super::Focus;
 use proto::colibri::ColibriRequest;
 use proto::{ConferenceId, EndpointId, RoomName};
 use std::time::Instant;
@@ -234,18 +234,8 @@ impl Focus {
     /// Expires the room's conference on its bridge (if it has one) and unpins it.
     pub(super) fn release_conference(&mut self, now: Instant, room: &RoomName) {
         let Some(bridge) = self.rooms.get_mut(room).and_then(|r| r.bridge.take()) else { return };
-        if self.pool.get(&bridge).is_none() {
-            return;
-        }
         let Ok(conference) = ConferenceId::new(room.as_str()) else { return };
-        let timeout = self.settings.colibri_timeout;
-        self.send_colibri(
-            now,
-            &bridge,
-            ColibriRequest::ExpireConference { conference },
-            Pending::Expire { bridge: bridge.clone() },
-            timeout,
-        );
+        self.send_expire(now, &bridge, ColibriRequest::ExpireConference { conference });
     }
 
     pub(super) fn room_timeouts(&mut self, now: Instant) {

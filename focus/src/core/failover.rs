@@ -41,6 +41,7 @@ impl Focus {
                     tracing::info!(bridge = %id, "bridge joined the pool");
                     self.reconcile_all(now);
                 }
+                self.flush_expires(now, &id);
                 if draining {
                     self.move_off(now, &id, Why::Draining);
                 }
@@ -87,6 +88,20 @@ impl Focus {
                 rooms.push(name.clone());
             }
         }
+        if why != Why::Draining {
+            // The bridge may only be cut off (a bus outage): once it is back it must drop
+            // what focus moved away, or it would keep forwarding those endpoints.
+            for (room, ep) in &affected {
+                if let Ok(conference) = ConferenceId::new(room.as_str()) {
+                    self.keep_expire(bridge.clone(), ColibriRequest::Expire { conference, endpoint: ep.clone() });
+                }
+            }
+            for room in &rooms {
+                if let Ok(conference) = ConferenceId::new(room.as_str()) {
+                    self.keep_expire(bridge.clone(), ColibriRequest::ExpireConference { conference });
+                }
+            }
+        }
         for (room, ep) in &affected {
             let Some(p) = self.participant_mut(room, ep) else { continue };
             match std::mem::replace(&mut p.session, BridgeSession::None) {
@@ -109,11 +124,9 @@ impl Focus {
             }
         }
         if why == Why::Draining {
-            let timeout = self.settings.colibri_timeout;
             for room in &rooms {
                 if let Ok(conference) = ConferenceId::new(room.as_str()) {
-                    let what = Pending::Expire { bridge: bridge.clone() };
-                    self.send_colibri(now, bridge, ColibriRequest::ExpireConference { conference }, what, timeout);
+                    self.send_expire(now, bridge, ColibriRequest::ExpireConference { conference });
                 }
             }
         }

@@ -8,6 +8,7 @@
 
 mod bridge_pool;
 mod conference;
+mod expiry;
 mod failover;
 mod io;
 mod jingle;
@@ -44,7 +45,8 @@ enum Pending {
     Terminate,
     Allocate { room: RoomName, ep: EndpointId, sid: String, bridge: BridgeId },
     Answer { room: RoomName, ep: EndpointId, bridge: BridgeId },
-    Expire { bridge: BridgeId },
+    /// An `Expire` or `ExpireConference` (kept to be sent again if it was not delivered).
+    Expire { bridge: BridgeId, request: ColibriRequest },
     Health { bridge: BridgeId },
 }
 
@@ -53,7 +55,7 @@ impl Pending {
         match self {
             Pending::Allocate { bridge, .. }
             | Pending::Answer { bridge, .. }
-            | Pending::Expire { bridge }
+            | Pending::Expire { bridge, .. }
             | Pending::Health { bridge } => Some(bridge),
             _ => None,
         }
@@ -84,6 +86,8 @@ pub struct Focus {
     out: VecDeque<Output>,
     seq: u64,
     counters: Counters,
+    /// Expires a bridge did not get (see `expiry.rs`).
+    undelivered_expires: Vec<(BridgeId, ColibriRequest)>,
 }
 
 impl Focus {
@@ -96,6 +100,7 @@ impl Focus {
             out: VecDeque::new(),
             seq: 0,
             counters: Counters::default(),
+            undelivered_expires: Vec::new(),
         }
     }
 
@@ -202,11 +207,7 @@ impl Focus {
             Pending::Terminate => {}
             Pending::Allocate { room, ep, sid, bridge } => self.on_allocated(now, &room, &ep, &sid, &bridge, body),
             Pending::Answer { room, ep, bridge } => self.on_answer_done(now, &room, &ep, &bridge, body),
-            Pending::Expire { bridge } => {
-                if let Err(e) = body {
-                    tracing::info!(%bridge, error = %e.text, "bridge refused an expire (already gone)");
-                }
-            }
+            Pending::Expire { bridge, request } => self.on_expire_done(bridge, request, body),
             Pending::Health { bridge } => self.on_health(now, &bridge, &id, body),
         }
     }
@@ -220,8 +221,15 @@ impl Focus {
         });
     }
 
+    /// Forgets our outstanding IQs to `bridge`; its expires are kept to be sent again when
+    /// it is back.
     fn forget_pending_to_bridge(&mut self, bridge: &BridgeId) {
-        self.pending.retain(|_, p| p.what.bridge() != Some(bridge));
+        let ids: Vec<String> = self.pending.iter().filter(|(_, p)| p.what.bridge() == Some(bridge)).map(|(id, _)| id.clone()).collect();
+        for id in ids {
+            if let Some(PendingIq { what: Pending::Expire { bridge, request }, .. }) = self.pending.remove(&id) {
+                self.keep_expire(bridge, request);
+            }
+        }
     }
 
     /// Brings every room's sessions in line with its mode (after a bridge appeared or

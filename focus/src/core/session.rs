@@ -203,6 +203,7 @@ impl Focus {
             }
             return;
         };
+        self.drop_kept_expire(&bridge, room, ep);
         let display_name = self.participant_mut(room, ep).map(|p| p.display_name.clone()).unwrap_or_default();
         let request = ColibriRequest::Allocate { conference, endpoint: ep.clone(), display_name, offer: offer.clone() };
         let timeout = self.settings.colibri_timeout;
@@ -383,11 +384,7 @@ impl Focus {
             self.send_session(now, room, ep, j, Pending::Terminate);
         }
         if let (true, Some(bridge), Ok(conference)) = (expire, bridge, ConferenceId::new(room.as_str())) {
-            if self.pool.get(&bridge).is_some() {
-                let timeout = self.settings.colibri_timeout;
-                let request = ColibriRequest::Expire { conference, endpoint: ep.clone() };
-                self.send_colibri(now, &bridge, request, Pending::Expire { bridge: bridge.clone() }, timeout);
-            }
+            self.send_expire(now, &bridge, ColibriRequest::Expire { conference, endpoint: ep.clone() });
         }
     }
 

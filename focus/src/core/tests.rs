@@ -1046,3 +1046,84 @@ fn page_that_never_comes_back_after_a_move_is_given_up_after_the_grace() {
     let (_, t) = s.session_iq("bbbb2222", Action::SessionTerminate);
     assert_eq!(t.reason.as_deref(), Some(reason::FAILED));
 }
+
+/// Signal restarted: focus is back on the bus before the bridge; the participants it no
+/// longer sees in the room are expired on the bridge once the bridge is back.
+#[test]
+fn after_a_resync_endpoints_of_departed_participants_are_expired_when_the_bridge_is_back() {
+    let mut s = Sim::new();
+    s.bridge("jvb-a", 0.1);
+    let b = br("jvb-a");
+    s.open_room("r1");
+    for nick in ["aaaa1111", "bbbb2222", "cccc3333"] {
+        s.join("r1", nick);
+        s.connect("r1", nick);
+    }
+    s.take();
+    s.input(Input::Reconnected);
+    s.take();
+    // the pages rejoin with new nicks; only one made it before our self-presence
+    s.join("r1", "dddd4444");
+    s.input(Input::Occupant { room: room("r1"), nick: "focus".into(), presence: OccupantPresence { available: true, ..Default::default() } });
+    let mut gone = Vec::new();
+    while let Some(i) = s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. }, .. })) {
+        let Output::Colibri { id, request: ColibriRequest::Expire { endpoint, .. }, .. } = s.out.remove(i) else { unreachable!() };
+        // the bridge is not on the bus yet: signal bounces the IQ
+        s.input(Input::IqError { id, from: Addr::Bridge(b.clone()), error: StanzaError::new(Condition::ServiceUnavailable, "no such component") });
+        gone.push(endpoint.to_string());
+    }
+    gone.sort();
+    assert_eq!(gone, ["aaaa1111", "bbbb2222", "cccc3333"]);
+    s.connect("r1", "dddd4444");
+    s.join("r1", "eeee5555");
+    s.connect("r1", "eeee5555");
+    s.take();
+    // the bridge is back on the bus and announces itself
+    s.bridge("jvb-a", 0.1);
+    let mut again = Vec::new();
+    while let Some(i) = s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. } | ColibriRequest::ExpireConference { .. }, .. })) {
+        let Output::Colibri { id, request, .. } = s.out.remove(i) else { unreachable!() };
+        match request {
+            ColibriRequest::Expire { endpoint, .. } => again.push(endpoint.to_string()),
+            other => panic!("the live conference must not be expired: {other:?}"),
+        }
+        s.ack_bridge(&b, &id, ResultBody::Colibri(ColibriResponse::Done));
+    }
+    again.sort();
+    assert_eq!(again, ["aaaa1111", "bbbb2222", "cccc3333"], "the endpoints from before the restart are expired");
+    s.bridge("jvb-a", 0.1);
+    assert!(s.out.iter().all(|o| !matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. }, .. })), "delivered once: {:?}", s.out);
+    assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 2);
+}
+
+#[test]
+fn bridge_cut_off_from_the_bus_gets_the_expires_of_what_moved_off_it_when_it_is_back() {
+    let mut s = Sim::new();
+    let b = three_on(&mut s, &[("jvb-a", 0.1), ("jvb-b", 0.5)]);
+    s.take();
+    // jvb-a is cut off from the bus: its health checks fail and its sessions move to jvb-b
+    s.healthy.retain(|h| h != "jvb-a");
+    s.advance(Duration::from_secs(35));
+    for nick in ["aaaa1111", "bbbb2222", "cccc3333"] {
+        let (_, t) = s.session_iq(nick, Action::SessionTerminate);
+        assert_eq!(t.reason.as_deref(), Some(reason::MOVING));
+    }
+    s.connect("r1", "aaaa1111");
+    s.leave("r1", "bbbb2222");
+    s.take();
+    // jvb-a is back (it never stopped forwarding): it must drop what moved away
+    s.bridge("jvb-a", 0.1);
+    let mut expired = Vec::new();
+    while let Some(i) = s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. } | ColibriRequest::ExpireConference { .. }, .. })) {
+        let Output::Colibri { id, bridge, request } = s.out.remove(i) else { unreachable!() };
+        assert_eq!(bridge, b);
+        expired.push(match request {
+            ColibriRequest::Expire { endpoint, .. } => endpoint.to_string(),
+            ColibriRequest::ExpireConference { conference } => format!("conference {conference}"),
+            _ => unreachable!(),
+        });
+        s.ack_bridge(&b, &id, ResultBody::Colibri(ColibriResponse::Done));
+    }
+    expired.sort();
+    assert_eq!(expired, ["aaaa1111", "bbbb2222", "cccc3333", "conference r1"]);
+}
