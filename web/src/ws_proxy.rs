@@ -1,7 +1,9 @@
 //! WebSocket proxying: `/xmpp-websocket` → signal (subprotocol `xmpp`, RFC 7395) and
 //! `/chat` → filestore. The upstream is connected first, so a browser is only upgraded when
-//! there is something to talk to (otherwise 502); then frames are relayed both ways as they
-//! come, with a size limit on each side.
+//! there is something to talk to: unreachable → 502; an upstream that answers the upgrade
+//! with an HTTP error (filestore's 401 for an expired room token, 403, 503…) → that status
+//! and a short plain-text body, so the page knows what to fix. Then frames are relayed both
+//! ways as they come, with a size limit on each side.
 //!
 //! It never parses or rewrites what it relays and never holds more than one message per
 //! direction: a frame above the limit closes that one connection with 1009, nobody else's.
@@ -10,7 +12,7 @@ use crate::routes::{text, AppState};
 use axum::extract::ws::{self, CloseFrame, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -51,8 +53,12 @@ async fn proxy(s: AppState, upgrade: WebSocketUpgrade, url: String, protocol: Op
     let max = s.inner.max_ws_frame;
     let upstream = match connect(&url, protocol, max).await {
         Ok(u) => u,
-        Err(e) => {
-            tracing::warn!(%url, error = %e, "upstream WebSocket unavailable");
+        Err(ConnectError::Refused { status, body }) => {
+            tracing::info!(path = %url_path(&url), %status, "upstream refused the WebSocket upgrade; status passed on");
+            return refused(status, &body);
+        }
+        Err(ConnectError::Unavailable(e)) => {
+            tracing::warn!(path = %url_path(&url), error = %e, "upstream WebSocket unavailable");
             return text(StatusCode::BAD_GATEWAY, "upstream unavailable\n");
         }
     };
@@ -63,18 +69,56 @@ async fn proxy(s: AppState, upgrade: WebSocketUpgrade, url: String, protocol: Op
         .on_upgrade(move |client| relay(client, upstream, shutdown))
 }
 
-async fn connect(url: &str, protocol: Option<&str>, max: usize) -> Result<Upstream, String> {
-    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+/// Why the upstream WebSocket could not be opened.
+enum ConnectError {
+    /// Nobody answered, or not as a WebSocket server (502 to the browser).
+    Unavailable(String),
+    /// The upstream answered the upgrade with this HTTP error status (passed on).
+    Refused { status: StatusCode, body: Vec<u8> },
+}
+
+async fn connect(url: &str, protocol: Option<&str>, max: usize) -> Result<Upstream, ConnectError> {
+    let mut req = url.into_client_request().map_err(|e| ConnectError::Unavailable(e.to_string()))?;
     if let Some(p) = protocol {
-        let v = HeaderValue::from_str(p).map_err(|e| e.to_string())?;
+        let v = HeaderValue::from_str(p).map_err(|e| ConnectError::Unavailable(e.to_string()))?;
         req.headers_mut().insert("Sec-WebSocket-Protocol", v);
     }
     let cfg = WebSocketConfig::default().max_frame_size(Some(max)).max_message_size(Some(max));
     match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(req, Some(cfg), true)).await {
         Ok(Ok((ws, _))) => Ok(ws),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("connect timed out".into()),
+        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
+            match StatusCode::from_u16(resp.status().as_u16()) {
+                Ok(status) if status.is_client_error() || status.is_server_error() => {
+                    Err(ConnectError::Refused { status, body: resp.body().clone().unwrap_or_default() })
+                }
+                _ => Err(ConnectError::Unavailable(format!("upgrade answered {}", resp.status()))),
+            }
+        }
+        Ok(Err(e)) => Err(ConnectError::Unavailable(e.to_string())),
+        Err(_) => Err(ConnectError::Unavailable("connect timed out".into())),
     }
+}
+
+/// Longest part of an upstream's error body passed on to the browser.
+const MAX_REFUSAL_BODY: usize = 512;
+
+/// The upstream's refusal as our answer: its status, and the start of its body as plain
+/// text (printable ASCII only: nothing from upstream can become markup or a header).
+fn refused(status: StatusCode, body: &[u8]) -> Response {
+    let mut text: String = String::from_utf8_lossy(&body[..body.len().min(MAX_REFUSAL_BODY)])
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect();
+    if text.trim().is_empty() {
+        text = status.canonical_reason().unwrap_or("refused").to_string();
+    }
+    text.push('\n');
+    (status, [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+/// The path of an upstream URL, for logs (the query holds the room token: never logged).
+fn url_path(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
 }
 
 /// Relays until either side closes, errs, or shutdown; then closes the other side.

@@ -1,7 +1,9 @@
 //! Bad input at the public entry point: path tricks, markup in room names, requests for
 //! files outside the static set, an oversized request head, a huge WebSocket frame. Each is
 //! refused or answered with the page, never with another file, never reflected as markup,
-//! and never disturbs other connections.
+//! and never disturbs other connections. A WebSocket the upstream refuses (filestore's 401
+//! for an expired room token, 403 for another room's) reaches the browser with that status,
+//! not as 502.
 
 mod common;
 
@@ -182,5 +184,49 @@ async fn a_huge_websocket_frame_closes_only_its_own_connection() {
         }
     }
     assert!(echoed, "the calm connection kept working");
+    assert!(sys.stop().success());
+}
+
+/// A raw upgrade request for `/chat` with `query`, through web's HTTPS.
+fn chat_upgrade(query: &str) -> String {
+    format!(
+        "GET /chat?{query} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_upgrade_refused_by_filestore_passes_its_status_through() {
+    let mut sys = System::meet(&[]);
+    sys.wait_ready().await;
+    let secret = std::fs::read_to_string(sys.data_dir.join("secrets/token_secret")).expect("meet generated the token secret");
+    let claims = |ttl| {
+        proto::token::Claims::new(
+            "x@meet.lan/x".into(),
+            proto::RoomName::new("standup").expect("valid room"),
+            proto::EndpointId::new("abcd0001").expect("valid nick"),
+            "Ann".into(),
+            ttl,
+        )
+    };
+    let mut old = claims(600);
+    old.iat -= 7200;
+    old.exp = old.iat + 600;
+    let expired = proto::token::issue(secret.trim().as_bytes(), &old).expect("token signs");
+    let r = https_request(&sys, &chat_upgrade(&format!("token={expired}"))).await.expect("answer");
+    assert_eq!(r.status, 401, "an expired token is filestore's 401, not a bad gateway");
+    assert!(r.text().contains("expired"), "the reason comes along: {:?}", r.text());
+    assert!(r.header("content-type").unwrap_or_default().starts_with("text/plain"));
+
+    let forged = proto::token::issue(b"not-the-secret-of-this-system-0123456789", &claims(600)).expect("token signs");
+    let r = https_request(&sys, &chat_upgrade(&format!("token={forged}"))).await.expect("answer");
+    assert_eq!(r.status, 401, "a token that does not verify");
+
+    let valid = proto::token::issue(secret.trim().as_bytes(), &claims(600)).expect("token signs");
+    let r = https_request(&sys, &chat_upgrade(&format!("token={valid}&room=another"))).await.expect("answer");
+    assert_eq!(r.status, 403, "a token for another room");
+
+    let mut ok = chat_socket(&sys, "okay0001", 1 << 20).await;
+    assert!(next_text(&mut ok).await.expect("welcome").contains("welcome"), "a good token is upgraded and relayed");
     assert!(sys.stop().success());
 }
