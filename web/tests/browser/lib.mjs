@@ -42,8 +42,10 @@ export async function launch({ grantMedia = true } = {}) {
 }
 
 /** A new participant page: its own context (storage), console mirrored to our stdout. */
-export async function join(browser, room, name, { autojoin = true, viewport = { width: 960, height: 540 } } = {}) {
+export async function join(browser, room, name, { autojoin = true, viewport = { width: 960, height: 540 }, setup = null } = {}) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
+  // `setup(context)` runs before the page loads (e.g. to route its WebSocket).
+  if (setup) await setup(context);
   const page = await context.newPage();
   page.errors = [];
   page.on('console', (m) => {

@@ -20,6 +20,8 @@ export const NS_TOKEN = 'urn:meet-lan:token:0';
 
 /** How long an old session is kept for a new one to start flowing before it is closed anyway. */
 const HANDOVER_MS = 20000;
+// A P2P session whose ICE is not connected this long after it began counts as failed.
+const P2P_CONNECT_MS = 10000;
 
 export function randomHex(bytes) {
   const a = new Uint8Array(bytes);
@@ -320,11 +322,35 @@ export class Conference extends EventTarget {
     this.#wire(s);
     s.addEventListener('failed', () => {
       if (this.p2p === s) {
-        console.warn('P2P ICE failed; staying on the bridge');
+        console.warn('P2P ICE failed; back to the bridge');
         this.#closeP2P();
+        this.#reportP2PFailed(s);
       }
     });
+    // ICE may also never get going (no usable candidate pair: it stays 'new' or 'checking'
+    // and never reports 'failed'); on a LAN P2P connects within a second or two.
+    setTimeout(() => {
+      const st = s.pc.iceConnectionState;
+      if (this.p2p === s && !s.closed && st !== 'connected' && st !== 'completed') {
+        console.warn(`P2P not connected after ${P2P_CONNECT_MS} ms (ICE ${st}); back to the bridge`);
+        this.#closeP2P();
+        this.#reportP2PFailed(s);
+      }
+    }, P2P_CONNECT_MS);
     return s;
+  }
+
+  /**
+   * Tells focus that the P2P session `s` failed (focus/README.md, P2P step 4): once P2P took
+   * over, the bridge holds nothing for us, so without this message there would be no media.
+   * Focus answers, ends P2P for both pages and starts bridge sessions again.
+   */
+  #reportP2PFailed(s) {
+    if (s.failureReported || this.left || !this.xmpp) return;
+    s.failureReported = true;
+    console.info(`telling focus that P2P session ${s.sid} failed`);
+    this.xmpp.iq('set', this.focusJid, jingle('session-terminate', s.sid, { transport: 'p2p', reason: 'failed' }), 10000)
+      .catch((e) => console.warn('focus did not take the P2P failure report:', e.message || e));
   }
 
   async #startP2P(sid, peer, initiator) {
@@ -345,7 +371,10 @@ export class Conference extends EventTarget {
       await s.applyAnswer(j.description.sdp);
     } catch (e) {
       console.warn('P2P failed:', e.message);
-      if (this.p2p === s) this.#closeP2P();
+      if (this.p2p === s) {
+        this.#closeP2P();
+        this.#reportP2PFailed(s);
+      }
     }
   }
 
