@@ -122,6 +122,33 @@ def test_compose_is_valid_for_docker_compose():
         assert r.returncode != 0 and "gen-secrets.sh" in r.stderr, r.stderr
 
 
+def test_second_bridge_override_is_valid_and_uses_its_own_port():
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("docker-compose (Debian package) is missing; run-tests.sh installs it")
+        pytest.skip("docker-compose not installed")
+    override = ROOT / "deploy" / "compose.second-bridge.yaml"
+    with tempfile.TemporaryDirectory() as d:
+        env = Path(d) / ".env"
+        env.write_text("BUS_SECRET=a\nTOKEN_SECRET=b\n")
+        r = subprocess.run(
+            [exe, "-f", str(COMPOSE), "-f", str(override), "--env-file", str(env),
+             "--project-directory", str(ROOT), "config"],
+            capture_output=True, text=True,
+        )
+        assert r.returncode == 0, r.stderr
+        merged = yaml.safe_load(r.stdout)["services"]
+    b2 = merged["bridge2"]
+    assert b2["environment"]["BRIDGE_MEDIA_ADDR"].endswith(":10001")
+    assert [p["published"] for p in b2["ports"]] == [10001] or ["10001:10001/udp"] == b2["ports"]
+    assert b2["environment"]["BRIDGE_ID"] != merged["bridge"]["environment"]["BRIDGE_ID"]
+    # Same settings as the first bridge, apart from its id, port and volume.
+    same = {k: v for k, v in b2["environment"].items() if k not in ("BRIDGE_ID", "BRIDGE_MEDIA_ADDR")}
+    first = {k: v for k, v in merged["bridge"]["environment"].items() if k not in ("BRIDGE_ID", "BRIDGE_MEDIA_ADDR")}
+    assert same == first
+
+
 def test_only_the_three_public_ports_are_published():
     published = set()
     for name, svc in load_compose()["services"].items():
