@@ -101,6 +101,17 @@ pub struct Offer {
     pub removed: Vec<EndpointId>,
 }
 
+/// What every endpoint of this bridge shares.
+#[derive(Clone, Copy)]
+pub struct Settings<'a> {
+    /// The bridge's host candidates (one UDP port).
+    pub candidates: &'a [std::net::SocketAddr],
+    /// Send-side bandwidth estimation and pacing.
+    pub bwe: bool,
+    /// The bridge's DTLS certificate (None: str0m makes one per endpoint).
+    pub dtls_cert: Option<&'a str0m::config::DtlsCert>,
+}
+
 pub struct Endpoint {
     pub num: EpNum,
     pub id: EndpointId,
@@ -142,18 +153,22 @@ impl std::fmt::Debug for Endpoint {
 
 impl Endpoint {
     /// Creates the endpoint from the participant's offer and returns it with the bridge's
-    /// answer. `candidates` are the bridge's host candidates (one UDP port).
+    /// answer.
     pub fn allocate(
         num: EpNum,
         id: EndpointId,
         display_name: String,
         offer: &str,
-        candidates: &[std::net::SocketAddr],
-        bwe: bool,
+        settings: &Settings<'_>,
         now: Instant,
     ) -> Result<(Endpoint, String), Error> {
+        let Settings { candidates, bwe, dtls_cert } = *settings;
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadRequest(format!("offer is not valid SDP: {e}")))?;
-        let mut config = Rtc::builder()
+        let mut config = Rtc::builder();
+        if let Some(cert) = dtls_cert {
+            config = config.set_dtls_cert(cert.clone());
+        }
+        let mut config = config
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .clear_codecs()

@@ -74,6 +74,9 @@ pub struct Sfu {
     rates: (u64, u64, u64, u64),
     /// The latest time handed in, for the deferred flush in `poll_output`.
     now: Option<Instant>,
+    /// One DTLS certificate for every endpoint (as Jitsi's bridge does): generating a key
+    /// pair per allocation costs time in a burst of joins and memory per endpoint.
+    dtls_cert: Option<str0m::config::DtlsCert>,
 }
 
 impl Sfu {
@@ -90,6 +93,7 @@ impl Sfu {
             rate_sample: None,
             rates: (0, 0, 0, 0),
             now: None,
+            dtls_cert: str0m::crypto::from_feature_flags().dtls_provider.generate_certificate(),
         }
     }
 
@@ -153,7 +157,18 @@ impl Sfu {
                 let num = EpNum(self.next_num);
                 let display_name: String = display_name.chars().take(128).collect();
                 let (ep, answer) =
-                    Endpoint::allocate(num, endpoint.clone(), display_name, &offer, &self.config.candidates, self.config.bwe, now)?;
+                    Endpoint::allocate(
+                    num,
+                    endpoint.clone(),
+                    display_name,
+                    &offer,
+                    &crate::endpoint::Settings {
+                        candidates: &self.config.candidates,
+                        bwe: self.config.bwe,
+                        dtls_cert: self.dtls_cert.as_ref(),
+                    },
+                    now,
+                )?;
                 self.next_num += 1;
                 let version = self.config.version.clone();
                 let conf = self
