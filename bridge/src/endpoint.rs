@@ -517,6 +517,36 @@ impl Endpoint {
         Some(Offer { sdp: offer.to_sdp_string(), added, removed })
     }
 
+    /// A new offer from the same page (same DTLS certificate): an ICE restart. It is applied
+    /// to the existing session, so DTLS, SRTP and every track survive; an outstanding bridge
+    /// offer is given up and made again afterwards. `None` when the offer is from another
+    /// certificate (a new page): the caller replaces the endpoint instead.
+    pub fn restart(&mut self, offer: &str) -> Option<Result<String, Error>> {
+        let fingerprint: str0m::config::Fingerprint =
+            offer.lines().find_map(|l| l.trim().strip_prefix("a=fingerprint:")).and_then(|v| v.trim().parse().ok())?;
+        if self.rtc.direct_api().remote_dtls_fingerprint() != Some(&fingerprint) {
+            return None;
+        }
+        let parsed = SdpOffer::from_sdp_string(offer).ok()?;
+        self.pending = None;
+        self.pending_since = None;
+        for t in &mut self.tracks_out {
+            t.state = match t.state {
+                TrackOutState::Negotiating(_) => TrackOutState::ToOpen,
+                TrackOutState::Stopping(m) => TrackOutState::ToStop(m),
+                s => s,
+            };
+        }
+        self.mark_written();
+        Some(
+            self.rtc
+                .sdp_api()
+                .accept_offer(parsed)
+                .map(|a| a.to_sdp_string())
+                .map_err(|e| Error::BadRequest(format!("offer refused: {e}"))),
+        )
+    }
+
     /// Applies the participant's answer to the bridge's outstanding offer.
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), Error> {
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Error::BadRequest(format!("answer is not valid SDP: {e}")))?;

@@ -154,6 +154,17 @@ impl Sfu {
                 }) {
                     return Err(Error::BadRequest("conference is full".into()));
                 }
+                // The same page offering again (ICE restart): keep the session.
+                if let Some(conf) = self.conferences.get_mut(&conference) {
+                    if let Some(i) = conf.index_of(&endpoint) {
+                        if let Some(result) = conf.endpoints[i].restart(&offer) {
+                            let answer = result?;
+                            tracing::info!(%conference, %endpoint, "endpoint restarted ICE");
+                            self.drive_conference(&conference, now);
+                            return Ok(ColibriResponse::Allocated { answer });
+                        }
+                    }
+                }
                 let num = EpNum(self.next_num);
                 let display_name: String = display_name.chars().take(128).collect();
                 let (ep, answer) =

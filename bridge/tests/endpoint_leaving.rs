@@ -104,3 +104,26 @@ fn a_lost_offer_is_made_again_and_the_late_joiner_arrives() {
     assert!(w.received(0, 2).audio_frames > 40 && w.received(0, 2).video_frames > 20, "the offer was made again");
     assert!(w.received(2, 0).video_frames > 20);
 }
+
+#[test]
+fn ice_restart_keeps_the_session_and_its_tracks() {
+    let mut w = World::new();
+    for name in ["alice", "bob", "carol"] {
+        w.join(name);
+    }
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    let offers_before = w.colibri_events.iter().filter(|e| matches!(e, ColibriEvent::Offer { .. })).count();
+    w.ice_restart(0);
+    w.run_for(Duration::from_secs(2));
+    assert_eq!(w.sfu.endpoint_count(), 3);
+    let removals = w.colibri_events.iter().filter(|e| matches!(e, ColibriEvent::Offer { removed, .. } if !removed.is_empty())).count();
+    assert_eq!(removals, 0, "nobody saw alice leave");
+    let _ = offers_before;
+    w.reset_counts();
+    w.run_for(Duration::from_secs(2));
+    for (r, s) in [(0, 1), (0, 2), (1, 0), (2, 0)] {
+        let got = w.received(r, s);
+        assert!(got.audio_frames > 80 && got.video_frames > 40, "{r} <- {s}: {got:?}");
+    }
+}

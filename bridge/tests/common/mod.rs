@@ -223,6 +223,25 @@ impl World {
         self.people[i].index = i as u8;
     }
 
+    /// Participant `i` restarts ICE on its existing session and offers again (the same
+    /// certificate), as a browser does after a network change.
+    pub fn ice_restart(&mut self, i: usize) {
+        let p = &mut self.people[i];
+        let mut api = p.rtc.sdp_api();
+        api.ice_restart(true);
+        let (offer, pending) = api.apply().expect("an ICE restart is a change");
+        let req = ColibriRequest::Allocate {
+            conference: self.conference.clone(),
+            endpoint: p.id.clone(),
+            display_name: String::new(),
+            offer: offer.to_sdp_string(),
+        };
+        let resp = self.sfu.handle_colibri(self.now, req).expect("restart accepted");
+        let ColibriResponse::Allocated { answer } = resp else { panic!("unexpected response {resp:?}") };
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("bridge answer parses");
+        self.people[i].rtc.sdp_api().accept_answer(pending, answer).expect("answer accepted");
+    }
+
     pub fn leave(&mut self, i: usize) {
         let id = self.people[i].id.clone();
         self.sfu
