@@ -45,6 +45,16 @@ PROTO_HELPERS = {
 NOT_SETTINGS = {"FORM_TYPE", "CARGO_MANIFEST_DIR", "OUT_DIR", "CARGO_PKG_VERSION", "HOME", "PATH"}
 
 
+def docker_compose():
+    """Debian's docker-compose: it validates a file without a Docker engine."""
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("docker-compose (Debian package) is missing; run-tests.sh installs it")
+        pytest.skip("docker-compose not installed")
+    return exe
+
+
 def load_compose():
     return yaml.safe_load(COMPOSE.read_text())
 
@@ -100,11 +110,7 @@ def settings_read_by(service):
 
 
 def test_compose_is_valid_for_docker_compose():
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("docker-compose (Debian package) is missing; run-tests.sh installs it")
-        pytest.skip("docker-compose not installed")
+    exe = docker_compose()
     with tempfile.TemporaryDirectory() as d:
         env = Path(d) / ".env"
         env.write_text("BUS_SECRET=a\nTOKEN_SECRET=b\n")
@@ -123,11 +129,7 @@ def test_compose_is_valid_for_docker_compose():
 
 
 def test_second_bridge_override_is_valid_and_uses_its_own_port():
-    exe = shutil.which("docker-compose")
-    if exe is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("docker-compose (Debian package) is missing; run-tests.sh installs it")
-        pytest.skip("docker-compose not installed")
+    exe = docker_compose()
     override = ROOT / "deploy" / "compose.second-bridge.yaml"
     with tempfile.TemporaryDirectory() as d:
         env = Path(d) / ".env"
