@@ -42,9 +42,13 @@ await scenario('chat', async (onClose) => {
   await a.click('#chat-log .chat-msg[data-kind="file"] .download');
   const d = await download;
   const fs = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  const sha = (b) => createHash('sha256').update(b).digest('hex');
   const saved = fs.readFileSync(await d.path());
-  assert(Buffer.compare(saved, bytes) === 0, `downloaded bytes equal the upload (${saved.length} vs ${bytes.length})`);
-  log('download equals upload');
+  const announced = await a.evaluate(() => document.querySelector('#chat-log .chat-msg[data-kind="file"] .file').dataset.sha256);
+  assert(sha(saved) === sha(bytes), `SHA-256 of the download equals the source's (${sha(saved)} vs ${sha(bytes)}, ${saved.length} vs ${bytes.length} bytes)`);
+  assert(announced === sha(bytes), `the SHA-256 filestore announced equals the source's (${announced})`);
+  log('download SHA-256 equals the source', sha(saved));
 
   // A file dropped on Max's side panel reaches Nia too.
   await a.evaluate(() => {
@@ -57,6 +61,12 @@ await scenario('chat', async (onClose) => {
     return names.includes('dropped.txt') && names;
   }), 30000);
   log('files on Nia\'s side', JSON.stringify(dropped));
+  // Nia downloads the dropped file through its link: same SHA-256 as what was dropped.
+  const dropDownload = b.waitForEvent('download');
+  await b.evaluate(() => [...document.querySelectorAll('#chat-log .file')].find((f) => f.querySelector('.file-name').textContent === 'dropped.txt').querySelector('.download').click());
+  const droppedSaved = fs.readFileSync(await (await dropDownload).path());
+  assert(sha(droppedSaved) === sha(Buffer.from('dropped bytes')), `SHA-256 of the dropped file's download equals the source's (${sha(droppedSaved)})`);
+  log('dropped file downloads with the source SHA-256');
   await screenshot(a, 'chat-panel-Max.png');
 
   // Someone who joins later gets the history: the text and both files.

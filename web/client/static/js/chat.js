@@ -203,7 +203,7 @@ export class ChatPanel {
       e.preventDefault();
       this.download(f, progress, link);
     });
-    return el('div', { class: 'file', 'data-file-id': f.id }, [
+    return el('div', { class: 'file', 'data-file-id': f.id, 'data-sha256': f.sha256 }, [
       el('span', { class: 'file-name', text: f.name }),
       el('span', { class: 'file-size', text: ` ${formatSize(f.size)}` }),
       el('span', { class: 'file-sender', text: f.uploader_name ? ` from ${f.uploader_name}` : '' }),
