@@ -5,6 +5,7 @@
 // Everything a person typed or named is shown with textContent, never as HTML.
 
 import { el } from './ui.js';
+import { FileTransfers } from './p2p-transfer.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
@@ -30,6 +31,10 @@ export class ChatPanel {
     this.input = root.querySelector('#chat-input');
     this.fileInput = root.querySelector('#file-input');
     this.unavailable = root.querySelector('#chat-unavailable');
+    this.to = root.querySelector('#chat-to');
+    this.p2pInput = root.querySelector('#p2p-file-input');
+    this.participants = new Map(); // nick -> name, chat-connected, without us
+    this.transfers = new FileTransfers({ send: (m) => this.#send(m), token: () => this.token, log: this.log });
     this.ws = null;
     this.token = null;
     this.seen = new Set();
@@ -60,6 +65,19 @@ export class ChatPanel {
         return;
       }
       for (const f of e.dataTransfer.files) this.upload(f);
+    });
+    root.querySelector('#p2p-button').addEventListener('click', () => {
+      if (!this.to.value) {
+        this.#system('Pick a participant (Send to) for a direct transfer.');
+        return;
+      }
+      this.p2pInput.click();
+    });
+    this.p2pInput.addEventListener('change', () => {
+      const nick = this.to.value;
+      const name = this.participants.get(nick);
+      if (nick && name !== undefined) for (const f of this.p2pInput.files) this.transfers.sendFile(f, nick, name);
+      this.p2pInput.value = '';
     });
     this.fileInput.addEventListener('change', () => {
       for (const f of this.fileInput.files) this.upload(f);
@@ -137,6 +155,9 @@ export class ChatPanel {
         this.#setAvailable(true);
         this.log.replaceChildren();
         this.seen.clear();
+        this.participants.clear();
+        for (const p of msg.participants || []) if (p.nick !== msg.you.nick) this.participants.set(p.nick, p.name);
+        this.#renderParticipants();
         for (const m of msg.history || []) this.#render(m);
         if (msg.token_exp) this.#scheduleRefresh(msg.token_exp);
         break;
@@ -146,6 +167,23 @@ export class ChatPanel {
         break;
       case 'message':
         this.#render(msg);
+        break;
+      case 'joined':
+        if (msg.participant && this.you && msg.participant.nick !== this.you.nick) {
+          this.participants.set(msg.participant.nick, msg.participant.name);
+          this.#renderParticipants();
+        }
+        break;
+      case 'left':
+        if (msg.participant) {
+          this.participants.delete(msg.participant.nick);
+          this.#renderParticipants();
+        }
+        break;
+      case 'p2p':
+      case 'relay-open':
+      case 'relay-ready':
+        this.transfers.handle(msg);
         break;
       case 'auth-ok':
         if (msg.token_exp) this.#scheduleRefresh(msg.token_exp);
@@ -167,6 +205,14 @@ export class ChatPanel {
       default:
         break;
     }
+  }
+
+  #renderParticipants() {
+    const current = this.to.value;
+    const options = [el('option', { value: '', text: 'Everyone' })];
+    for (const [nick, name] of this.participants) options.push(el('option', { value: nick, text: name }));
+    this.to.replaceChildren(...options);
+    this.to.value = this.participants.has(current) ? current : '';
   }
 
   #system(text) {
