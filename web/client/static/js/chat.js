@@ -6,12 +6,7 @@
 
 import { el } from './ui.js';
 import { FileTransfers } from './p2p-transfer.js';
-
-const CHUNK = 4 * 1024 * 1024;
-
-function b64(s) {
-  return btoa(String.fromCharCode(...new TextEncoder().encode(s)));
-}
+import { Upload } from './files.js';
 
 export function formatSize(n) {
   if (n < 1024) return `${n} B`;
@@ -41,6 +36,17 @@ export class ChatPanel {
     this.pending = new Map(); // client_id -> element
     this.refreshTimer = null;
     this.generation = 0;
+    this.editing = null; // id of our message being edited
+    this.unread = 0;
+    this.badge = document.querySelector('#chat-unread');
+    this.panel = root.querySelector('#panel-chat');
+    // The unread count resets whenever the chat panel becomes visible.
+    const seenCheck = new MutationObserver(() => { if (this.#panelVisible()) this.#setUnread(0); });
+    seenCheck.observe(root, { attributes: true, attributeFilter: ['hidden'] });
+    seenCheck.observe(this.panel, { attributes: true, attributeFilter: ['hidden'] });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && this.editing !== null) this.#stopEditing();
+    });
     conference.addEventListener('joined', () => this.connect());
     conference.addEventListener('left', () => this.close());
     this.form.addEventListener('submit', (e) => {
@@ -167,6 +173,7 @@ export class ChatPanel {
         break;
       case 'message':
         this.#render(msg);
+        if (this.you && msg.from && msg.from.nick !== this.you.nick && !this.#panelVisible()) this.#setUnread(this.unread + 1);
         break;
       case 'joined':
         if (msg.participant && this.you && msg.participant.nick !== this.you.nick) {
@@ -189,8 +196,12 @@ export class ChatPanel {
         if (msg.token_exp) this.#scheduleRefresh(msg.token_exp);
         break;
       case 'edited': {
-        const e = this.log.querySelector(`[data-id="${CSS.escape(String(msg.id))}"] .text`);
-        if (e) e.textContent = msg.text;
+        const item = this.log.querySelector(`[data-id="${CSS.escape(String(msg.id))}"]`);
+        const e = item && item.querySelector('.text');
+        if (e) {
+          e.textContent = msg.text;
+          item.querySelector('.edited').hidden = false;
+        }
         break;
       }
       case 'deleted': {
@@ -205,6 +216,23 @@ export class ChatPanel {
       default:
         break;
     }
+  }
+
+  #panelVisible() {
+    return !this.root.hidden && !this.panel.hidden && document.visibilityState !== 'hidden';
+  }
+
+  #setUnread(n) {
+    this.unread = n;
+    if (!this.badge) return;
+    this.badge.textContent = String(n);
+    this.badge.hidden = n === 0;
+  }
+
+  #stopEditing() {
+    this.editing = null;
+    this.form.classList.remove('editing');
+    this.input.value = '';
   }
 
   #renderParticipants() {
@@ -226,13 +254,30 @@ export class ChatPanel {
     const mine = this.you && m.from && m.from.nick === this.you.nick;
     const optimistic = m.client_id && this.pending.get(m.client_id);
     const when = new Date(m.created_at || Date.now()).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const toName = m.to && mine ? (this.participants.get(m.to) || m.to) : null;
     const head = el('div', { class: 'chat-head' }, [
       el('span', { class: 'from', text: m.from ? m.from.name : '' }),
-      m.to ? el('span', { class: 'private', text: ' (private)' }) : null,
+      m.to ? el('span', { class: 'private', text: toName ? ` (private to ${toName})` : ' (private)' }) : null,
       el('span', { class: 'when', text: ` ${when}` }),
+      el('span', { class: 'edited', text: ' (edited)', hidden: !m.edited_at }),
     ]);
-    const body = m.kind === 'file' && m.file ? this.#fileCard(m.file) : el('div', { class: 'text', text: m.text || '' });
-    const item = el('div', { class: mine ? 'chat-msg mine' : 'chat-msg', 'data-id': m.id, 'data-kind': m.kind || 'text' }, [head, body]);
+    const isFile = m.kind === 'file' && m.file;
+    const body = isFile ? this.#fileCard(m.file) : el('div', { class: 'text', text: m.text || '' });
+    const item = el('div', { class: mine ? 'chat-msg mine' : 'chat-msg', 'data-id': m.id, 'data-kind': m.kind || 'text', 'data-private': m.to ? 'true' : undefined }, [head, body]);
+    // Edit and delete only on our own messages (the server checks it again).
+    if (mine && m.id !== undefined) {
+      const actions = el('span', { class: 'msg-actions' });
+      if (!isFile) {
+        actions.appendChild(el('button', { type: 'button', class: 'edit', text: 'Edit', onclick: () => {
+          this.editing = m.id;
+          this.form.classList.add('editing');
+          this.input.value = item.querySelector('.text').textContent;
+          this.input.focus();
+        } }));
+      }
+      actions.appendChild(el('button', { type: 'button', class: 'delete', text: 'Delete', onclick: () => this.#send({ type: 'delete', id: m.id }) }));
+      head.appendChild(actions);
+    }
     if (optimistic) {
       optimistic.replaceWith(item);
       this.pending.delete(m.client_id);
@@ -249,19 +294,34 @@ export class ChatPanel {
       e.preventDefault();
       this.download(f, progress, link);
     });
+    let thumb = null;
+    if (typeof f.mime === 'string' && f.mime.startsWith('image/') && f.size <= 20 * 1024 * 1024) {
+      thumb = el('img', { class: 'thumb', alt: f.name });
+      fetch(f.url || `/files/${f.id}`, { headers: { Authorization: `Bearer ${this.token}` } })
+        .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
+        .then((b) => { thumb.src = URL.createObjectURL(b); })
+        .catch((e) => { console.warn('thumbnail failed:', e.message); thumb.remove(); });
+    }
     return el('div', { class: 'file', 'data-file-id': f.id, 'data-sha256': f.sha256 }, [
       el('span', { class: 'file-name', text: f.name }),
       el('span', { class: 'file-size', text: ` ${formatSize(f.size)}` }),
       el('span', { class: 'file-sender', text: f.uploader_name ? ` from ${f.uploader_name}` : '' }),
       el('div', {}, [link, progress]),
+      thumb,
     ]);
   }
 
   sendText() {
     const text = this.input.value.trim();
     if (!text) return;
+    if (this.editing !== null) {
+      if (!this.#send({ type: 'edit', id: this.editing, text })) this.#system('⚠ Chat is not connected.');
+      this.#stopEditing();
+      return;
+    }
+    const to = this.to.value || undefined;
     const clientId = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    if (!this.#send({ type: 'message', text, client_id: clientId })) {
+    if (!this.#send({ type: 'message', text, to, client_id: clientId })) {
       this.#system('⚠ Chat is not connected.');
       return;
     }
@@ -275,43 +335,26 @@ export class ChatPanel {
     this.input.value = '';
   }
 
-  /** tus 1.0: create, then PATCH in chunks (progress per chunk), then announce to the room. */
-  async upload(file) {
-    const progress = el('progress', { max: String(file.size || 1), value: '0' });
-    const row = el('div', { class: 'chat-msg mine uploading' }, [
-      el('span', { class: 'file-name', text: file.name }),
-      el('span', { class: 'file-size', text: ` ${formatSize(file.size)}` }),
-      progress,
-    ]);
-    this.log.appendChild(row);
-    const auth = () => ({ Authorization: `Bearer ${this.token}`, 'Tus-Resumable': '1.0.0' });
-    try {
-      const meta = `filename ${b64(file.name)},filetype ${b64(file.type || 'application/octet-stream')}`;
-      const created = await fetch('/files/', { method: 'POST', headers: { ...auth(), 'Upload-Length': String(file.size), 'Upload-Metadata': meta } });
-      if (created.status !== 201) throw new Error(await errorText(created));
-      const location = created.headers.get('Location');
-      if (!location || !location.startsWith('/files/')) throw new Error('no upload location');
-      let offset = 0;
-      while (offset < file.size) {
-        const chunk = file.slice(offset, Math.min(file.size, offset + CHUNK));
-        const r = await fetch(location, {
-          method: 'PATCH',
-          headers: { ...auth(), 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' },
-          body: chunk,
-        });
-        if (r.status !== 204) throw new Error(await errorText(r));
-        offset = Number(r.headers.get('Upload-Offset'));
-        if (!Number.isFinite(offset)) throw new Error('bad Upload-Offset');
-        progress.value = offset;
-      }
-      const fileId = location.slice('/files/'.length);
-      const clientId = `f${Date.now().toString(36)}`;
-      this.pending.set(clientId, row);
-      if (!this.#send({ type: 'file', file_id: fileId, client_id: clientId })) throw new Error('chat is not connected');
-    } catch (e) {
-      row.classList.add('failed');
-      row.appendChild(el('span', { class: 'error', text: ` upload failed: ${e.message}` }));
-    }
+  /** A resumable tus upload with its progress row; announced to the room when complete. */
+  upload(file) {
+    const up = new Upload({
+      file,
+      token: () => this.token,
+      sizeText: formatSize(file.size),
+      onDone: (fileId, row) => {
+        const clientId = `f${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+        this.pending.set(clientId, row);
+        const to = this.to.value || undefined;
+        if (!this.#send({ type: 'file', file_id: fileId, to, client_id: clientId })) {
+          row.classList.add('failed');
+          this.#system(`⚠ Chat is not connected: ${file.name} was uploaded but not announced.`);
+        }
+      },
+    });
+    this.log.appendChild(up.row);
+    this.log.scrollTop = this.log.scrollHeight;
+    up.start();
+    return up;
   }
 
   /** Downloads with a progress bar, then hands the bytes to the browser as a file. */
