@@ -1,7 +1,8 @@
 // Pause and resume of a tus upload in the side panel: the test holds Ada's second PATCH
 // (4 MiB chunks) in a route, Ada presses Pause (the PATCH in flight is aborted), the hold
 // is lifted, Ada presses Resume: the page asks the server (HEAD) and continues from its
-// offset, exactly the first chunk. Bo downloads the file: same SHA-256 as the source. A PNG
+// offset, exactly the first chunk. Bo downloads the file: same SHA-256 as the source. A
+// second upload whose PATCH gets a 500 fails, and Retry continues it the same way. A PNG
 // sent afterwards shows as a thumbnail on Bo's side.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -70,6 +71,42 @@ await scenario('upload_pause_resume', async (onClose) => {
   const saved = fs.readFileSync(await (await download).path());
   assert(saved.length === bytes.length && sha(saved) === sha(bytes), `Bo's download has the source's SHA-256 (${saved.length} bytes)`);
   log('paused and resumed upload downloads with the source SHA-256', sha(saved));
+
+  // Retry after a failure: the test answers the second PATCH with a 500; the row fails and
+  // offers Retry, which continues from the server's offset (the first chunk).
+  let patches2 = 0;
+  const fail = async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches2 === 2) {
+      await route.fulfill({ status: 500, body: 'injected failure' });
+      return;
+    }
+    await route.continue();
+  };
+  await a.route('**/files/**', fail);
+  const bytes2 = randomBytes(3 * CHUNK + 5);
+  await a.setInputFiles('#file-input', { name: 'retry.bin', mimeType: 'application/octet-stream', buffer: bytes2 });
+  const failed = await waitFor('the upload to fail on the injected 500', () => a.evaluate(() => {
+    const r = [...document.querySelectorAll('.uploading')].find((e) => e.querySelector('.file-name').textContent === 'retry.bin');
+    if (!r || r.dataset.state !== 'failed') return null;
+    window.retryRow = r;
+    return { status: r.querySelector('.status').textContent, retry: !r.querySelector('.retry').hidden };
+  }), 30000, 50);
+  log('failed upload', JSON.stringify(failed));
+  assert(failed.retry && failed.status.includes('500'), 'the failed row says why and offers Retry');
+  await a.unroute('**/files/**', fail);
+  await a.evaluate(() => window.retryRow.querySelector('.retry').click());
+  const retried = await waitFor('the retried upload to finish', () => a.evaluate(() => {
+    const r = window.retryRow;
+    if (r.dataset.state === 'failed') return { failed: r.querySelector('.status').textContent };
+    return r.dataset.state === 'done' && { resumedFrom: r.dataset.resumedFrom };
+  }), 60000);
+  assert(!retried.failed && retried.resumedFrom === String(CHUNK), `Retry continued from the server's offset: ${JSON.stringify(retried)}`);
+  await waitFor('Bo to see retry.bin', () => b.evaluate(() => [...document.querySelectorAll('#chat-log .file .file-name')].some((e) => e.textContent === 'retry.bin')), 30000);
+  const download2 = b.waitForEvent('download');
+  await b.evaluate(() => [...document.querySelectorAll('#chat-log .file')].find((f) => f.querySelector('.file-name').textContent === 'retry.bin').querySelector('.download').click());
+  const saved2 = fs.readFileSync(await (await download2).path());
+  assert(sha(saved2) === sha(bytes2), 'the retried upload downloads with the source SHA-256');
+  log('retried upload verified');
 
   // An image shows as a thumbnail.
   const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');

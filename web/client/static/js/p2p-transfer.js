@@ -188,6 +188,7 @@ export class FileTransfers {
   }
 
   async #relayPut(t, url) {
+    t.relaying = true;
     this.#state(t, 'sending', 'sending through the server…');
     try {
       const r = await fetch(url, { method: 'PUT', headers: { Authorization: `Bearer ${this.token()}` }, body: t.file });
@@ -254,7 +255,7 @@ export class FileTransfers {
 
   async #relayGet(from, msg) {
     let t = this.transfers.get(msg.transfer);
-    if (!t || t.role !== 'receive') {
+    if (!t) {
       const size = Number(msg.size);
       if (!Number.isSafeInteger(size) || size < 0) return;
       t = { id: msg.transfer, role: 'receive', peer: from.nick, name: String(msg.name), size, mime: '', done: false };
@@ -287,11 +288,14 @@ export class FileTransfers {
   handle(msg) {
     if (msg.type === 'relay-ready') {
       const t = this.transfers.get(msg.transfer);
-      if (t && t.role === 'send' && typeof msg.url === 'string') this.#relayPut(t, msg.url);
+      if (t && t.role === 'send' && t.fellBack && !t.sent && !t.relaying && typeof msg.url === 'string' && msg.url.startsWith('/files/relay/')) this.#relayPut(t, msg.url);
       return;
     }
     if (msg.type === 'relay-open') {
-      if (msg.from && typeof msg.url === 'string' && typeof msg.transfer === 'string') this.#relayGet(msg.from, msg);
+      if (!msg.from || typeof msg.url !== 'string' || !msg.url.startsWith('/files/relay/') || typeof msg.transfer !== 'string') return;
+      const known = this.transfers.get(msg.transfer);
+      if (known && (known.role !== 'receive' || known.peer !== msg.from.nick)) return;
+      this.#relayGet(msg.from, msg);
       return;
     }
     if (msg.type !== 'p2p' || !msg.from || typeof msg.transfer !== 'string' || !msg.signal) return;
