@@ -159,7 +159,9 @@ export class ChatPanel {
       case 'welcome':
         this.you = msg.you;
         this.#setAvailable(true);
-        this.log.replaceChildren();
+        // A reconnect redraws the log from the history; uploads and direct transfers still
+        // running keep their rows.
+        this.log.replaceChildren(...this.log.querySelectorAll('.uploading:not([data-state="done"]), .transfer:not([data-state="verified"]):not([data-state="failed"])'));
         this.seen.clear();
         this.participants.clear();
         for (const p of msg.participants || []) if (p.nick !== msg.you.nick) this.participants.set(p.nick, p.name);
@@ -278,10 +280,11 @@ export class ChatPanel {
       actions.appendChild(el('button', { type: 'button', class: 'delete', text: 'Delete', onclick: () => this.#send({ type: 'delete', id: m.id }) }));
       head.appendChild(actions);
     }
-    if (optimistic) {
+    if (optimistic && optimistic.isConnected) {
       optimistic.replaceWith(item);
       this.pending.delete(m.client_id);
     } else {
+      if (optimistic) this.pending.delete(m.client_id);
       this.log.appendChild(item);
     }
     this.log.scrollTop = this.log.scrollHeight;
