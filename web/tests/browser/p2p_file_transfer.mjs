@@ -1,8 +1,9 @@
 // Direct (browser-to-browser) file transfer signalled through filestore's /chat:
 // 1. the page's incremental SHA-256 (static/js/sha256.js) against FIPS 180 vectors, fed in
 //    uneven pieces, and against WebCrypto on random data;
-// 2. Ada sends Bo 5 MiB + 123 bytes over an RTCDataChannel: both ends show "verified", the
-//    path stayed p2p, and the bytes Bo saves have the source's SHA-256;
+// 2. Ada sends Bo 24 MiB + 123 bytes over an RTCDataChannel: both ends show "verified", the
+//    path stayed p2p, the sender waited for bufferedamountlow (back-pressure), and the bytes
+//    Bo saves have the source's SHA-256;
 // 3. Cy's /chat WebSocket is routed so every ICE candidate in the p2p signals points at a
 //    dead port: Cy's transfer to Bo cannot connect directly, falls back to the streamed
 //    relay, and arrives with the source's SHA-256.
@@ -53,7 +54,7 @@ async function sent(page, name, timeoutMs) {
     const c = [...document.querySelectorAll('.transfer[data-role="send"]')].find((e) => e.querySelector('.file-name').textContent === n);
     if (!c) return null;
     if (c.dataset.state === 'failed') return { failed: c.querySelector('.status').textContent };
-    return c.dataset.state === 'verified' && { path: c.dataset.path, sha256: c.dataset.sha256 };
+    return c.dataset.state === 'verified' && { path: c.dataset.path, sha256: c.dataset.sha256, waits: Number(c.dataset.waits || 0) };
   }, name), timeoutMs, 250);
 }
 
@@ -118,7 +119,7 @@ await scenario('p2p_file_transfer', async (onClose) => {
   assert(vectors.random_ok, 'incremental SHA-256 of random data equals WebCrypto\'s');
 
   // 2. Direct transfer, Ada -> Bo.
-  const direct = randomBytes(5 * 1024 * 1024 + 123);
+  const direct = randomBytes(24 * 1024 * 1024 + 123);
   await sendDirect(a, 'Bo', 'direct.bin', direct);
   const t0 = Date.now();
   const got = await received(b, 'direct.bin', 60000);
@@ -129,6 +130,8 @@ await scenario('p2p_file_transfer', async (onClose) => {
   assert(got.sha256 === sha(direct), 'Bo\'s incremental SHA-256 equals the source\'s');
   const adaSide = await sent(a, 'direct.bin', 30000);
   assert(!adaSide.failed && adaSide.path === 'p2p' && adaSide.sha256 === sha(direct), `Ada's side verified the same hash: ${JSON.stringify(adaSide)}`);
+  assert(adaSide.waits > 0, `the sender paused on back-pressure (bufferedamountlow waits: ${adaSide.waits})`);
+  log(`sender waited for bufferedamountlow ${adaSide.waits} times`);
   const saved = await save(b, got.id);
   assert(saved.length === direct.length && sha(saved) === sha(direct), `Bo's saved file has the source's SHA-256 (${saved.length} bytes)`);
   log('direct transfer verified on both ends and in the saved file');

@@ -12,8 +12,8 @@ import { Sha256, sha256OfBlob } from './sha256.js';
 
 const CHUNK = 64 * 1024;
 const READ = 1024 * 1024;
-const HIGH_WATER = 4 * 1024 * 1024;
-const LOW_WATER = 1024 * 1024;
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
 const DIRECT_TIMEOUT_MS = 10000;
 const PARTS_PER_BLOB = 64;
 
@@ -152,7 +152,10 @@ export class FileTransfers {
       const buf = new Uint8Array(await file.slice(off, off + READ).arrayBuffer());
       for (let i = 0; i < buf.length; i += CHUNK) {
         if (t.fellBack) return;
-        if (dc.bufferedAmount > HIGH_WATER) await drained();
+        if (dc.bufferedAmount > HIGH_WATER) {
+          t.card.dataset.waits = String(Number(t.card.dataset.waits || 0) + 1);
+          await drained();
+        }
         const piece = buf.subarray(i, i + CHUNK);
         hash.update(piece);
         dc.send(piece);
