@@ -44,6 +44,22 @@ export class BridgeSession extends PeerSession {
     });
   }
 
+  /**
+   * ICE restart (proto/src/session.rs, bridge step 2 repeated): a new offer with fresh ICE
+   * credentials goes to focus as `session-accept` on this same sid; focus re-allocates us on
+   * the same bridge, which keeps our session (same DTLS certificate) and answers.
+   */
+  restartIce() {
+    return this.serial(async () => {
+      await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart: true }));
+      await gathered(this.pc, 3000, true);
+      const answer = await this.accept(this.pc.localDescription.sdp);
+      if (this.closed) return;
+      await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      this.pruneTracks();
+    });
+  }
+
   /** A renegotiation offer from the bridge (source-add / source-remove); resolves with our answer. */
   handleOffer(sdp) {
     return this.serial(async () => {

@@ -22,6 +22,8 @@ export const NS_TOKEN = 'urn:meet-lan:token:0';
 const HANDOVER_MS = 20000;
 // A P2P session whose ICE is not connected this long after it began counts as failed.
 const P2P_CONNECT_MS = 10000;
+// After a bridge ICE restart, ICE must be connected again within this, else the page rejoins.
+const RESTART_MS = 10000;
 
 export function randomHex(bytes) {
   const a = new Uint8Array(bytes);
@@ -301,9 +303,9 @@ export class Conference extends EventTarget {
     this.#wire(s);
     s.addEventListener('channelopen', () => { this.lastConstraints = ''; this.#sendConstraints(); });
     s.addEventListener('failed', () => {
-      // ICE failure: focus runs one bridge session per occupant and does not take a second
-      // offer for it, so the page rejoins the room; focus then starts a fresh session.
-      if (this.bridge === s && !this.left) this.#rejoin('bridge ICE failed');
+      // ICE failure: first an ICE restart on this session (a new offer through focus, same
+      // bridge); if that does not bring the transport back, rejoin the room.
+      if (this.bridge === s && !this.left) this.restartBridgeIce('bridge ICE failed');
     });
     if (old) old.close();
     if (this.p2p) this.p2p.handoverTo = s;
@@ -637,6 +639,38 @@ export class Conference extends EventTarget {
       s.send({ colibriClass: 'EndpointStats', from: '', quality: level, rtt: q.rtt, loss: q.loss });
     } else {
       s.send({ type: 'stats', quality: level });
+    }
+  }
+
+  /**
+   * ICE restart of the bridge session (`why` is logged). One at a time per session; if the
+   * restart is refused, or ICE is not connected again within RESTART_MS, the page rejoins.
+   * Public: the ICE 'failed' handler calls it, and so can a person in the console.
+   */
+  async restartBridgeIce(why) {
+    const s = this.bridge;
+    if (!s || s.closed || s.restarting || this.left) return false;
+    s.restarting = true;
+    console.warn(`${why}: ICE restart of bridge session ${s.sid}`);
+    try {
+      await s.restartIce();
+      const ok = await new Promise((resolve) => {
+        const check = () => ['connected', 'completed'].includes(s.pc.iceConnectionState);
+        if (check()) return resolve(true);
+        const timer = setTimeout(() => { s.pc.removeEventListener('iceconnectionstatechange', on); resolve(check()); }, RESTART_MS);
+        const on = () => { if (check()) { clearTimeout(timer); s.pc.removeEventListener('iceconnectionstatechange', on); resolve(true); } };
+        s.pc.addEventListener('iceconnectionstatechange', on);
+      });
+      if (!ok) throw new Error(`ICE not connected ${RESTART_MS} ms after the restart`);
+      console.info(`bridge session ${s.sid}: ICE restart done`);
+      return true;
+    } catch (e) {
+      console.warn(`ICE restart failed: ${e.message || e}`);
+      // A newer session (moving) or a leave makes this one moot.
+      if (this.bridge === s && !this.left) this.#rejoin('bridge ICE restart failed');
+      return false;
+    } finally {
+      s.restarting = false;
     }
   }
 
