@@ -44,6 +44,7 @@ export class ChatPanel {
     const seenCheck = new MutationObserver(() => { if (this.#panelVisible()) this.#setUnread(0); });
     seenCheck.observe(root, { attributes: true, attributeFilter: ['hidden'] });
     seenCheck.observe(this.panel, { attributes: true, attributeFilter: ['hidden'] });
+    document.addEventListener('visibilitychange', () => { if (this.#panelVisible()) this.#setUnread(0); });
     this.input.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.editing !== null) this.#stopEditing();
     });
