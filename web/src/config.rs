@@ -24,6 +24,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub domain: String,
     pub max_ws_frame: usize,
+    /// STUN/TURN servers for the page (`ICE_SERVERS`); empty by default.
+    pub ice_servers: Vec<crate::ice::IceServer>,
 }
 
 impl Config {
@@ -53,6 +55,11 @@ impl Config {
             data_dir: proto::config::data_dir(),
             domain: proto::config::xmpp_domain(),
             max_ws_frame: env_parse("WEB_MAX_WS_FRAME", DEFAULT_MAX_WS_FRAME)?,
+            ice_servers: crate::ice::parse(
+                &env_string("ICE_SERVERS", ""),
+                proto::config::env_secret("TURN_USERNAME"),
+                proto::config::env_secret("TURN_CREDENTIAL"),
+            )?,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod config;
 pub mod error;
 pub mod http_proxy;
+pub mod ice;
 pub mod launcher;
 pub mod redirect;
 pub mod routes;

@@ -40,6 +40,7 @@ impl AppState {
             "websocket": "/xmpp-websocket",
             "chat": "/chat",
             "files": "/files/",
+            "iceServers": config.ice_servers,
         });
         Ok(AppState {
             inner: Arc::new(Shared {

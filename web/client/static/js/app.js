@@ -6,12 +6,14 @@ import { LocalMedia } from './media.js';
 import { Conference, preconnect } from './conference.js';
 import { Ui, el } from './ui.js';
 import { ChatPanel } from './chat.js';
+import { setIceServers } from './ice.js';
 
 const $ = (sel) => document.querySelector(sel);
 const ROOM_RE = /^[a-z0-9_-][a-z0-9_.-]{0,63}$/;
 
 async function main() {
   const config = await (await fetch('/config.json', { cache: 'no-store' })).json();
+  setIceServers(config.iceServers);
   const path = decodeURIComponent(location.pathname.slice(1));
   if (!path) return showHome();
   const room = path.toLowerCase();

@@ -8,6 +8,7 @@
 // Names and texts from others are shown with textContent only.
 
 import { el } from './ui.js';
+import { iceServers } from './ice.js';
 import { Sha256, sha256OfBlob } from './sha256.js';
 
 const CHUNK = 64 * 1024;
@@ -90,7 +91,7 @@ export class FileTransfers {
   }
 
   #newPc(t) {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: iceServers() });
     const batch = [];
     let timer = null;
     const flush = () => {

@@ -1,7 +1,10 @@
 // What bridge and P2P sessions share: one RTCPeerConnection, operations run one at a time
 // (an offer from the other side never interleaves with our own negotiation), non-trickle
-// ICE (candidates are in the SDP: host candidates on a LAN, no STUN, no TURN), and mapping
+// ICE (candidates are in the SDP: host candidates on a LAN; STUN/TURN only when the admin
+// set ICE_SERVERS), and mapping
 // of received tracks to participants.
+
+import { iceServers } from './ice.js';
 
 export const SIMULCAST = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
@@ -50,7 +53,7 @@ export class PeerSession extends EventTarget {
     this.kind = kind; // 'bridge' | 'p2p'
     this.sid = sid;
     this.media = media;
-    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc = new RTCPeerConnection({ iceServers: iceServers(), bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     this.queue = Promise.resolve();
     this.closed = false;
     this.startedAt = performance.now();
