@@ -11,6 +11,7 @@ pub mod bridge_channel;
 pub mod colibri;
 pub mod config;
 pub mod ids;
+pub mod sdp_encoding;
 pub mod secrets;
 pub mod session;
 pub mod token;

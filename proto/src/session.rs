@@ -7,6 +7,17 @@
 //! [peer="<nick>"] [initiator="true|false"] [reason="…"]>` which may hold
 //! `<description xmlns="urn:meet-lan:sdp:0" type="offer|answer">SDP text</description>`.
 //!
+//! Compressed SDP: the description may instead be
+//! `<description xmlns="urn:meet-lan:sdp:0" type="offer|answer" encoding="deflate">base64 of
+//! raw DEFLATE (RFC 1951) of the SDP</description>` ([`crate::sdp_encoding`]). Every receiver
+//! accepts both forms; an unknown `encoding`, bad base64/DEFLATE, or SDP expanding beyond
+//! [`crate::sdp_encoding::MAX_SDP_BYTES`] is a `bad-request`. Focus always sends its offers
+//! to participants compressed, and pages always send their offers and answers to focus
+//! compressed: a bridge session carries one media section per remote source (about 1.2 KB
+//! each, two per remote participant), so plain SDP passes signal's 64 KiB client stanza
+//! limit at about 26 participants; compressed it is ~8× smaller. Between two pages (P2P)
+//! either form may be used. The bus legs (focus ↔ bridge, Colibri JSON) carry plain SDP.
+//!
 //! Bridge mode (three or more participants):
 //! 1. focus → participant `session-initiate transport="bridge"`; result is empty.
 //! 2. participant → focus `session-accept` with its **offer** (its own audio, simulcast
