@@ -136,6 +136,9 @@ pub struct Endpoint {
     /// Set when something was queued in str0m (RTP written, a request, a channel message)
     /// that only leaves after str0m's timeout handling runs.
     needs_timeout: bool,
+    /// The moment str0m last ran its timeout handling (it does after every received
+    /// datagram): a poll at that same moment needs no second `Input::Timeout`.
+    timeout_ran_at: Option<Instant>,
     pub constraints: ReceiverVideoConstraints,
     pub bwe: Option<u64>,
     /// What the bandwidth estimator was last told to probe up to.
@@ -205,6 +208,7 @@ impl Endpoint {
             next_timeout: now,
             dirty: true,
             needs_timeout: true,
+            timeout_ran_at: None,
             constraints: ReceiverVideoConstraints { last_n: -1, ..Default::default() },
             bwe: None,
             desired_bitrate: 0,
@@ -219,8 +223,20 @@ impl Endpoint {
         if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.rtc.handle_input(input) {
-            self.failed = Some(format!("transport error: {e}"));
+        let at = match &input {
+            Input::Receive(at, _) => Some(*at),
+            Input::Timeout(_) => None,
+        };
+        match self.rtc.handle_input(input) {
+            // str0m ran its timeout handling at the receive time: anything queued before
+            // this datagram was handled with it.
+            Ok(()) => {
+                if at.is_some() {
+                    self.needs_timeout = false;
+                }
+                self.timeout_ran_at = at;
+            }
+            Err(e) => self.failed = Some(format!("transport error: {e}")),
         }
         self.dirty = true;
     }
@@ -236,8 +252,10 @@ impl Endpoint {
         }
         // str0m runs its timeout handling after every received datagram; a separate timeout
         // is needed only when due or when we queued something since.
-        if self.needs_timeout || now >= self.next_timeout {
+        let fresh = !self.needs_timeout && self.timeout_ran_at == Some(now);
+        if !fresh && (self.needs_timeout || now >= self.next_timeout) {
             self.needs_timeout = false;
+            self.timeout_ran_at = Some(now);
             if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
                 self.failed = Some(format!("transport error: {e}"));
                 return;
