@@ -236,7 +236,11 @@ pub fn parse_jingle(e: &Element) -> Result<Jingle, String> {
     j.reason = e.get_attr("reason").map(str::to_string);
     if let Some(d) = e.get_child("description", ns::SDP) {
         let kind: SdpType = d.get_attr("type").ok_or("description without type")?.parse().map_err(|e: proto::session::UnknownValue| e.to_string())?;
-        j.description = Some(Description { kind, sdp: d.text_content() });
+        // Plain or `encoding="deflate"` (proto::sdp_encoding); bad or oversized compressed
+        // SDP is this participant's bad-request, never a large allocation.
+        let sdp = proto::sdp_encoding::decode(d.get_attr("encoding"), &d.text_content(), proto::sdp_encoding::MAX_SDP_BYTES)
+            .map_err(|e| e.to_string())?;
+        j.description = Some(Description { kind, sdp });
     }
     Ok(j)
 }
@@ -256,7 +260,14 @@ pub fn jingle_element(j: &Jingle) -> Element {
         e.set_attr("reason", r);
     }
     if let Some(d) = &j.description {
-        e.append_child(Element::new("description", ns::SDP).attr("type", d.kind.as_str()).text(&d.sdp));
+        // Always compressed towards participants: plain SDP of a large conference passes
+        // signal's 64 KiB client stanza limit (proto::session).
+        e.append_child(
+            Element::new("description", ns::SDP)
+                .attr("type", d.kind.as_str())
+                .attr("encoding", proto::sdp_encoding::DEFLATE)
+                .text(&proto::sdp_encoding::encode_deflate(&d.sdp)),
+        );
     }
     e
 }
@@ -369,5 +380,33 @@ mod tests {
         assert_eq!(el.get_attr("to"), Some("r1@conference.meet.lan/abcd1234"));
         let back = parse(&el.to_stanza_string());
         assert_eq!(parse_jingle(back.first_child().unwrap()).unwrap(), jg);
+        let d = back.first_child().unwrap().get_child("description", ns::SDP).unwrap();
+        assert_eq!(d.get_attr("encoding"), Some("deflate"), "offers to participants are always compressed");
+        assert!(!d.text_content().contains("m=video"));
+    }
+
+    fn session_accept_with(description: &str) -> Element {
+        parse(&format!("<iq xmlns='jabber:client' type='set' id='2' from='r1@conference.meet.lan/abcd1234'><jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s1'>{description}</jingle></iq>"))
+    }
+
+    #[test]
+    fn compressed_descriptions_are_decoded_and_bad_ones_are_bad_requests() {
+        let j = Jids::new("meet.lan");
+        let sdp = "v=0\r\nm=audio 9 RTP/AVP 0\r\n";
+        let el = session_accept_with(&format!("<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='deflate'>{}</description>", proto::sdp_encoding::encode_deflate(sdp)));
+        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Ok(jg), .. }) if jg.sdp(SdpType::Offer) == Ok(sdp)));
+        // A bomb: 64 MiB of zeros, ~64 KB compressed.
+        let bomb = {
+            use std::io::Write;
+            let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            enc.write_all(&vec![0u8; 64 << 20]).expect("writing into a Vec");
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, enc.finish().expect("finishing into a Vec"))
+        };
+        for bad in ["not base64!", "AAAA", bomb.as_str()] {
+            let el = session_accept_with(&format!("<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='deflate'>{bad}</description>"));
+            assert!(matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Err(_), .. })), "{}", &bad[..bad.len().min(20)]);
+        }
+        let el = session_accept_with("<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='brotli'>x</description>");
+        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Err(e), .. }) if e.contains("brotli")));
     }
 }

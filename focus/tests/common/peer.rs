@@ -69,8 +69,10 @@ pub struct PeerView {
     pub bridge_session_started: Option<Instant>,
     /// When the current bridge session's transport came up.
     pub bridge_connected_at: Option<Instant>,
-    /// Largest SDP this participant sent (its offers and answers).
+    /// Largest SDP this participant sent (its offers and answers), uncompressed.
     pub max_sdp_bytes: usize,
+    /// Largest renegotiation answer stanza this participant sent (compressed SDP inside).
+    pub max_answer_stanza_bytes: usize,
     pub done: bool,
 }
 
@@ -151,6 +153,7 @@ impl Peer {
             conference_sent: None,
             bridge_session_started: None,
             max_sdp_bytes: 0,
+            max_answer_stanza_bytes: 0,
             bridge_connected_at: None,
             done: false,
         });
@@ -576,12 +579,21 @@ fn jingle(action: &str, sid: &str) -> Element {
     Element::new("jingle", ns::JINGLE).attr("action", action).attr("sid", sid)
 }
 
+/// Like the page: every description this participant sends is `encoding="deflate"`
+/// (`proto::sdp_encoding`).
 fn with_sdp(j: Element, kind: &str, sdp: &str) -> Element {
-    j.child(Element::new("description", ns::SDP).attr("type", kind).text(sdp))
+    j.child(
+        Element::new("description", ns::SDP)
+            .attr("type", kind)
+            .attr("encoding", proto::sdp_encoding::DEFLATE)
+            .text(&proto::sdp_encoding::encode_deflate(sdp)),
+    )
 }
 
+/// A description's SDP, plain or compressed (`None` also when it does not decode).
 fn sdp_of(j: &Element, kind: &str) -> Option<String> {
-    j.get_child("description", ns::SDP).filter(|d| d.get_attr("type") == Some(kind)).map(|d| d.text_content())
+    let d = j.get_child("description", ns::SDP).filter(|d| d.get_attr("type") == Some(kind))?;
+    proto::sdp_encoding::decode(d.get_attr("encoding"), &d.text_content(), proto::sdp_encoding::MAX_SDP_BYTES).ok()
 }
 
 fn result_to(iq: &Element, payload: Option<Element>) -> Element {
@@ -743,9 +755,13 @@ async fn on_focus_jingle(st: &mut State, iq: &Element, j: &Element) -> Result<()
             let parsed = SdpOffer::from_sdp_string(&offer).map_err(|e| format!("bridge offer: {e}"))?;
             let answer = b.rtc.sdp_api().accept_offer(parsed).map_err(|e| format!("accept bridge offer: {e}"))?;
             let add = action == "source-add";
-            let size = answer.to_sdp_string().len();
+            let answer_sdp = answer.to_sdp_string();
+            let size = answer_sdp.len();
+            let reply = result_to(iq, Some(with_sdp(jingle(action, &sid), "answer", &answer_sdp)));
+            let stanza_size = reply.to_stanza_string().len();
             st.view.send_modify(|v| {
                 v.max_sdp_bytes = v.max_sdp_bytes.max(size);
+                v.max_answer_stanza_bytes = v.max_answer_stanza_bytes.max(stanza_size);
                 if add {
                     v.source_adds += 1;
                 } else {
@@ -753,7 +769,7 @@ async fn on_focus_jingle(st: &mut State, iq: &Element, j: &Element) -> Result<()
                 }
                 v.remote_streams = streams;
             });
-            st.x.send(&result_to(iq, Some(with_sdp(jingle(action, &sid), "answer", &answer.to_sdp_string())))).await?;
+            st.x.send(&reply).await?;
         }
         ("session-terminate", _) => {
             st.x.send(&result_to(iq, None)).await?;
