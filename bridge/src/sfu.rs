@@ -24,8 +24,9 @@ use crate::Error;
 
 /// Most endpoints one conference may have; an allocation beyond it is refused.
 pub const MAX_ENDPOINTS_PER_CONFERENCE: usize = 100;
-/// Largest SDP accepted in a Colibri request.
-pub const MAX_SDP: usize = 64 * 1024;
+/// Largest SDP accepted in a Colibri request. Sized for a full conference: an answer for
+/// MAX_ENDPOINTS_PER_CONFERENCE endpoints has ~200 m-lines of ~1.2 KB (~240 KB).
+pub const MAX_SDP: usize = 512 * 1024;
 /// Endpoints this bridge serves before it reports a stress of 1.0.
 const CAPACITY_ENDPOINTS: f64 = 200.0;
 

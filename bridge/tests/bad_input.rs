@@ -99,6 +99,7 @@ fn bad_colibri_requests_are_refused_and_change_nothing() {
     };
     check(alloc("garbage".into()), "bad-request");
     check(alloc(format!("v=0\r\n{}", "a=x\r\n".repeat(20_000))), "bad-request");
+    check(alloc(format!("v=0\r\n{}", "a=x\r\n".repeat(bridge::sfu::MAX_SDP / 5 + 1))), "bad-request");
     check(ColibriRequest::Answer { conference: conf.clone(), endpoint: alice.clone(), answer: "v=0".into() }, "bad-request");
     check(ColibriRequest::Answer { conference: conf.clone(), endpoint: EndpointId::new("nobody").unwrap(), answer: String::new() }, "item-not-found");
     check(ColibriRequest::Expire { conference: other.clone(), endpoint: alice.clone() }, "item-not-found");
