@@ -75,7 +75,10 @@ async fn handle(sock: TcpStream, shared: Arc<Shared>, shutdown: CancellationToke
     let mut w = StreamWriter::tcp(wr);
     let mut parser = StreamParser::new(ParserLimits {
         component_as_client: true,
-        max_stanza_bytes: shared.config.max_stanza_bytes.max(256 * 1024),
+        // The component limit, not the client one (`SIGNAL_MAX_COMPONENT_STANZA`). The parser's
+        // limits cannot change mid-stream, so it also holds before the handshake; an
+        // unauthenticated peer still has only HANDSHAKE_TIMEOUT and the connection cap.
+        max_stanza_bytes: shared.config.max_component_stanza_bytes,
         ..Default::default()
     });
     let mut buf = vec![0u8; 16 * 1024];
@@ -189,7 +192,8 @@ async fn pump(
                     return Err(crate::Error::Stream("policy-violation", "too much data".into()));
                 }
                 parser.handle_bytes(&buf[..n]);
-                while let Some(ev) = parser.poll_event()? {
+                // Bad XML or an oversized stanza: a stream error naming it, as for clients.
+                while let Some(ev) = parser.poll_event().map_err(|e| crate::Error::stream_from_xml(&e))? {
                     match ev {
                         StreamEvent::Stanza(s) => {
                             if !limit.handle_stanza(Instant::now()) {

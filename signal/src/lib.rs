@@ -71,6 +71,10 @@ pub struct Config {
     pub token_secret: String,
     /// Largest stanza a client may send (`SIGNAL_MAX_STANZA`, default 64 KiB).
     pub max_stanza_bytes: usize,
+    /// Largest stanza a bus component may send (`SIGNAL_MAX_COMPONENT_STANZA`, default
+    /// 1 MiB): components are authenticated by the bus secret and carry Colibri JSON with
+    /// whole uncompressed SDP (about 2.4 KB per participant of a conference).
+    pub max_component_stanza_bytes: usize,
     /// Client budget: sustained stanzas/s (`SIGNAL_C2S_RATE`, default 200) and burst
     /// (`SIGNAL_C2S_BURST`, default 1000).
     pub c2s_rate: f64,
@@ -97,6 +101,7 @@ impl Config {
             bus_secret,
             token_secret,
             max_stanza_bytes: env_parse("SIGNAL_MAX_STANZA", 64 * 1024)?,
+            max_component_stanza_bytes: env_parse("SIGNAL_MAX_COMPONENT_STANZA", 1024 * 1024)?,
             c2s_rate: env_parse("SIGNAL_C2S_RATE", 200.0)?,
             c2s_burst: env_parse("SIGNAL_C2S_BURST", 1000.0)?,
             idle_secs: env_parse("SIGNAL_IDLE_SECS", 60)?,
