@@ -7,7 +7,7 @@
 // the old one on a tile only once it decodes frames, and the old session is closed after.
 
 import { Xmpp, x, child } from './xmpp.js';
-import { jingle, parseJingle } from './jingle.js';
+import { jingle, parseJingle, compressDescription, descriptionSdp } from './jingle.js';
 import { BridgeSession } from './bridge-session.js';
 import { P2PSession } from './p2p-session.js';
 
@@ -251,8 +251,8 @@ export class Conference extends EventTarget {
           fail('item-not-found', 'no bridge session for this offer');
           return;
         }
-        b.handleOffer(j.description.sdp).then(
-          (sdp) => reply(jingle(j.action, j.sid, {}, { type: 'answer', sdp })),
+        descriptionSdp(j.description).then((offer) => b.handleOffer(offer)).then(
+          (sdp) => compressDescription({ type: 'answer', sdp }).then((d) => reply(jingle(j.action, j.sid, {}, d))),
           (err) => { console.warn('bridge offer failed:', err); fail('bad-request', String(err.message || err)); },
         );
         break;
@@ -276,8 +276,8 @@ export class Conference extends EventTarget {
       if (s) s.close();
       s = this.#newP2P(j.sid, nick);
     }
-    s.answer(j.description.sdp).then(
-      (sdp) => reply(jingle('session-accept', j.sid, { transport: 'p2p' }, { type: 'answer', sdp })),
+    descriptionSdp(j.description).then((offer) => s.answer(offer)).then(
+      (sdp) => compressDescription({ type: 'answer', sdp }).then((d) => reply(jingle('session-accept', j.sid, { transport: 'p2p' }, d))),
       (err) => { console.warn('P2P answer failed:', err); fail('bad-request', String(err.message || err)); },
     );
   }
@@ -294,10 +294,11 @@ export class Conference extends EventTarget {
     const s = new BridgeSession(sid, this.media, async (offer) => {
       // The contract names our streams after our endpoint id (msid stream id = nick).
       const sdp = offer.replace(/^(a=msid:|a=ssrc:\d+ msid:)\S+/gm, `$1${this.nick}`);
-      const res = await this.xmpp.iq('set', this.focusJid, jingle('session-accept', sid, { transport: 'bridge' }, { type: 'offer', sdp }), 30000);
+      const d = await compressDescription({ type: 'offer', sdp });
+      const res = await this.xmpp.iq('set', this.focusJid, jingle('session-accept', sid, { transport: 'bridge' }, d), 30000);
       const j = parseJingle(res);
       if (!j || !j.description || j.description.type !== 'answer') throw new Error('session-accept result without an answer');
-      return j.description.sdp;
+      return descriptionSdp(j.description);
     });
     this.bridge = s;
     this.#wire(s);
@@ -367,10 +368,11 @@ export class Conference extends EventTarget {
     const s = this.#newP2P(sid, peer);
     try {
       const offer = await s.offer();
-      const res = await this.xmpp.iq('set', `${this.roomJid}/${peer}`, jingle('session-initiate', sid, { transport: 'p2p' }, { type: 'offer', sdp: offer }), 30000);
+      const d = await compressDescription({ type: 'offer', sdp: offer });
+      const res = await this.xmpp.iq('set', `${this.roomJid}/${peer}`, jingle('session-initiate', sid, { transport: 'p2p' }, d), 30000);
       const j = parseJingle(res);
       if (!j || !j.description || j.description.type !== 'answer') throw new Error('P2P result without an answer');
-      await s.applyAnswer(j.description.sdp);
+      await s.applyAnswer(await descriptionSdp(j.description));
     } catch (e) {
       console.warn('P2P failed:', e.message);
       if (this.p2p === s) {
