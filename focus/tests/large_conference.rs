@@ -1,4 +1,4 @@
-//! A conference larger than plain SDP allows on the client leg: 30 real WebRTC participants
+//! A conference larger than plain SDP allows on the client leg: 50 real WebRTC participants
 //! (str0m) join one room through signal (client stanza limit at its 64 KiB default) and
 //! focus. Every session description on the participant ↔ focus leg is
 //! `encoding="deflate"` (proto::sdp_encoding), so every answer stanza stays far below
@@ -9,7 +9,7 @@
 //! answer as larger than the bridge's own SDP cap (`bridge::sfu::MAX_SDP`, the next wall,
 //! not the client leg's). Any other outcome fails: a client stream closed by signal, an
 //! answer stanza of 64 KiB or more, or a failure for another reason. The summary line says
-//! which limit stopped whom (`LARGE_CONFERENCE_PARTICIPANTS` overrides the 30).
+//! which limit stopped whom (`LARGE_CONFERENCE_PARTICIPANTS` overrides the 50).
 
 mod common;
 
@@ -24,9 +24,9 @@ fn has_media_from_all(v: &PeerView, nicks: &[String], frames: u64) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_participants_negotiate_with_compressed_sdp_under_the_client_stanza_limit() {
+async fn fifty_participants_negotiate_with_compressed_sdp_under_the_client_stanza_limit() {
     let Some(cluster) = cluster(1, false) else { return };
-    let n: usize = std::env::var("LARGE_CONFERENCE_PARTICIPANTS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let n: usize = std::env::var("LARGE_CONFERENCE_PARTICIPANTS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
     let mut peers = Vec::new();
     for i in 0..n {
         // Audio only, as the bench's bursts: the SDP still carries every participant's
