@@ -27,13 +27,20 @@ await scenario('upload_pause_resume', async (onClose) => {
 
   let patches = 0;
   let release;
+  let heldGone;
   const held = new Promise((r) => { release = r; });
+  const gone = new Promise((r) => { heldGone = r; });
   const hold = async (route) => {
     if (route.request().method() === 'PATCH' && ++patches === 2) {
       log('holding the second PATCH');
       await held;
+      // The page aborted it on Pause; it must never reach the server (a dropped connection),
+      // so the server's offset stays at exactly the first chunk.
+      await route.abort().catch((e) => log('held PATCH already gone:', e.message.split('\n')[0]));
+      heldGone();
+      return;
     }
-    await route.continue().catch((e) => log('held PATCH not continued (aborted by the page):', e.message.split('\n')[0]));
+    await route.continue().catch((e) => log('PATCH not continued (aborted by the page):', e.message.split('\n')[0]));
   };
   await a.route('**/files/**', hold);
 
@@ -49,8 +56,9 @@ await scenario('upload_pause_resume', async (onClose) => {
   });
   log('after Pause', JSON.stringify(paused));
   assert(paused.state === 'paused' && paused.button === 'Resume', 'the row is paused and offers Resume');
-  await a.unroute('**/files/**', hold);
   release();
+  await gone;
+  await a.unroute('**/files/**', hold);
 
   // Kept by reference: once announced, the row is replaced in the log by the file message.
   await a.evaluate(() => { window.uploadRow = document.querySelector('.uploading'); });
