@@ -4,13 +4,31 @@
 // the bridge (P2P step 3): the pages must tell focus (session-terminate of the P2P sid,
 // transport="p2p" reason="failed"), and focus puts both back on the bridge, where they
 // play each other again without reload or rejoin.
+import zlib from 'node:zlib';
 import { launch, join, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
 
-/** Rewrites the candidates of P2P SDP (and only those) to an unreachable port. */
+const deadPort = (sdp) => sdp.replace(/(a=candidate:\S+ \d+ \S+ \d+ \S+ )\d+( typ)/g, '$140009$2');
+
+/**
+ * Rewrites the candidates of P2P SDP (and only those) to an unreachable port, in plain
+ * descriptions and in `encoding="deflate"` ones (raw DEFLATE, base64: inflated, rewritten,
+ * deflated again).
+ */
 function breakP2P(frame) {
-  if (typeof frame !== 'string' || !frame.includes('transport="p2p"') || !frame.includes('a=candidate:')) return frame;
-  log('routing: P2P SDP with its candidates pointed at port 40009');
-  return frame.replace(/(a=candidate:\S+ \d+ \S+ \d+ \S+ )\d+( typ)/g, '$140009$2');
+  if (typeof frame !== 'string' || !/transport=["']p2p["']/.test(frame)) return frame;
+  let changed = false;
+  let out = frame.replace(/(<description\b[^>]*encoding=["']deflate["'][^>]*>)([^<]*)(<\/description>)/g, (m, open, data, close) => {
+    const sdp = zlib.inflateRawSync(Buffer.from(data, 'base64')).toString('utf8');
+    if (!sdp.includes('a=candidate:')) return m;
+    changed = true;
+    return open + zlib.deflateRawSync(Buffer.from(deadPort(sdp), 'utf8')).toString('base64') + close;
+  });
+  if (out.includes('a=candidate:')) {
+    out = deadPort(out);
+    changed = true;
+  }
+  if (changed) log('routing: P2P SDP with its candidates pointed at port 40009');
+  return out;
 }
 
 async function routeXmpp(context) {
