@@ -1,5 +1,5 @@
 //! Focus stops and a new focus starts under a running meeting: both pages get their
-//! conference back by themselves, without a reload (`tests/browser/focus_restart.mjs`).
+//! conference back by themselves, without a reload (`tests/browser/component_restart.mjs`).
 //! Focus runs as its own `meet` process (`MEET_COMPONENTS=focus`), as on a separate machine.
 
 mod common;
@@ -31,7 +31,7 @@ async fn the_meeting_comes_back_after_focus_restarts() {
     let base = core.base_url();
     let (modules2, control2) = (modules.clone(), control.clone());
     let scenario = tokio::task::spawn_blocking(move || {
-        common::run_browser_scenario("focus_restart.mjs", &base, &modules2, &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path"))])
+        common::run_browser_scenario("component_restart.mjs", &base, &modules2, &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path")), ("COMPONENT", "focus")])
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     while !control.join("restart-focus").exists() {

@@ -1,6 +1,6 @@
 //! Signal stops and starts again under a running meeting: every page's WebSocket drops,
 //! focus and the bridge reconnect to the bus, and both pages get their conference back by
-//! themselves, without a reload (`tests/browser/signal_restart.mjs`). Signal runs as its own
+//! themselves, without a reload (`tests/browser/component_restart.mjs`). Signal runs as its own
 //! `meet` process (`MEET_COMPONENTS=signal`), the rest in another.
 
 mod common;
@@ -53,7 +53,7 @@ async fn the_meeting_comes_back_after_signal_restarts() {
     let base = rest.base_url();
     let (modules2, control2) = (modules.clone(), control.clone());
     let scenario = tokio::task::spawn_blocking(move || {
-        common::run_browser_scenario("signal_restart.mjs", &base, &modules2, &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path"))])
+        common::run_browser_scenario("component_restart.mjs", &base, &modules2, &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path")), ("COMPONENT", "signal")])
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     while !control.join("restart-signal").exists() {
