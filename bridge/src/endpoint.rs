@@ -34,10 +34,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// The packet cache that answers a receiver's NACKs: on a LAN a NACK comes back within
 /// tens of milliseconds, so a short cache keeps memory per receiver low.
-pub const RTX_CACHE_AGE: Duration = Duration::from_millis(500);
-pub const RTX_CACHE_PACKETS: usize = 256;
+pub const RTX_CACHE_AGE: Duration = Duration::from_millis(150);
+pub const RTX_CACHE_PACKETS: usize = 64;
 /// An offer without an answer this long is given up and made again.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Immediate timeouts one `poll` serves before it leaves the rest to the driver (a burst
+/// of paced packets; bounded so one endpoint cannot hold the media thread).
+const MAX_IMMEDIATE_ROUNDS: usize = 64;
+/// A str0m deadline this close is served at once (the pacer's "next packet" is 1 µs).
+const IMMEDIATE: Duration = Duration::from_micros(20);
 /// Starting point of the send-side bandwidth estimate.
 pub const INITIAL_BWE: Bitrate = Bitrate::kbps(2_500);
 
@@ -246,36 +251,55 @@ impl Endpoint {
     }
 
     /// Advances str0m to `now` and collects its output until the next deadline.
+    ///
+    /// With bandwidth estimation on, str0m's pacer releases one packet per timeout and asks
+    /// for the next timeout 1 µs later: those are served here, up to
+    /// [`MAX_IMMEDIATE_ROUNDS`], instead of by a trip through the driver's timer for each
+    /// packet (its millisecond ticks made a burst of N packets take N ms).
     pub fn poll(&mut self, now: Instant, transmits: &mut VecDeque<Transmit>, events: &mut Vec<EpEvent>) {
+        let mut at = now;
+        let mut force = false;
+        for _ in 0..MAX_IMMEDIATE_ROUNDS {
+            if !self.poll_once(at, force, transmits, events) || self.next_timeout > at + IMMEDIATE {
+                return;
+            }
+            at = self.next_timeout.max(at);
+            force = true;
+        }
+    }
+
+    /// One round of [`Endpoint::poll`]; false when the session failed. `force` runs str0m's
+    /// timeout handling even if it already ran at `now`.
+    fn poll_once(&mut self, now: Instant, force: bool, transmits: &mut VecDeque<Transmit>, events: &mut Vec<EpEvent>) -> bool {
         if self.failed.is_some() {
-            return;
+            return false;
         }
         // str0m runs its timeout handling after every received datagram; a separate timeout
         // is needed only when due or when we queued something since.
-        let fresh = !self.needs_timeout && self.timeout_ran_at == Some(now);
-        if !fresh && (self.needs_timeout || now >= self.next_timeout) {
+        let fresh = !force && !self.needs_timeout && self.timeout_ran_at == Some(now);
+        if !fresh && (force || self.needs_timeout || now >= self.next_timeout) {
             self.needs_timeout = false;
             self.timeout_ran_at = Some(now);
             if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
                 self.failed = Some(format!("transport error: {e}"));
-                return;
+                return false;
             }
         }
         if !self.connected && now.saturating_duration_since(self.created) > CONNECT_TIMEOUT {
             self.failed = Some("ICE/DTLS did not connect in time".into());
-            return;
+            return false;
         }
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
                     self.next_timeout = t;
-                    return;
+                    return true;
                 }
                 Ok(Output::Transmit(t)) => transmits.push_back(t),
                 Ok(Output::Event(e)) => self.on_event(now, e, events),
                 Err(e) => {
                     self.failed = Some(format!("transport error: {e}"));
-                    return;
+                    return false;
                 }
             }
         }
@@ -590,8 +614,7 @@ impl Endpoint {
                 for mid in opened {
                     if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                         tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
-                        // Video stays paced: unpaced bursts into a slow link made the
-                        // estimate collapse (loss) in our bottleneck test.
+                        tx.set_unpaced(true);
                     }
                 }
                 Ok(())

@@ -17,7 +17,7 @@ pub mod endpoint;
 mod error;
 pub mod keyframe;
 pub mod metrics;
-mod pktinfo;
+pub mod pktinfo;
 pub mod rewriter;
 pub mod sfu;
 pub mod track;

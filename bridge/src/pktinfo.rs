@@ -2,6 +2,10 @@
 //! IPV6_PKTINFO). A socket bound to `0.0.0.0` on a host with several addresses otherwise
 //! cannot tell which candidate a peer used, and str0m only answers STUN that arrived on one
 //! of its local candidates. Only reads what the kernel wrote; never interprets payloads.
+//!
+//! The same call also reports the kernel's arrival time when asked for (SO_TIMESTAMPNS):
+//! `bridge-bench` measures latency at the moment a datagram reached the subscriber's
+//! socket, not when its busy load-generator thread got round to reading it.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -24,8 +28,40 @@ pub fn enable(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
     if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
+/// Asks the kernel to stamp each datagram with its arrival time (CLOCK_REALTIME).
+pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads `one` (a c_int we own) for the given length.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            &one as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// One received datagram and what the kernel told about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram {
+    pub len: usize,
+    pub source: SocketAddr,
+    /// The local address it was sent to (with [`enable`]).
+    pub destination: Option<IpAddr>,
+    /// When it arrived (with [`enable_timestamps`]).
+    pub arrived: Option<std::time::SystemTime>,
+}
+
 /// One non-blocking `recvmsg`: (length, source, destination IP if the kernel told it).
 pub fn recv(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, Option<IpAddr>)> {
+    recv_datagram(socket, buf).map(|d| (d.len, d.source, d.destination))
+}
+
+/// One non-blocking `recvmsg`, with everything the kernel reported.
+pub fn recv_datagram(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Datagram> {
     // SAFETY: every pointer handed to recvmsg points into buffers owned by this frame and
     // sized as declared; control messages are walked with the CMSG_* helpers, which stay
     // within msg_controllen, and each payload is read unaligned by its declared type.
@@ -56,6 +92,7 @@ pub fn recv(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, SocketA
             _ => return Err(io::Error::other("datagram from an unknown address family")),
         };
         let mut dst = None;
+        let mut arrived = None;
         let mut c = libc::CMSG_FIRSTHDR(&msg);
         while !c.is_null() {
             let h = std::ptr::read_unaligned(c);
@@ -65,10 +102,14 @@ pub fn recv(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<(usize, SocketA
             } else if h.cmsg_level == libc::IPPROTO_IPV6 && h.cmsg_type == libc::IPV6_PKTINFO {
                 let info = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::in6_pktinfo);
                 dst = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+            } else if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                let d = std::time::Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32);
+                arrived = std::time::UNIX_EPOCH.checked_add(d);
             }
             c = libc::CMSG_NXTHDR(&msg, c);
         }
-        Ok((n as usize, src, dst))
+        Ok(Datagram { len: n as usize, source: src, destination: dst, arrived })
     }
 }
 
@@ -97,5 +138,21 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
+    }
+
+    #[test]
+    fn arrival_time_is_reported() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        super::enable_timestamps(&rx).unwrap();
+        let before = std::time::SystemTime::now();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(b"hi", rx.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut buf = [0u8; 16];
+        let d = super::recv_datagram(&rx, &mut buf).unwrap();
+        let arrived = d.arrived.expect("the kernel stamps the datagram");
+        assert!(arrived >= before - std::time::Duration::from_millis(5), "{arrived:?} vs {before:?}");
+        assert!(arrived <= std::time::SystemTime::now(), "stamped before it was read");
+        assert_eq!(d.len, 2);
     }
 }

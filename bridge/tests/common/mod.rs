@@ -107,9 +107,14 @@ fn find_pt(rtc: &Rtc, codec: Codec) -> str0m::media::Pt {
 
 impl World {
     pub fn new() -> World {
+        World::with_bwe(true)
+    }
+
+    /// A world whose bridge runs with send-side bandwidth estimation on or off.
+    pub fn with_bwe(bwe: bool) -> World {
         let now = Instant::now();
         let metrics = Arc::new(Metrics::default());
-        let sfu = Sfu::new(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true }, metrics);
+        let sfu = Sfu::new(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe }, metrics);
         World {
             now,
             start: now,

@@ -1,13 +1,16 @@
 //! The load: lightweight str0m participants in RTP mode (no packetizer, no jitter buffer),
 //! each publishing Opus-sized audio and three simulcast VP8-shaped layers (~1 Mbit/s in
 //! all) and subscribing to everyone else through the bridge. Every payload ends with its
-//! send time, so a subscriber measures the latency through the bridge; sequence numbers
+//! send time, so a subscriber measures the latency through the bridge (up to the kernel's
+//! arrival stamp at its socket, SO_TIMESTAMPNS); sequence numbers
 //! give the loss. Counters are process-wide atomics read by the ramp controller.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use bridge::pktinfo;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -15,6 +18,7 @@ use str0m::media::{Direction, MediaKind, Mid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,6 +104,7 @@ pub struct Setup {
 impl Setup {
     pub async fn new(name: &str) -> Setup {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("participant udp bind");
+        pktinfo::enable_timestamps(&socket).expect("SO_TIMESTAMPNS on a UDP socket");
         let addr = socket.local_addr().expect("participant address");
         let mut rtc = Rtc::builder()
             .set_rtp_mode(true)
@@ -129,6 +134,14 @@ impl Setup {
     }
 }
 
+/// The kernel's arrival time of a datagram as an `Instant` (now when it was not stamped):
+/// latency is measured at the subscriber's socket, not when this busy thread read it.
+fn arrival_instant(arrived: Option<SystemTime>) -> Instant {
+    let now = Instant::now();
+    let ago = arrived.and_then(|t| SystemTime::now().duration_since(t).ok()).unwrap_or_default();
+    now.checked_sub(ago).unwrap_or(now)
+}
+
 async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mut cmds: mpsc::Receiver<Cmd>) {
     let c = counters();
     let local = socket.local_addr().expect("participant address");
@@ -145,25 +158,21 @@ async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mu
         let Some(timeout) = drain(&mut rtc, &socket, &mut st) else { return };
         let wake = timeout.min(next_audio).min(next_video);
         tokio::select! {
-            r = socket.recv_from(&mut buf) => {
-                if let Ok((n, src)) = r {
-                    st.received_at = Instant::now();
-                    if let Ok(contents) = buf[..n].try_into() {
-                        let input = Input::Receive(st.received_at, Receive { proto: Protocol::Udp, source: src, destination: local, contents });
+            r = socket.readable() => {
+                if r.is_err() {
+                    return;
+                }
+                // Take what is queued without going back to the scheduler; str0m holds one
+                // RTP packet at a time, so poll after each.
+                for _ in 0..33 {
+                    let Ok(d) = socket.try_io(Interest::READABLE, || pktinfo::recv_datagram(&socket, &mut buf)) else { break };
+                    st.received_at = arrival_instant(d.arrived);
+                    if let Ok(contents) = buf[..d.len].try_into() {
+                        let input = Input::Receive(st.received_at, Receive { proto: Protocol::Udp, source: d.source, destination: local, contents });
                         let _ = rtc.handle_input(input);
                     }
-                    // Take what else is queued without going back to the scheduler; str0m
-                    // holds one RTP packet at a time, so poll after each.
-                    for _ in 0..32 {
-                        if drain(&mut rtc, &socket, &mut st).is_none() {
-                            return;
-                        }
-                        let Ok((n, src)) = socket.try_recv_from(&mut buf) else { break };
-                        st.received_at = Instant::now();
-                        if let Ok(contents) = buf[..n].try_into() {
-                            let input = Input::Receive(st.received_at, Receive { proto: Protocol::Udp, source: src, destination: local, contents });
-                            let _ = rtc.handle_input(input);
-                        }
+                    if drain(&mut rtc, &socket, &mut st).is_none() {
+                        return;
                     }
                 }
             }
