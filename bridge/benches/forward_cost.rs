@@ -1,14 +1,10 @@
 //! Forwarding cost in virtual time: one 5-person meeting (audio + 3-layer simulcast VP8) of
 //! str0m participants driving the `Sfu` core through in-memory queues, no sockets, no clock.
-//! The workload is deterministic, so instruction counts are repeatable on a busy machine:
-//!
-//! ```sh
-//! cargo bench -p bridge --bench forward_cost --no-run
-//! valgrind --tool=callgrind --toggle-collect='*bridge..sfu..Sfu*' <bench binary> 2   # and 10
-//! ```
-//! Instructions per forwarded packet = (Ir(10 s) - Ir(2 s)) / (forwarded(10 s) - forwarded(2 s)):
-//! the difference removes connection setup. It prints the forwarded count; argument: the
-//! seconds of virtual media time after everyone connected.
+//! The workload is deterministic, so instruction counts are repeatable on a busy machine;
+//! `benches/instructions.sh` runs it under callgrind for 8 s and 2 s and prints the
+//! instructions per forwarded packet (the difference removes connection setup). It prints
+//! the forwarded count; argument: the seconds of virtual media time after everyone
+//! connected; `BRIDGE_BWE=false` runs the bridge without send-side bandwidth estimation.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
