@@ -510,6 +510,13 @@ impl Endpoint {
         }
         self.pending = None;
         self.pending_since = None;
+        self.void_offer();
+        true
+    }
+
+    /// Forgets what the outstanding offer carried: its additions and removals go into the
+    /// next one.
+    fn void_offer(&mut self) {
         for t in &mut self.tracks_out {
             t.state = match t.state {
                 TrackOutState::Negotiating(_) => TrackOutState::ToOpen,
@@ -517,7 +524,6 @@ impl Endpoint {
                 s => s,
             };
         }
-        true
     }
 
     /// Makes the bridge's next offer when sources changed and no offer is outstanding.
@@ -572,13 +578,7 @@ impl Endpoint {
         let parsed = SdpOffer::from_sdp_string(offer).ok()?;
         self.pending = None;
         self.pending_since = None;
-        for t in &mut self.tracks_out {
-            t.state = match t.state {
-                TrackOutState::Negotiating(_) => TrackOutState::ToOpen,
-                TrackOutState::Stopping(m) => TrackOutState::ToStop(m),
-                s => s,
-            };
-        }
+        self.void_offer();
         self.mark_written();
         Some(
             self.rtc
@@ -621,13 +621,7 @@ impl Endpoint {
             }
             Err(e) => {
                 // The offer is void: what it carried goes into the next one.
-                for t in &mut self.tracks_out {
-                    t.state = match t.state {
-                        TrackOutState::Negotiating(_) => TrackOutState::ToOpen,
-                        TrackOutState::Stopping(m) => TrackOutState::ToStop(m),
-                        s => s,
-                    };
-                }
+                self.void_offer();
                 Err(Error::BadRequest(format!("answer refused: {e}")))
             }
         }

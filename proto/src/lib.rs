@@ -2,8 +2,9 @@
 //!
 //! Each message that crosses a process boundary (bus IQs between focus and bridges, session
 //! IQs between focus and participants, the bridge channel, room tokens) is declared here once
-//! and only here. This crate does no I/O beyond reading and writing secret files, and never
-//! depends on a runtime: every component can use it, including tests and benches.
+//! and only here. This crate does no I/O beyond reading and writing secret files, and
+//! depends on a runtime only behind its features (`bus`: the component client; `service`:
+//! the binaries' shared `main`), so tests and benches can use the rest as it is.
 
 #[cfg(feature = "bus")]
 pub mod bus;
@@ -13,6 +14,8 @@ pub mod config;
 pub mod ids;
 pub mod sdp_encoding;
 pub mod secrets;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod session;
 pub mod token;
 #[cfg(feature = "bus")]

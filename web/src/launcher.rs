@@ -11,38 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use tokio_util::sync::CancellationToken;
 
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
-
-/// Cancels `token` on Ctrl-C or SIGTERM.
-pub fn cancel_on_signal(token: CancellationToken) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        tracing::info!("shutting down");
-        token.cancel();
-    });
-}
+pub use proto::service::{cancel_on_signal, init_tracing};
 
 /// Sets `name` to `value` unless the environment already has a non-empty value.
 ///
