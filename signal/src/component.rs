@@ -28,35 +28,12 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const COMPONENT_BUDGET: Budget = Budget { stanzas_per_sec: 5000.0, stanza_burst: 20000.0, bytes_per_sec: 50e6, byte_burst: 100e6 };
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let tracker = tokio_util::task::TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.cancelled() => break,
-        };
-        match accepted {
-            Ok((sock, peer)) => {
-                let shared = shared.clone();
-                let shutdown = shutdown.clone();
-                let Some(permit) = shared.admit() else { continue };
-                tracker.spawn(async move {
-                    Metrics::gauge(&shared.metrics.component_connections, 1);
-                    if let Err(e) = handle(sock, shared.clone(), shutdown).await {
-                        tracing::info!(%peer, "component connection ended: {e}");
-                    }
-                    // the slot is free before the gauge says so
-                    drop(permit);
-                    Metrics::gauge(&shared.metrics.component_connections, -1);
-                });
-            }
-            Err(e) => {
-                tracing::warn!("bus accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+    crate::serve_connections(listener, shared, shutdown, "bus", |m| &m.component_connections, |sock, peer, shared, shutdown| async move {
+        if let Err(e) = handle(sock, shared, shutdown).await {
+            tracing::info!(%peer, "component connection ended: {e}");
         }
-    }
-    tracker.close();
-    tracker.wait().await;
+    })
+    .await
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

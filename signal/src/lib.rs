@@ -136,6 +136,48 @@ impl Shared {
     }
 }
 
+/// Accepts TCP connections until `shutdown`: one task each while a connection slot is free
+/// ([`Shared::admit`]), counted in `gauge` while open; then waits for them to end.
+pub(crate) async fn serve_connections<F, Fut>(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    what: &'static str,
+    gauge: fn(&Metrics) -> &std::sync::atomic::AtomicI64,
+    handle: F,
+) where
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr, Arc<Shared>, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let tracker = tokio_util::task::TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.cancelled() => break,
+        };
+        match accepted {
+            Ok((sock, peer)) => {
+                let Some(permit) = shared.admit() else { continue };
+                let conn = handle(sock, peer, shared.clone(), shutdown.clone());
+                let shared = shared.clone();
+                tracker.spawn(async move {
+                    Metrics::gauge(gauge(&shared.metrics), 1);
+                    conn.await;
+                    // the slot is free before the gauge says so
+                    drop(permit);
+                    Metrics::gauge(gauge(&shared.metrics), -1);
+                });
+            }
+            Err(e) => {
+                tracing::warn!("{what} accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
 /// Starts every listener and the hub; returns when `shutdown` fires (or a listener cannot
 /// be bound).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {

@@ -9,7 +9,6 @@ pub mod negotiation;
 
 use crate::conn::{Outbound, OUTBOX_CAPACITY};
 use crate::hub::{HubMsg, PeerKind};
-use crate::metrics::Metrics;
 use crate::ratelimit::{Budget, RateLimit};
 use crate::stream::{write_outbound, StreamWriter};
 use crate::{Error, Shared};
@@ -30,38 +29,14 @@ use tokio_util::sync::CancellationToken;
 const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let tracker = tokio_util::task::TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.cancelled() => break,
-        };
-        match accepted {
-            Ok((sock, _peer)) => {
-                let _ = sock.set_nodelay(true);
-                let shared = shared.clone();
-                let shutdown = shutdown.clone();
-                let Some(permit) = shared.admit() else { continue };
-                tracker.spawn(async move {
-                    Metrics::gauge(&shared.metrics.c2s_connections, 1);
-                    let (rd, wr) = sock.into_split();
-                    let r = drive(Source::Tcp(rd), StreamWriter::tcp(wr), shared.clone(), shutdown).await;
-                    if let Err(e) = r {
-                        tracing::debug!("client connection ended: {e}");
-                    }
-                    // the slot is free before the gauge says so
-                    drop(permit);
-                    Metrics::gauge(&shared.metrics.c2s_connections, -1);
-                });
-            }
-            Err(e) => {
-                tracing::warn!("c2s accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+    crate::serve_connections(listener, shared, shutdown, "c2s", |m| &m.c2s_connections, |sock, _peer, shared, shutdown| async move {
+        let _ = sock.set_nodelay(true);
+        let (rd, wr) = sock.into_split();
+        if let Err(e) = drive(Source::Tcp(rd), StreamWriter::tcp(wr), shared, shutdown).await {
+            tracing::debug!("client connection ended: {e}");
         }
-    }
-    tracker.close();
-    tracker.wait().await;
+    })
+    .await
 }
 
 /// Where a client's bytes come from.
