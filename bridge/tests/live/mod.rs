@@ -1,47 +1,25 @@
-//! Running the real binaries: `signal` (from `$MEET_BIN_DIR`) for the bus and this crate's
-//! `bridge`, on free loopback ports; a client that plays focus's part on the bus (Colibri
-//! IQs, event acknowledgements, bridge presences); and str0m participants that talk to the
+//! Running the real binaries (`system.rs`, shared with `bridge-bench`): `signal` (from
+//! `$MEET_BIN_DIR`) for the bus and this crate's `bridge` on free loopback ports, and a
+//! client that plays focus's part on the bus; here, str0m participants that talk to the
 //! bridge over real UDP sockets on loopback.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use proto::bridge_channel::BridgeChannelMessage;
-use proto::bus::{iq_result, BusSender};
-use proto::colibri::{BridgeStats, ColibriEvent, ColibriRequest, ColibriResponse};
-use proto::xml::{Element, NS_CLIENT};
 use proto::EndpointId;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-pub const DOMAIN: &str = "meet.lan";
-pub const BRIDGE_ID: &str = "jvb-live";
-
-pub fn free_tcp() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback bind for a free port");
-    l.local_addr().expect("bound socket has an address")
-}
-
-pub fn free_udp() -> SocketAddr {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("loopback bind for a free port");
-    s.local_addr().expect("bound socket has an address")
-}
-
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bridge-test-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+mod system;
+pub use system::*;
 
 /// `$MEET_BIN_DIR/<name>` (default: the workspace's `target/debug`).
 pub fn other_binary(name: &str) -> PathBuf {
@@ -53,37 +31,6 @@ pub fn other_binary(name: &str) -> PathBuf {
     p
 }
 
-pub struct Proc {
-    pub child: Child,
-    pub dir: PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn wait_tcp(addr: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {addr} in time");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Signal (for its bus) and the bridge, connected with a fresh secret.
-pub struct System {
-    pub signal: Proc,
-    pub bridge: Proc,
-    pub bus: SocketAddr,
-    pub bridge_http: SocketAddr,
-    pub media: SocketAddr,
-    pub secret: String,
-}
-
 impl System {
     pub fn start() -> System {
         Self::start_with_media_ip("127.0.0.1")
@@ -91,123 +38,9 @@ impl System {
 
     /// Like `start`, with the media socket bound to `ip` (e.g. `0.0.0.0`, as in production).
     pub fn start_with_media_ip(ip: &str) -> System {
-        let secret = proto::secrets::random_hex(16).expect("os randomness");
-        let bus = free_tcp();
-        let sdir = temp_dir("signal");
-        let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-        let child = Command::new(other_binary("signal"))
-            .env("SIGNAL_C2S_ADDR", free_tcp().to_string())
-            .env("SIGNAL_HTTP_ADDR", free_tcp().to_string())
-            .env("SIGNAL_BUS_ADDR", bus.to_string())
-            .env("DATA_DIR", &sdir)
-            .env("XMPP_DOMAIN", DOMAIN)
-            .env("BUS_SECRET", &secret)
-            .env("TOKEN_SECRET", "live-test-token-secret")
-            .env("RUST_LOG", &log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("the signal binary starts");
-        let signal = Proc { child, dir: sdir };
-        wait_tcp(bus, "signal's bus");
-        let bridge_http = free_tcp();
-        let media = SocketAddr::new(ip.parse().expect("valid IP"), free_udp().port());
-        let bdir = temp_dir("bridge");
-        let child = Command::new(env!("CARGO_BIN_EXE_bridge"))
-            .env("BRIDGE_MEDIA_ADDR", media.to_string())
-            .env("BRIDGE_HTTP_ADDR", bridge_http.to_string())
-            .env("BUS_ADDR", bus.to_string())
-            .env("BRIDGE_ID", BRIDGE_ID)
-            .env("DATA_DIR", &bdir)
-            .env("XMPP_DOMAIN", DOMAIN)
-            .env("BUS_SECRET", &secret)
-            .env("BRIDGE_DRAIN_SECS", "2")
-            .env("RUST_LOG", &log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("the bridge binary starts");
-        let bridge = Proc { child, dir: bdir };
-        wait_tcp(bridge_http, "bridge http");
-        System { signal, bridge, bus, bridge_http, media, secret }
-    }
-
-    /// SIGTERM to the bridge (graceful drain).
-    pub fn terminate_bridge(&self) {
-        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-        unsafe {
-            libc::kill(self.bridge.child.id() as i32, libc::SIGTERM);
-        }
-    }
-}
-
-/// GET `path` on `addr`; returns (status, body).
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("http connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("http write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("http read");
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-/// Plays focus's part on the bus.
-pub struct FocusClient {
-    pub tx: BusSender,
-    pub events: mpsc::UnboundedReceiver<ColibriEvent>,
-    pub presences: mpsc::UnboundedReceiver<BridgeStats>,
-}
-
-impl FocusClient {
-    pub async fn connect(bus: SocketAddr, secret: &str) -> FocusClient {
-        let (tx, mut rx) = proto::bus::connect(&bus.to_string(), &format!("focus.{DOMAIN}"), secret)
-            .await
-            .expect("focus-role client connects to the bus");
-        tx.send(
-            Element::new("presence", NS_CLIENT)
-                .attr("to", format!("bridges@internal.{DOMAIN}/focus"))
-                .child(Element::new("x", "http://jabber.org/protocol/muc")),
-        )
-        .expect("join the bridges room");
-        let (ev_tx, events) = mpsc::unbounded_channel();
-        let (pr_tx, presences) = mpsc::unbounded_channel();
-        let acker = tx.clone();
-        tokio::spawn(async move {
-            while let Some(el) = rx.recv().await {
-                if el.name() == "iq" && el.get_attr("type") == Some("set") {
-                    if let Some(c) = el.get_child("colibri", proto::ns::COLIBRI) {
-                        if let Ok(ev) = serde_json::from_str::<ColibriEvent>(&c.text_content()) {
-                            let _ = ev_tx.send(ev);
-                        }
-                    }
-                    let _ = acker.send(iq_result(&el, None));
-                } else if el.name() == "presence" {
-                    if let Some(s) = el.get_child("stats", proto::ns::BRIDGE_STATS) {
-                        if let Ok(stats) = serde_json::from_str::<BridgeStats>(&s.text_content()) {
-                            let _ = pr_tx.send(stats);
-                        }
-                    }
-                }
-            }
-        });
-        FocusClient { tx, events, presences }
-    }
-
-    /// One Colibri request to the bridge: Ok(response) or Err((condition, text)).
-    pub async fn colibri(&self, req: &ColibriRequest) -> Result<ColibriResponse, String> {
-        let json = serde_json::to_string(req).expect("request serializes");
-        let iq = Element::new("iq", NS_CLIENT)
-            .attr("type", "set")
-            .attr("to", format!("{BRIDGE_ID}.{DOMAIN}"))
-            .child(Element::new("colibri", proto::ns::COLIBRI).text(json));
-        match self.tx.iq(iq).await {
-            Ok(el) => {
-                let c = el.get_child("colibri", proto::ns::COLIBRI).ok_or("result without colibri")?;
-                serde_json::from_str(&c.text_content()).map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
-        }
+        let mut l = Launch::new(other_binary("signal"), PathBuf::from(env!("CARGO_BIN_EXE_bridge")));
+        l.media_ip = ip.parse().expect("valid IP");
+        System::launch(&l)
     }
 }
 

@@ -109,9 +109,9 @@ fn main() {
 }
 
 async fn ramp(args: &Args) -> Vec<Step> {
-    let sys = procs::System::start(args.bridge_core);
+    let sys = procs::start_system(args.bridge_core);
     let pid = sys.bridge_pid();
-    let (focus, mut events) = procs::Focus::connect(sys.bus, &sys.secret).await;
+    let mut focus = procs::FocusClient::connect(sys.bus, &sys.secret).await;
     let t0 = Instant::now();
     while focus.colibri(&ColibriRequest::Health).await.is_err() {
         assert!(t0.elapsed() < Duration::from_secs(20), "bridge did not answer on the bus");
@@ -141,13 +141,13 @@ async fn ramp(args: &Args) -> Vec<Step> {
         // Settle (answer renegotiations), then measure one window.
         let settle_until = Instant::now() + Duration::from_secs(2);
         while Instant::now() < settle_until {
-            pump(&focus, &mut events, &participants).await;
+            pump(&mut focus, &participants).await;
         }
         let (s0, fwd0, cpu0, load0, w0) =
             (load::snapshot(), procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await, procs::process_cpu_secs(pid), procs::process_cpu_secs(std::process::id()), Instant::now());
         let window_end = w0 + Duration::from_secs(args.step_secs - 2);
         while Instant::now() < window_end {
-            pump(&focus, &mut events, &participants).await;
+            pump(&mut focus, &participants).await;
         }
         let (s1, fwd1, cpu1, load1) = (load::snapshot(), procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await, procs::process_cpu_secs(pid), procs::process_cpu_secs(std::process::id()));
         let secs = w0.elapsed().as_secs_f64();
@@ -186,12 +186,8 @@ async fn ramp(args: &Args) -> Vec<Step> {
 }
 
 /// Handles the bridge's events for a moment: offers go to their participant, answers back.
-async fn pump(
-    focus: &procs::Focus,
-    events: &mut mpsc::UnboundedReceiver<ColibriEvent>,
-    participants: &HashMap<EndpointId, mpsc::Sender<load::Cmd>>,
-) {
-    let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), events.recv()).await else { return };
+async fn pump(focus: &mut procs::FocusClient, participants: &HashMap<EndpointId, mpsc::Sender<load::Cmd>>) {
+    let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), focus.events.recv()).await else { return };
     if let ColibriEvent::Offer { conference, endpoint, offer, .. } = ev {
         let Some(p) = participants.get(&endpoint) else { return };
         let (tx, rx) = oneshot::channel();
