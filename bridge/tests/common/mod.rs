@@ -99,6 +99,15 @@ pub struct World {
     pub dropped: usize,
     /// The video codec participants offer (VP8 unless a test picks H.264).
     pub video_codec: Codec,
+    /// RTP the bridge sent in a step in which it also received media, and in a step in
+    /// which it received none (held back by a timer: pacing, retransmissions, padding).
+    pub rtp_out_with_input: usize,
+    pub rtp_out_without_input: usize,
+}
+
+/// RTP, not RTCP (RFC 5761: RTCP packet types 192-223 in the second byte).
+fn is_rtp(data: &[u8]) -> bool {
+    data.first().is_some_and(|b| b & 0xc0 == 0x80) && data.get(1).is_some_and(|b| !(192..=223).contains(b))
 }
 
 fn find_pt(rtc: &Rtc, codec: Codec) -> str0m::media::Pt {
@@ -128,6 +137,8 @@ impl World {
             rng: 0x2545F4914F6CDD1D,
             dropped: 0,
             video_codec: Codec::Vp8,
+            rtp_out_with_input: 0,
+            rtp_out_without_input: 0,
         }
     }
 
@@ -300,11 +311,13 @@ impl World {
     pub fn step(&mut self) {
         let now = self.now;
         self.write_media(now);
+        let mut media_in = false;
         for _ in 0..1000 {
             let mut moved = false;
             // Bridge input
             while let Some((src, data)) = self.to_bridge.pop_front() {
                 moved = true;
+                media_in |= is_rtp(&data);
                 self.sfu.handle_datagram(now, src, BRIDGE, &data);
             }
             self.sfu.handle_timeout(now);
@@ -314,6 +327,13 @@ impl World {
                     SfuOutput::Transmit(t) => {
                         moved = true;
                         let data: Vec<u8> = t.contents.into();
+                        if is_rtp(&data) {
+                            if media_in {
+                                self.rtp_out_with_input += 1;
+                            } else {
+                                self.rtp_out_without_input += 1;
+                            }
+                        }
                         let Some(k) = self.people.iter().position(|p| p.addr == t.destination && p.alive) else { continue };
                         let loss = self.people[k].downlink_loss;
                         if loss > 0.0 && data.first().is_some_and(|b| (128..192).contains(b)) && self.random() < loss {
@@ -466,6 +486,8 @@ impl World {
         for p in &mut self.people {
             p.received.clear();
         }
+        self.rtp_out_with_input = 0;
+        self.rtp_out_without_input = 0;
     }
 }
 
