@@ -44,6 +44,18 @@ fn ip(args: &[&str]) {
     assert!(s.success(), "ip {args:?} failed");
 }
 
+/// Turns IPv6 off in namespace `ns` (for `dev` and any interface to come). Otherwise its
+/// duplicate address detection ends ~2 s after the link comes up, Chromium sees an address
+/// change and aborts the page load in flight with ERR_NETWORK_CHANGED (a clean CI run hit
+/// it). This LAN is IPv4.
+fn without_ipv6(ns: &str, dev: &str) {
+    let script = format!(
+        "for c in all default {dev}; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done"
+    );
+    let s = Command::new("ip").args(["netns", "exec", ns, "sh", "-c", &script]).status().expect("ip runs");
+    assert!(s.success(), "disabling IPv6 in {ns} failed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_host_reaches_the_page_over_https_media_flows_and_survives_an_outage() {
     let Some(modules) = common::node_modules() else { return };
@@ -61,6 +73,8 @@ async fn another_host_reaches_the_page_over_https_media_flows_and_survives_an_ou
     ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb]);
     ip(&["link", "set", &va, "netns", &srv.0]);
     ip(&["link", "set", &vb, "netns", &cli.0]);
+    without_ipv6(&srv.0, &va);
+    without_ipv6(&cli.0, &vb);
     ip(&["-n", &srv.0, "addr", "add", &format!("{srv_ip}/24"), "dev", &va]);
     ip(&["-n", &cli.0, "addr", "add", &format!("{cli_ip}/24"), "dev", &vb]);
     ip(&["-n", &srv.0, "link", "set", &va, "up"]);
