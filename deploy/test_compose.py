@@ -39,7 +39,7 @@ PROTO_HELPERS = {
     "xmpp_domain(": "XMPP_DOMAIN",
     "data_dir(": "DATA_DIR",
     "from_default_env(": "RUST_LOG",
-    "launcher::init_tracing(": "RUST_LOG",  # web's main (launcher.rs itself is the all-in-one run)
+    "proto::service::main(": "RUST_LOG",  # every service's main: tracing with the RUST_LOG filter
 }
 # Set for the process by the build or the runtime, not settings.
 NOT_SETTINGS = {"FORM_TYPE", "CARGO_MANIFEST_DIR", "OUT_DIR", "CARGO_PKG_VERSION", "HOME", "PATH"}
