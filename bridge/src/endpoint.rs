@@ -255,7 +255,8 @@ impl Endpoint {
     /// With bandwidth estimation on, str0m's pacer releases one packet per timeout and asks
     /// for the next timeout 1 µs later: those are served here, up to
     /// [`MAX_IMMEDIATE_ROUNDS`], instead of by a trip through the driver's timer for each
-    /// packet (its millisecond ticks made a burst of N packets take N ms).
+    /// packet (its millisecond ticks made a burst of N packets take N ms). The session's
+    /// clock then runs at most that many microseconds ahead of `now`.
     pub fn poll(&mut self, now: Instant, transmits: &mut VecDeque<Transmit>, events: &mut Vec<EpEvent>) {
         let mut at = now;
         let mut force = false;
@@ -614,6 +615,8 @@ impl Endpoint {
                 for mid in opened {
                     if let Some(tx) = api.stream_tx_by_mid(mid, None) {
                         tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
+                        // Forwarded video leaves as it comes, as jitsi-videobridge does: the
+                        // estimate still picks the layers, and pacing only added latency.
                         tx.set_unpaced(true);
                     }
                 }
