@@ -56,7 +56,7 @@ where
     let config = match config() {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("{name}: bad configuration: {e}");
+            tracing::error!("{name} cannot start: {e}");
             return ExitCode::from(2);
         }
     };
