@@ -17,6 +17,7 @@ pub mod secrets;
 #[cfg(feature = "service")]
 pub mod service;
 pub mod session;
+pub mod testkit;
 pub mod token;
 #[cfg(feature = "bus")]
 pub mod xml;

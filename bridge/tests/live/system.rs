@@ -34,13 +34,11 @@ impl Drop for Proc {
 }
 
 pub fn free_tcp() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback bind for a free port");
-    l.local_addr().expect("bound socket has an address")
+    SocketAddr::from(([127, 0, 0, 1], proto::testkit::free_tcp_port()))
 }
 
 pub fn free_udp() -> SocketAddr {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("loopback bind for a free port");
-    s.local_addr().expect("bound socket has an address")
+    SocketAddr::from(([127, 0, 0, 1], proto::testkit::free_udp_port()))
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {

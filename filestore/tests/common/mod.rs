@@ -46,7 +46,7 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    proto::testkit::free_tcp_port()
 }
 
 impl Server {

@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -87,11 +87,11 @@ pub fn require_bins(names: &[&str]) -> Option<()> {
 }
 
 pub fn free_tcp() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback TCP port exists")
+    SocketAddr::from(([127, 0, 0, 1], proto::testkit::free_tcp_port()))
 }
 
 pub fn free_udp() -> SocketAddr {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("a free loopback UDP port exists")
+    SocketAddr::from(([127, 0, 0, 1], proto::testkit::free_udp_port()))
 }
 
 fn random_hex(n: usize) -> String {

@@ -48,7 +48,7 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    proto::testkit::free_tcp_port()
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use proto::xml::{Element, ParserLimits, StreamEvent, StreamParser};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,8 +31,7 @@ impl Drop for Signal {
 }
 
 pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("loopback bind for a free port");
-    l.local_addr().expect("bound socket has an address")
+    SocketAddr::from(([127, 0, 0, 1], proto::testkit::free_tcp_port()))
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -28,13 +28,7 @@ pub fn bin(name: &str) -> PathBuf {
     }
 }
 
-pub fn free_tcp() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("binding an ephemeral loopback port").port()
-}
-
-pub fn free_udp() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).expect("binding an ephemeral loopback UDP port").port()
-}
+pub use proto::testkit::{free_tcp_port as free_tcp, free_udp_port as free_udp};
 
 pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meet-web-{tag}-{}-{}", std::process::id(), proto::secrets::random_hex(4).expect("OS randomness")));
