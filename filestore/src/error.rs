@@ -57,7 +57,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The disk holding uploads, or the database, has no room left: the client can resume
+    /// once an admin (or retention) frees space, so it gets 507 and a reason, not a bare 500.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::Io(e) => matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded),
+            Error::Db(rusqlite::Error::SqliteFailure(e, _)) => e.code == rusqlite::ErrorCode::DiskFull,
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
+        if self.is_storage_full() {
+            return StatusCode::INSUFFICIENT_STORAGE;
+        }
         match self {
             Error::Unauthorized(_) | Error::TokenExpired => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -85,7 +98,11 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = if status.is_server_error() {
+        let body = if status == StatusCode::INSUFFICIENT_STORAGE {
+            tracing::error!(error = %self, "storage is full: uploads cannot go on until space is freed");
+            "the server's storage is full: nothing past the stored offset was kept; resume when space has been freed\n"
+                .to_string()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             "internal error\n".to_string()
         } else {

@@ -43,6 +43,8 @@ pub struct Server {
     pub data: TempDir,
     child: Option<Child>,
     env: Vec<(String, String)>,
+    /// Size of a private tmpfs mounted on `DATA_DIR/files` for the server alone.
+    files_disk: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -56,13 +58,43 @@ impl Server {
             data: TempDir::new("data"),
             child: None,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            files_disk: None,
         };
         s.spawn();
         s
     }
 
+    /// Starts the server with its files (not its database) on a disk of `size` (tmpfs
+    /// syntax: "1m"), mounted in a mount namespace of its own, so filling it touches
+    /// nothing else on the machine.
+    pub fn start_on_small_disk(size: &str, env: &[(&str, &str)]) -> Server {
+        let mut s = Server {
+            addr: format!("127.0.0.1:{}", free_port()),
+            data: TempDir::new("data"),
+            child: None,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            files_disk: Some(size.to_string()),
+        };
+        std::fs::create_dir_all(s.files_dir()).expect("files dir");
+        s.spawn();
+        s
+    }
+
     fn spawn(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_filestore"));
+        let bin = env!("CARGO_BIN_EXE_filestore");
+        let mut cmd = match &self.files_disk {
+            None => Command::new(bin),
+            Some(size) => {
+                let mut c = Command::new("unshare");
+                c.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+                    .arg(r#"mount -t tmpfs -o "size=$1" tmpfs "$2" && exec "$3""#)
+                    .arg("sh")
+                    .arg(size)
+                    .arg(self.files_dir())
+                    .arg(bin);
+                c
+            }
+        };
         cmd.env("FILESTORE_ADDR", &self.addr)
             .env("DATA_DIR", &self.data.0)
             .env("TOKEN_SECRET", SECRET)
