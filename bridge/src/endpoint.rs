@@ -36,6 +36,9 @@ pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// tens of milliseconds, so a short cache keeps memory per receiver low.
 pub const RTX_CACHE_AGE: Duration = Duration::from_millis(150);
 pub const RTX_CACHE_PACKETS: usize = 64;
+/// Audio (Opus, 50 packets/s) is not retransmitted by browsers' default set-up; str0m's own
+/// default would keep 3 s of it for every receiver.
+pub const RTX_CACHE_AUDIO_PACKETS: usize = 8;
 /// An offer without an answer this long is given up and made again.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Immediate timeouts one `poll` serves before it leaves the rest to the driver (a burst
@@ -603,21 +606,22 @@ impl Endpoint {
                 self.tracks_out.retain_mut(|t| match t.state {
                     TrackOutState::Negotiating(m) => {
                         t.state = TrackOutState::Open(m);
-                        if t.kind == MediaKind::Video {
-                            opened.push(m);
-                        }
+                        opened.push((m, t.kind));
                         true
                     }
                     TrackOutState::Stopping(_) => false,
                     _ => true,
                 });
                 let mut api = self.rtc.direct_api();
-                for mid in opened {
-                    if let Some(tx) = api.stream_tx_by_mid(mid, None) {
+                for (mid, kind) in opened {
+                    let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
+                    if kind == MediaKind::Video {
                         tx.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, Some(0.15));
                         // Forwarded video leaves as it comes, as jitsi-videobridge does: the
                         // estimate still picks the layers, and pacing only added latency.
                         tx.set_unpaced(true);
+                    } else {
+                        tx.set_rtx_cache(RTX_CACHE_AUDIO_PACKETS, RTX_CACHE_AGE, None);
                     }
                 }
                 Ok(())
