@@ -4,18 +4,9 @@
 // comes from signal (CLIENT_FLOW step 6) and is renewed before it expires.
 // Everything a person typed or named is shown with textContent, never as HTML.
 
-import { el } from './ui.js';
+import { el, formatSize } from './ui.js';
 import { FileTransfers } from './p2p-transfer.js';
 import { Upload } from './files.js';
-
-export function formatSize(n) {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = -1;
-  do { v /= 1024; u++; } while (v >= 1024 && u < units.length - 1);
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
-}
 
 export class ChatPanel {
   constructor({ conference, root }) {
@@ -387,14 +378,5 @@ export class ChatPanel {
     a.remove();
     link.textContent = 'Downloaded';
     link.dataset.bytes = String(got);
-  }
-}
-
-async function errorText(r) {
-  try {
-    const t = await r.text();
-    return `${r.status} ${t.slice(0, 200)}`;
-  } catch (_) {
-    return String(r.status);
   }
 }

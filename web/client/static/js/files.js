@@ -4,21 +4,12 @@
 // resume; a fresh upload if none was created yet). Calls `onDone(fileId)` when complete.
 // The file name is shown with textContent only.
 
-import { el } from './ui.js';
+import { el, errorText } from './ui.js';
 
 const CHUNK = 4 * 1024 * 1024;
 
 function b64(s) {
   return btoa(String.fromCharCode(...new TextEncoder().encode(s)));
-}
-
-async function errorText(r) {
-  try {
-    const t = await r.text();
-    return `${r.status} ${t.slice(0, 200)}`;
-  } catch (_) {
-    return String(r.status);
-  }
 }
 
 export class Upload {

@@ -7,7 +7,7 @@
 // 10 s) the sender falls back to filestore's streamed relay (`relay-open` → PUT / GET).
 // Names and texts from others are shown with textContent only.
 
-import { el } from './ui.js';
+import { el, formatSize } from './ui.js';
 import { iceServers } from './ice.js';
 import { Sha256, sha256OfBlob } from './sha256.js';
 
@@ -17,15 +17,6 @@ const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 const DIRECT_TIMEOUT_MS = 10000;
 const PARTS_PER_BLOB = 64;
-
-function formatSize(n) {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = -1;
-  do { v /= 1024; u++; } while (v >= 1024 && u < units.length - 1);
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
-}
 
 /** Collects received chunks as Blobs (the browser may keep them outside the JS heap). */
 class BlobSink {

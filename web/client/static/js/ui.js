@@ -19,6 +19,26 @@ export function el(tag, attrs = {}, children = []) {
   return e;
 }
 
+/** A byte count for people: 512 B, 1.5 MiB. */
+export function formatSize(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  do { v /= 1024; u++; } while (v >= 1024 && u < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
+
+/** An HTTP error for a status line: the code and the start of the server's reason. */
+export async function errorText(r) {
+  try {
+    const t = await r.text();
+    return `${r.status} ${t.slice(0, 200)}`;
+  } catch (_) {
+    return String(r.status);
+  }
+}
+
 const QUALITY_TEXT = { good: 'Good connection', fair: 'Fair connection', poor: 'Poor connection', unknown: 'Connecting' };
 
 export class Ui extends EventTarget {
