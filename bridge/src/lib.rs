@@ -17,6 +17,7 @@ pub mod endpoint;
 mod error;
 pub mod keyframe;
 pub mod metrics;
+pub mod participant;
 pub mod pktinfo;
 pub mod rewriter;
 pub mod sfu;

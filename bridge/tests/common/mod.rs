@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bridge::metrics::Metrics;
+use bridge::participant::{publisher_offer, PublisherOffer};
 use bridge::{Sfu, SfuConfig, SfuOutput};
 use proto::bridge_channel::BridgeChannelMessage;
 use proto::colibri::{ColibriEvent, ColibriRequest, ColibriResponse};
@@ -17,7 +18,7 @@ use proto::{ConferenceId, EndpointId};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer};
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
@@ -167,16 +168,8 @@ impl World {
         let builder = if self.video_codec == Codec::H264 { builder.enable_h264(true) } else { builder.enable_vp8(true) };
         let mut rtc = builder.build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
-        let mut api = rtc.sdp_api();
-        let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
-        let mut sim = Simulcast::new();
-        for (rid, _, _) in LAYERS {
-            sim.add_send_layer(SimulcastLayer::new(rid));
-        }
-        let video_mid =
-            api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
-        let channel = api.add_channel(proto::bridge_channel::LABEL.into());
-        let (offer, pending) = api.apply().expect("offer has changes");
+        let rids = LAYERS.map(|(rid, _, _)| rid);
+        let PublisherOffer { offer, pending, audio_mid, video_mid, .. } = publisher_offer(&mut rtc, name, &rids);
         let resp = self
             .sfu
             .handle_colibri(
@@ -185,14 +178,13 @@ impl World {
                     conference: self.conference.clone(),
                     endpoint: id.clone(),
                     display_name: name.into(),
-                    offer: edit(offer.to_sdp_string()),
+                    offer: edit(offer),
                 },
             )
             .expect("allocation succeeds");
         let ColibriResponse::Allocated { answer } = resp else { panic!("unexpected response {resp:?}") };
         let answer = SdpAnswer::from_sdp_string(&answer).expect("bridge answer parses");
         rtc.sdp_api().accept_answer(pending, answer).expect("answer accepted");
-        let _ = channel;
         self.people.push(Participant {
             id,
             index,

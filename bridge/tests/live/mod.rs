@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use bridge::participant::{publisher_offer, PublisherOffer};
 use proto::bridge_channel::BridgeChannelMessage;
 use proto::EndpointId;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Simulcast, SimulcastLayer};
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -91,19 +92,11 @@ impl PeerSetup {
         let addr = socket.local_addr().expect("peer address");
         let mut rtc = Rtc::builder().build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
-        let mut api = rtc.sdp_api();
-        let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
-        let mut sim = Simulcast::new();
-        for rid in RIDS {
-            sim.add_send_layer(SimulcastLayer::new(rid));
-        }
-        let video_mid = api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
-        api.add_channel(proto::bridge_channel::LABEL.into());
-        let (offer, pending) = api.apply().expect("offer has changes");
+        let PublisherOffer { offer, pending, audio_mid, video_mid, .. } = publisher_offer(&mut rtc, name, &RIDS);
         PeerSetup {
             id: EndpointId::new(name).expect("valid id"),
             index,
-            offer: offer.to_sdp_string(),
+            offer,
             rtc,
             socket,
             pending,

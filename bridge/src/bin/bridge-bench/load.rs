@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use bridge::participant::{publisher_offer, PublisherOffer};
 use bridge::pktinfo;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid, Simulcast, SimulcastLayer};
+use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -113,16 +114,9 @@ impl Setup {
             .enable_vp8(true)
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
-        let mut api = rtc.sdp_api();
-        let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
-        let mut sim = Simulcast::new();
-        for (rid, _, _) in LAYERS {
-            sim.add_send_layer(SimulcastLayer::new(rid));
-        }
-        let video_mid = api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
-        api.add_channel(proto::bridge_channel::LABEL.into());
-        let (offer, pending) = api.apply().expect("offer has changes");
-        Setup { offer: offer.to_sdp_string(), rtc, socket, pending, audio_mid, video_mid }
+        let rids = LAYERS.map(|(rid, _, _)| rid);
+        let PublisherOffer { offer, pending, audio_mid, video_mid, .. } = publisher_offer(&mut rtc, name, &rids);
+        Setup { offer, rtc, socket, pending, audio_mid, video_mid }
     }
 
     pub fn start(mut self, answer: &str) -> mpsc::Sender<Cmd> {
