@@ -155,6 +155,16 @@ impl Sim {
         (j.sid, bridge)
     }
 
+    /// The bridge reports that `nick`'s transport failed (event id "f1").
+    fn endpoint_failed(&mut self, bridge: &BridgeId, r: &str, nick: &str) {
+        let event = ColibriEvent::EndpointFailed {
+            conference: proto::ConferenceId::new(r).unwrap(),
+            endpoint: ep(nick),
+            reason: "ICE timeout".into(),
+        };
+        self.input(Input::BridgeEvent { bridge: bridge.clone(), id: "f1".into(), event: Ok(event) });
+    }
+
     fn offer_event(&mut self, bridge: &BridgeId, r: &str, nick: &str, added: &[&str], removed: &[&str]) -> Result<Reply, StanzaError> {
         let id = format!("ev{}", self.out.len() + 1000);
         let event = ColibriEvent::Offer {
@@ -683,12 +693,7 @@ fn garbage_from_a_bridge_outside_answers_is_refused_without_harm() {
 fn transport_failure_reported_by_the_bridge_starts_a_new_session() {
     let mut s = Sim::new();
     let b = three_on(&mut s, &[("jvb-a", 0.1)]);
-    let ev = ColibriEvent::EndpointFailed {
-        conference: proto::ConferenceId::new("r1").unwrap(),
-        endpoint: ep("bbbb2222"),
-        reason: "ICE timeout".into(),
-    };
-    s.input(Input::BridgeEvent { bridge: b.clone(), id: "f1".into(), event: Ok(ev) });
+    s.endpoint_failed(&b, "r1", "bbbb2222");
     assert_eq!(s.reply_to("f1"), Ok(Reply::Empty));
     let (_, t) = s.session_iq("bbbb2222", Action::SessionTerminate);
     assert_eq!(t.reason.as_deref(), Some(reason::MOVING));
@@ -705,6 +710,20 @@ fn two_in_room(s: &mut Sim) -> BridgeId {
     s.connect("r1", "bbbb2222");
     s.take();
     b
+}
+
+/// Two in a room who went P2P (both accepted the offer) and whose bridge session was released;
+/// returns the first joiner's session-initiate.
+fn two_in_p2p(s: &mut Sim) -> Jingle {
+    two_in_room(s);
+    s.advance(Duration::from_secs(4));
+    let (ia, ja) = s.session_iq("aaaa1111", Action::SessionInitiate);
+    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
+    s.ack_participant("r1", "aaaa1111", &ia);
+    s.ack_participant("r1", "bbbb2222", &ib);
+    s.advance(Duration::from_secs(3));
+    s.take();
+    ja
 }
 
 #[test]
@@ -736,14 +755,7 @@ fn two_participants_go_p2p_after_the_room_settles_and_the_bridge_is_released() {
 #[test]
 fn third_participant_moves_everyone_to_the_bridge_and_p2p_returns_at_two() {
     let mut s = Sim::new();
-    two_in_room(&mut s);
-    s.advance(Duration::from_secs(4));
-    let (ia, _) = s.session_iq("aaaa1111", Action::SessionInitiate);
-    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
-    s.ack_participant("r1", "aaaa1111", &ia);
-    s.ack_participant("r1", "bbbb2222", &ib);
-    s.advance(Duration::from_secs(3));
-    s.take();
+    two_in_p2p(&mut s);
     s.join("r1", "cccc3333");
     for nick in ["aaaa1111", "bbbb2222", "cccc3333"] {
         s.connect("r1", nick);
@@ -785,14 +797,7 @@ fn p2p_refused_by_one_peer_keeps_both_on_the_bridge() {
 #[test]
 fn peer_reporting_a_failed_p2p_connection_brings_both_back_to_the_bridge() {
     let mut s = Sim::new();
-    two_in_room(&mut s);
-    s.advance(Duration::from_secs(4));
-    let (ia, ja) = s.session_iq("aaaa1111", Action::SessionInitiate);
-    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
-    s.ack_participant("r1", "aaaa1111", &ia);
-    s.ack_participant("r1", "bbbb2222", &ib);
-    s.advance(Duration::from_secs(3));
-    s.take();
+    let ja = two_in_p2p(&mut s);
     assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 0, "bridge released");
     let mut t = Jingle::new(Action::SessionTerminate, ja.sid.clone());
     t.transport = Some(Transport::P2p);
@@ -820,14 +825,7 @@ fn p2p_disabled_keeps_two_on_the_bridge() {
 #[test]
 fn peer_leaving_p2p_puts_the_other_back_on_the_bridge() {
     let mut s = Sim::new();
-    two_in_room(&mut s);
-    s.advance(Duration::from_secs(4));
-    let (ia, _) = s.session_iq("aaaa1111", Action::SessionInitiate);
-    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
-    s.ack_participant("r1", "aaaa1111", &ia);
-    s.ack_participant("r1", "bbbb2222", &ib);
-    s.advance(Duration::from_secs(3));
-    s.take();
+    two_in_p2p(&mut s);
     s.leave("r1", "bbbb2222");
     let (_, b) = s.connect("r1", "aaaa1111");
     assert_eq!(b, br("jvb-a"));
@@ -962,14 +960,7 @@ fn reload_in_a_room_of_three_does_not_leave_a_p2p_session_behind() {
 #[test]
 fn third_joining_after_the_bridge_release_sends_no_p2p_terminate() {
     let mut s = Sim::new();
-    two_in_room(&mut s);
-    s.advance(Duration::from_secs(4));
-    let (ia, _) = s.session_iq("aaaa1111", Action::SessionInitiate);
-    let (ib, _) = s.session_iq("bbbb2222", Action::SessionInitiate);
-    s.ack_participant("r1", "aaaa1111", &ia);
-    s.ack_participant("r1", "bbbb2222", &ib);
-    s.advance(Duration::from_secs(3));
-    s.take();
+    two_in_p2p(&mut s);
     s.join("r1", "cccc3333");
     assert_eq!(p2p_terminates(&mut s), vec![], "pages keep P2P media until the bridge's flows");
 }
@@ -1008,12 +999,7 @@ fn page_behind_a_long_outage_gets_one_clean_move_not_moving_then_failed() {
     // in the page's connection until the link is back
     let mut s = Sim::new();
     let b = three_on(&mut s, &[("jvb-a", 0.1)]);
-    let ev = ColibriEvent::EndpointFailed {
-        conference: proto::ConferenceId::new("r1").unwrap(),
-        endpoint: ep("bbbb2222"),
-        reason: "ICE timeout".into(),
-    };
-    s.input(Input::BridgeEvent { bridge: b.clone(), id: "f1".into(), event: Ok(ev) });
+    s.endpoint_failed(&b, "r1", "bbbb2222");
     let (_, t) = s.session_iq("bbbb2222", Action::SessionTerminate);
     assert_eq!(t.reason.as_deref(), Some(reason::MOVING));
     let (iq, j) = s.session_iq("bbbb2222", Action::SessionInitiate);
@@ -1035,12 +1021,7 @@ fn page_behind_a_long_outage_gets_one_clean_move_not_moving_then_failed() {
 fn page_that_never_comes_back_after_a_move_is_given_up_after_the_grace() {
     let mut s = Sim::new();
     let b = three_on(&mut s, &[("jvb-a", 0.1)]);
-    let ev = ColibriEvent::EndpointFailed {
-        conference: proto::ConferenceId::new("r1").unwrap(),
-        endpoint: ep("bbbb2222"),
-        reason: "ICE timeout".into(),
-    };
-    s.input(Input::BridgeEvent { bridge: b, id: "f1".into(), event: Ok(ev) });
+    s.endpoint_failed(&b, "r1", "bbbb2222");
     s.take();
     s.advance(Settings::default().unreachable_grace + Duration::from_secs(11));
     let (_, t) = s.session_iq("bbbb2222", Action::SessionTerminate);
