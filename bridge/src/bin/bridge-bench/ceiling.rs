@@ -1,13 +1,14 @@
 //! The ceiling: the cheapest possible forwarding loop on the bridge's core — receive a UDP
-//! datagram, then for each of `fanout` receivers seal it with AES-128-GCM (SRTP's AEAD)
-//! and send it. What the bridge achieves per CPU-second is compared with this.
+//! datagram, then for each of `fanout` receivers seal it with AES-256-GCM (the bridge's DTLS
+//! picks AEAD_AES_256_GCM when offered: seen with the str0m participants of the bench) and
+//! send it. What the bridge achieves per CPU-second is compared with this.
 
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
 use crate::procs::{pin_to_core, thread_cpu_secs};
 
@@ -39,7 +40,7 @@ pub fn run(core: usize, fanout: usize, size: usize, duration: Duration) -> Ceili
     let stop2 = stop.clone();
     let worker = std::thread::spawn(move || {
         pin_to_core(core);
-        let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[7u8; 16]).expect("valid AES-128 key"));
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; 32]).expect("valid AES-256 key"));
         let tx = UdpSocket::bind("127.0.0.1:0").expect("ceiling send socket");
         let mut buf = vec![0u8; 2048];
         let mut out = Vec::with_capacity(2048);

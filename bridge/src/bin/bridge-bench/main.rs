@@ -79,7 +79,7 @@ fn main() {
     let steps = rt.block_on(ramp(&args));
     drop(rt);
 
-    println!("\n== ceiling: raw UDP receive → AES-128-GCM seal ×{} → send, on core {}", args.meeting_size - 1, args.bridge_core);
+    println!("\n== ceiling: raw UDP receive → AES-256-GCM seal ×{} → send, on core {}", args.meeting_size - 1, args.bridge_core);
     let ceil = ceiling::run(args.bridge_core, args.meeting_size - 1, 1000, Duration::from_secs(5));
     println!("ceiling: {} packets in {:.2} CPU-s = {:.0} packets per CPU-second", ceil.sent, ceil.cpu_secs, ceil.per_cpu_sec());
 
