@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bridge::participant::{publisher_offer, PublisherOffer};
 use bridge::pktinfo;
+use proto::bridge_channel::{BridgeChannelMessage, ReceiverVideoConstraints, VideoConstraints};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
@@ -119,11 +120,18 @@ impl Setup {
         Setup { offer, rtc, socket, pending, audio_mid, video_mid }
     }
 
-    pub fn start(mut self, answer: &str) -> mpsc::Sender<Cmd> {
+    /// Applies the bridge's answer and starts the participant; with `max_height`, it asks
+    /// the bridge (ReceiverVideoConstraints on the bridge channel) for at most that height
+    /// of every video.
+    pub fn start(mut self, answer: &str, max_height: Option<i32>) -> mpsc::Sender<Cmd> {
         let answer = SdpAnswer::from_sdp_string(answer).expect("bridge answer parses");
         self.rtc.sdp_api().accept_answer(self.pending, answer).expect("answer accepted");
         let (tx, rx) = mpsc::channel(8);
-        tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, rx));
+        let wish = max_height.map(|h| {
+            let c = ReceiverVideoConstraints { last_n: -1, default_constraints: Some(VideoConstraints { max_height: h }), ..Default::default() };
+            serde_json::to_string(&BridgeChannelMessage::ReceiverVideoConstraints(c)).expect("constraints serialize")
+        });
+        tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, wish, rx));
         tx
     }
 }
@@ -136,7 +144,7 @@ fn arrival_instant(arrived: Option<SystemTime>) -> Instant {
     now.checked_sub(ago).unwrap_or(now)
 }
 
-async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mut cmds: mpsc::Receiver<Cmd>) {
+async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, wish: Option<String>, mut cmds: mpsc::Receiver<Cmd>) {
     let c = counters();
     let local = socket.local_addr().expect("participant address");
     let mut buf = vec![0u8; 2000];
@@ -144,7 +152,7 @@ async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, mu
     // Spread publishers over the frame interval so the load is smooth.
     let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
-    let mut st = State { connected: false, keyframe_wanted: true, max_seq: HashMap::new(), received_at: Instant::now() };
+    let mut st = State { connected: false, keyframe_wanted: true, max_seq: HashMap::new(), received_at: Instant::now(), wish };
     let mut frame: u64 = 0;
     let mut audio_seq: u64 = 1;
     let mut video_seq = [1u64; 3];
@@ -234,6 +242,8 @@ struct State {
     /// Incoming SSRC → highest extended sequence number seen.
     max_seq: HashMap<u32, u64>,
     received_at: Instant,
+    /// ReceiverVideoConstraints to send once the bridge channel opens.
+    wish: Option<String>,
 }
 
 /// Polls the participant until its next deadline; `None` when it failed.
@@ -247,6 +257,11 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
             }
             Ok(Output::Event(e)) => match e {
                 Event::Connected => st.connected = true,
+                Event::ChannelOpen(id, _) => {
+                    if let (Some(w), Some(mut ch)) = (st.wish.take(), rtc.channel(id)) {
+                        let _ = ch.write(false, w.as_bytes());
+                    }
+                }
                 Event::KeyframeRequest(_) => st.keyframe_wanted = true,
                 Event::RtpPacket(p) => {
                     let ssrc = *p.header.ssrc;

@@ -10,7 +10,10 @@
 //! Run with a release build: `cargo build --release -p bridge -p signal &&
 //! target/release/bridge-bench --meeting-size 5`. Options: `--meeting-size N` (5),
 //! `--step-meetings K` (2), `--max-meetings M` (200), `--step-secs S` (6),
-//! `--loss-limit F` (0.01), `--bridge-core C` (1), `--load-core C` (0).
+//! `--loss-limit F` (0.01), `--bridge-core C` (1), `--load-core C` (0), `--max-height H`
+//! (none: every participant takes what the bandwidth allows of everyone; with H, each asks
+//! the bridge for at most H lines of every video, as a page in tile view does with small
+//! tiles).
 
 mod ceiling;
 mod load;
@@ -31,10 +34,11 @@ struct Args {
     loss_limit: f64,
     bridge_core: usize,
     load_core: usize,
+    max_height: Option<i32>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { meeting_size: 5, step_meetings: 2, max_meetings: 200, step_secs: 6, loss_limit: 0.01, bridge_core: 1, load_core: 0 };
+    let mut a = Args { meeting_size: 5, step_meetings: 2, max_meetings: 200, step_secs: 6, loss_limit: 0.01, bridge_core: 1, load_core: 0, max_height: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -47,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
             "--loss-limit" => a.loss_limit = v.parse().map_err(|e| format!("{flag}: {e}"))?,
             "--bridge-core" => a.bridge_core = n(&v)?,
             "--load-core" => a.load_core = n(&v)?,
+            "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -131,7 +136,7 @@ async fn ramp(args: &Args) -> Vec<Step> {
                 let req = ColibriRequest::Allocate { conference: conf.clone(), endpoint: id.clone(), display_name: String::new(), offer: setup.offer.clone() };
                 match focus.colibri(&req).await {
                     Ok(ColibriResponse::Allocated { answer }) => {
-                        participants.insert(id, setup.start(&answer));
+                        participants.insert(id, setup.start(&answer, args.max_height));
                     }
                     other => panic!("allocation refused: {other:?}"),
                 }
