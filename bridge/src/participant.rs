@@ -3,7 +3,6 @@
 //! opens the bridge channel, like a browser joining through focus. The bridge never uses it.
 
 use str0m::change::SdpPendingOffer;
-use str0m::channel::ChannelId;
 use str0m::media::{Direction, MediaKind, Mid, Simulcast, SimulcastLayer};
 use str0m::Rtc;
 
@@ -15,7 +14,6 @@ pub struct PublisherOffer {
     pub pending: SdpPendingOffer,
     pub audio_mid: Mid,
     pub video_mid: Mid,
-    pub channel: ChannelId,
 }
 
 /// Adds `<name>-a0` (audio) and `<name>-v0` (video with one simulcast layer per rid, in
@@ -28,7 +26,7 @@ pub fn publisher_offer(rtc: &mut Rtc, name: &str, rids: &[&str]) -> PublisherOff
         sim.add_send_layer(SimulcastLayer::new(rid));
     }
     let video_mid = api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
-    let channel = api.add_channel(proto::bridge_channel::LABEL.into());
+    api.add_channel(proto::bridge_channel::LABEL.into());
     let (offer, pending) = api.apply().expect("two tracks and a channel were just added: the offer has changes");
-    PublisherOffer { offer: offer.to_sdp_string(), pending, audio_mid, video_mid, channel }
+    PublisherOffer { offer: offer.to_sdp_string(), pending, audio_mid, video_mid }
 }

@@ -59,7 +59,7 @@ pub enum Error {
 impl Error {
     /// The disk holding uploads, or the database, has no room left: the client can resume
     /// once an admin (or retention) frees space, so it gets 507 and a reason, not a bare 500.
-    pub fn is_storage_full(&self) -> bool {
+    fn is_storage_full(&self) -> bool {
         match self {
             Error::Io(e) => matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded),
             Error::Db(rusqlite::Error::SqliteFailure(e, _)) => e.code == rusqlite::ErrorCode::DiskFull,

@@ -169,7 +169,7 @@ impl World {
         let mut rtc = builder.build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let rids = LAYERS.map(|(rid, _, _)| rid);
-        let PublisherOffer { offer, pending, audio_mid, video_mid, .. } = publisher_offer(&mut rtc, name, &rids);
+        let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &rids);
         let resp = self
             .sfu
             .handle_colibri(

@@ -92,7 +92,7 @@ impl PeerSetup {
         let addr = socket.local_addr().expect("peer address");
         let mut rtc = Rtc::builder().build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
-        let PublisherOffer { offer, pending, audio_mid, video_mid, .. } = publisher_offer(&mut rtc, name, &RIDS);
+        let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &RIDS);
         PeerSetup {
             id: EndpointId::new(name).expect("valid id"),
             index,

@@ -116,7 +116,7 @@ impl Setup {
             .build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let rids = LAYERS.map(|(rid, _, _)| rid);
-        let PublisherOffer { offer, pending, audio_mid, video_mid, .. } = publisher_offer(&mut rtc, name, &rids);
+        let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &rids);
         Setup { offer, rtc, socket, pending, audio_mid, video_mid }
     }
 
