@@ -20,6 +20,7 @@ use crate::allocator::{self, Candidate};
 use crate::dominant_speaker::DominantSpeaker;
 use crate::endpoint::{EpEvent, Endpoint};
 use crate::keyframe;
+use crate::loudest::LoudestAudio;
 use crate::metrics::Metrics;
 use crate::track::EpNum;
 
@@ -38,6 +39,7 @@ pub struct Conference {
     pub id: ConferenceId,
     pub endpoints: Vec<Endpoint>,
     speakers: DominantSpeaker,
+    loudest: LoudestAudio,
     next_allocation: Instant,
     allocation_due: bool,
     version: String,
@@ -65,11 +67,13 @@ fn initial_seq() -> u16 {
 }
 
 impl Conference {
-    pub fn new(id: ConferenceId, now: Instant, version: String) -> Self {
+    /// `loudest_audio`: how many senders' audio is routed at once (0: everyone's).
+    pub fn new(id: ConferenceId, now: Instant, version: String, loudest_audio: usize) -> Self {
         Conference {
             id,
             endpoints: Vec::new(),
             speakers: DominantSpeaker::default(),
+            loudest: LoudestAudio::new(loudest_audio),
             next_allocation: now,
             allocation_due: false,
             version,
@@ -102,6 +106,7 @@ impl Conference {
         let i = self.index_of(id)?;
         let ep = self.endpoints.remove(i);
         self.speakers.remove(ep.num);
+        self.loudest.remove(ep.num);
         for other in &mut self.endpoints {
             other.remove_source(ep.num);
         }
@@ -409,8 +414,20 @@ impl Conference {
             return;
         }
         if kind == MediaKind::Audio {
-            if let Some(level) = packet.header.ext_vals.audio_level {
+            let level = packet.header.ext_vals.audio_level;
+            if let Some(level) = level {
                 self.speakers.handle_level(src, level, now);
+            }
+            if !self.loudest.route(src, level, self.speakers.current(), now) {
+                for r in self.endpoints.iter_mut() {
+                    let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == src && t.kind == kind) else { continue };
+                    if !t.paused {
+                        t.paused = true;
+                        t.rewriter.pause();
+                    }
+                }
+                sink.metrics.audio_not_routed_total.inc();
+                return;
             }
         }
         let is_key = kind == MediaKind::Video && codec.is_some_and(|c| keyframe::starts_keyframe(c, &packet.payload));
@@ -429,6 +446,8 @@ impl Conference {
             let (s, r) = pair_mut(&mut self.endpoints, i, j);
             let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == src && t.kind == kind) else { continue };
             let Some(mid) = t.open_mid() else { continue };
+            // The first audio packet after a pause in routing starts a talkspurt.
+            let talkspurt = std::mem::take(&mut t.paused);
             if kind == MediaKind::Video {
                 let Some(target) = t.target else {
                     t.current = None;
@@ -464,7 +483,7 @@ impl Conference {
             let mut api = r.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
             let mut w = RtpWrite::new(out_pt, rw.seq.into(), rw.ts, packet.timestamp, packet.payload.clone())
-                .marker(packet.header.marker)
+                .marker(packet.header.marker || talkspurt)
                 .ext_vals(ext.clone())
                 .nackable(kind == MediaKind::Video);
             if let Some(p) = patch {

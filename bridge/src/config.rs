@@ -34,6 +34,9 @@ pub struct Config {
     pub bus_enabled: bool,
     /// Send-side bandwidth estimation and pacing (`BRIDGE_BWE`, default true).
     pub bwe: bool,
+    /// Forward only the audio of this many loudest speakers per conference
+    /// (`BRIDGE_LOUDEST_AUDIO`, default 0: everyone's, as jitsi-videobridge by default).
+    pub loudest_audio: usize,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
         let drain_secs: u64 = env_parse("BRIDGE_DRAIN_SECS", 10)?;
         let bus_enabled: bool = env_parse("BRIDGE_BUS", true)?;
         let bwe: bool = env_parse("BRIDGE_BWE", true)?;
+        let loudest_audio: usize = env_parse("BRIDGE_LOUDEST_AUDIO", 0)?;
         Ok(Config {
             media_addr,
             http_addr,
@@ -64,6 +68,7 @@ impl Config {
             drain_timeout: Duration::from_secs(drain_secs),
             bus_enabled,
             bwe,
+            loudest_audio,
         })
     }
 

@@ -16,6 +16,7 @@ pub mod dominant_speaker;
 pub mod endpoint;
 mod error;
 pub mod keyframe;
+pub mod loudest;
 pub mod metrics;
 pub mod participant;
 pub mod pktinfo;
@@ -53,7 +54,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tracing::info!(%bound, ?candidates, jid = %config.jid(), "bridge media socket bound");
 
     let metrics = Arc::new(metrics::Metrics::default());
-    let sfu = Sfu::new(SfuConfig { candidates: candidates.clone(), version: VERSION.into(), bwe: config.bwe }, metrics.clone());
+    let sfu = Sfu::new(SfuConfig { candidates: candidates.clone(), version: VERSION.into(), bwe: config.bwe, loudest_audio: config.loudest_audio }, metrics.clone());
     let (stats_tx, stats_rx) = watch::channel(proto::colibri::BridgeStats { version: VERSION.into(), ..Default::default() });
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();

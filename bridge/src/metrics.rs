@@ -56,6 +56,7 @@ metrics! {
     unknown_ufrag_total: "STUN messages whose username matches no endpoint (dropped)",
     rtp_in_total: "RTP packets received from endpoints",
     rtp_forwarded_total: "RTP packets written towards receivers",
+    audio_not_routed_total: "audio packets not forwarded: the sender was not among the BRIDGE_LOUDEST_AUDIO loudest",
     keyframe_requests_total: "keyframe requests (PLI) sent to senders",
     layer_switches_total: "simulcast layer switches done at a keyframe",
     bad_channel_messages_total: "bridge-channel messages refused (unparsable, too big, wrong direction)",

@@ -57,6 +57,13 @@ impl Rewriter {
         self.current.map(|m| m.ssrc)
     }
 
+    /// Packets of the current source are being left out (its audio is not routed): the next
+    /// packet starts a new mapping, so the receiver sees contiguous sequence numbers and a
+    /// timestamp that jumps by the time that passed, as after a DTX pause.
+    pub fn pause(&mut self) {
+        self.current = None;
+    }
+
     /// Maps one incoming packet. A packet of another SSRC than the current one starts a new
     /// mapping (the caller decides when switching is allowed, e.g. on a keyframe). Returns
     /// `None` for a packet from before the current mapping's start.
@@ -121,6 +128,20 @@ mod tests {
         let d = r.rewrite(2, 11, 1_003_000, t0 + Duration::from_millis(99)).unwrap();
         let e = r.rewrite(2, 10, 1_003_000, t0 + Duration::from_millis(99)).unwrap();
         assert_eq!((d.seq, e.seq), (105, 104));
+    }
+
+    #[test]
+    fn a_pause_leaves_no_sequence_gap_and_time_jumps_by_what_passed() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::new(48_000, 10);
+        let a = r.rewrite(7, 500, 96_000, t0).unwrap();
+        r.pause();
+        // 50 packets (1 s) left out; the 51st goes out next in sequence, 1 s later in time
+        let b = r.rewrite(7, 551, 96_000 + 51 * 960, t0 + Duration::from_millis(1020)).unwrap();
+        assert_eq!(b.seq, a.seq + 1);
+        assert_eq!(b.ts.wrapping_sub(a.ts), 48_960);
+        let c = r.rewrite(7, 552, 96_000 + 52 * 960, t0 + Duration::from_millis(1040)).unwrap();
+        assert_eq!((c.seq, c.ts.wrapping_sub(b.ts)), (b.seq + 1, 960));
     }
 }
 

@@ -50,6 +50,8 @@ pub struct SfuConfig {
     /// Send-side bandwidth estimation (transport-cc) and pacing per receiver. Off, the
     /// allocator only follows constraints and video leaves as soon as it arrives.
     pub bwe: bool,
+    /// How many senders' audio is forwarded at once, the loudest (0: everyone's).
+    pub loudest_audio: usize,
 }
 
 /// Packet counts at the last rate sample, for packet rates in `BridgeStats`.
@@ -184,11 +186,11 @@ impl Sfu {
                     now,
                 )?;
                 self.next_num += 1;
-                let version = self.config.version.clone();
+                let (version, loudest) = (self.config.version.clone(), self.config.loudest_audio);
                 let conf = self
                     .conferences
                     .entry(conference.clone())
-                    .or_insert_with(|| Conference::new(conference.clone(), now, version));
+                    .or_insert_with(|| Conference::new(conference.clone(), now, version, loudest));
                 if conf.remove_endpoint(&endpoint).is_some() {
                     tracing::info!(%conference, %endpoint, "endpoint re-allocated");
                 }

@@ -130,6 +130,9 @@ pub struct TrackOut {
     pub target: Option<usize>,
     /// Layer index currently forwarded (switches on a keyframe of `target`).
     pub current: Option<usize>,
+    /// Audio left out by loudest-only routing since the last forwarded packet: the next one
+    /// starts a talkspurt (RTP marker bit).
+    pub paused: bool,
 }
 
 impl TrackOut {
@@ -145,6 +148,7 @@ impl TrackOut {
             pt_map: Vec::new(),
             target: None,
             current: None,
+            paused: false,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Received {
     pub switches: usize,
     /// Video frames str0m delivered with a gap before them (loss not repaired).
     pub non_contiguous: usize,
+    /// Audio frames str0m delivered with a gap in sequence numbers before them.
+    pub audio_gaps: usize,
 }
 
 pub struct Participant {
@@ -122,9 +124,18 @@ impl World {
 
     /// A world whose bridge runs with send-side bandwidth estimation on or off.
     pub fn with_bwe(bwe: bool) -> World {
+        World::with_config(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe, loudest_audio: 0 })
+    }
+
+    /// A world whose bridge forwards only the audio of the `k` loudest senders.
+    pub fn with_loudest_audio(k: usize) -> World {
+        World::with_config(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true, loudest_audio: k })
+    }
+
+    fn with_config(config: SfuConfig) -> World {
         let now = Instant::now();
         let metrics = Arc::new(Metrics::default());
-        let sfu = Sfu::new(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe }, metrics);
+        let sfu = Sfu::new(config, metrics);
         World {
             now,
             start: now,
@@ -555,6 +566,9 @@ fn on_participant_event(p: &mut Participant, e: Event) {
                 }
             } else {
                 r.audio_frames += 1;
+                if !d.contiguous {
+                    r.audio_gaps += 1;
+                }
             }
         }
         _ => {}
