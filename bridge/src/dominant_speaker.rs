@@ -39,6 +39,12 @@ impl Speaker {
     }
 }
 
+/// An RFC 6464 level (0 = loudest, -127 = silence, in -dBov) as loudness: 127 = loudest,
+/// 0 = silence.
+pub fn loudness(level: i8) -> u8 {
+    127u8.saturating_sub(level.unsigned_abs().min(127))
+}
+
 /// Tracks who speaks; see the module doc.
 #[derive(Debug, Default)]
 pub struct DominantSpeaker {
@@ -52,7 +58,7 @@ pub struct DominantSpeaker {
 impl DominantSpeaker {
     /// One audio packet's level (RFC 6464: 0 = loudest, 127 = silence).
     pub fn handle_level(&mut self, ep: EpNum, level: i8, now: Instant) {
-        let loudness = 127u8.saturating_sub(level.unsigned_abs().min(127));
+        let loudness = loudness(level);
         let s = match self.speakers.iter_mut().position(|s| s.ep == ep) {
             Some(i) => &mut self.speakers[i],
             None => {

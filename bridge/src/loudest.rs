@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::dominant_speaker::loudness;
 use crate::track::EpNum;
 
 /// How fast a speaker's loudness falls when quieter packets (or none) follow: it halves every
@@ -64,7 +65,7 @@ impl LoudestAudio {
             return true;
         }
         let Some(level) = level else { return true };
-        let heard = f64::from(127u8.saturating_sub(level.unsigned_abs().min(127)));
+        let heard = f64::from(loudness(level));
         let mine = match self.senders.iter_mut().find(|s| s.ep == ep) {
             Some(s) => {
                 s.loudness = s.loudness_at(now).max(heard);
