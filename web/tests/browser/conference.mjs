@@ -2,7 +2,7 @@
 // others' video playing; muting shows as muted to the others; a screen share appears on
 // the others' tiles; a reload is seen as a leave and a return. Screenshots of the tile
 // view go to artifacts/.
-import { launch, join, scenario, assert, waitFor, waitPlaying, remoteVideos, screenshot, log } from './lib.mjs';
+import { launch, joinAll, scenario, assert, waitFor, waitPlaying, remoteVideos, screenshot, log } from './lib.mjs';
 
 const tileOf = (page, name) => page.evaluate((n) => {
   const v = [...document.querySelectorAll('video[data-participant]')].find((x) => x.dataset.participant === n);
@@ -13,10 +13,8 @@ const tileOf = (page, name) => page.evaluate((n) => {
 await scenario('conference', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const room = `e2e-${Date.now().toString(36)}`;
   const names = ['Alice', 'Bob', 'Carol'];
-  const pages = {};
-  for (const n of names) pages[n] = await join(browser, room, n);
+  const { room, pages } = await joinAll(browser, 'e2e', names);
   const others = (n) => names.filter((x) => x !== n);
 
   for (const n of names) {

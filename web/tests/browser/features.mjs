@@ -2,7 +2,7 @@
 // send an emoji reaction (EndpointMessage over the bridge channel), see the connection
 // quality and the dominant speaker, switch to speaker view, where the tile on stage asks
 // the bridge for a bigger layer than the strip (ReceiverVideoConstraints from tile sizes).
-import { launch, join, scenario, assert, waitFor, waitPlaying, screenshot, log } from './lib.mjs';
+import { launch, joinAll, scenario, assert, waitFor, waitPlaying, screenshot, log } from './lib.mjs';
 
 const tileOf = (page, name) => page.evaluate((n) => {
   const v = [...document.querySelectorAll('video[data-participant]')].find((x) => x.dataset.participant === n);
@@ -20,10 +20,8 @@ const tileOf = (page, name) => page.evaluate((n) => {
 await scenario('features', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const room = `feat-${Date.now().toString(36)}`;
   const names = ['Dora', 'Eli', 'Fay'];
-  const pages = {};
-  for (const n of names) pages[n] = await join(browser, room, n, { viewport: { width: 1280, height: 720 } });
+  const { pages } = await joinAll(browser, 'feat', names, { viewport: { width: 1280, height: 720 } });
   for (const n of names) await waitPlaying(pages[n], names.filter((x) => x !== n), 120000);
   const { Dora, Eli, Fay } = pages;
 

@@ -59,6 +59,14 @@ export async function join(browser, room, name, { autojoin = true, viewport = { 
 }
 
 /** Remote videos on `page`: their data-participant and decoded frame counts. */
+/** Everyone in `names` joins a fresh room `<prefix>-<time>`, in order; `options` as for `join`. */
+export async function joinAll(browser, prefix, names, options = {}) {
+  const room = `${prefix}-${Date.now().toString(36)}`;
+  const pages = {};
+  for (const n of names) pages[n] = await join(browser, room, n, options);
+  return { room, pages };
+}
+
 export function remoteVideos(page) {
   return page.evaluate(() => [...document.querySelectorAll('video[data-participant]')].map((v) => ({
     participant: v.dataset.participant,

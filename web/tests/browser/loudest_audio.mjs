@@ -3,7 +3,7 @@
 // forwarding her audio (and others' as the ranking changes). Chromium, the receiver, must see
 // no lost packets in any audio stream across those pauses (the bridge keeps sequence numbers
 // contiguous), and the bridge must really have left audio out.
-import { launch, join, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
+import { launch, joinAll, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
 
 const METRICS = process.env.BRIDGE_METRICS_URL;
 
@@ -28,10 +28,8 @@ const audioIn = (page) => page.evaluate(async () => {
 await scenario('loudest_audio', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const room = `loud-${Date.now().toString(36)}`;
   const names = ['Alice', 'Bob', 'Carol'];
-  const pages = {};
-  for (const n of names) pages[n] = await join(browser, room, n);
+  const { pages } = await joinAll(browser, 'loud', names);
   for (const n of names) await waitPlaying(pages[n], names.filter((x) => x !== n), 120000);
   await waitFor('some audio to reach every page', async () => {
     for (const n of names) if (!(await audioIn(pages[n])).some((s) => s.received > 50)) return false;

@@ -1,15 +1,13 @@
 // Automatic reconnection: a page whose signal connection drops (the WebSocket closes under
 // it, as when the network or the server goes away) rejoins by itself, without a reload,
 // and media flows again both ways.
-import { launch, join, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
+import { launch, joinAll, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
 
 await scenario('reconnect', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const room = `reco-${Date.now().toString(36)}`;
   const names = ['Gil', 'Hal', 'Ivy'];
-  const pages = {};
-  for (const n of names) pages[n] = await join(browser, room, n);
+  const { pages } = await joinAll(browser, 'reco', names);
   for (const n of names) await waitPlaying(pages[n], names.filter((x) => x !== n), 120000);
   const { Gil } = pages;
   const before = await Gil.evaluate(() => window.meet.conference.nick);
