@@ -95,10 +95,15 @@ pub fn allocate(
 
     // Bandwidth: everyone gets the lowest layer first, then upgrades in priority order.
     // Keep headroom: the estimate is not a promise, and audio and RTX ride the same link.
-    let mut budget = bwe_bps.map(|b| (b * 85 / 100).saturating_sub(AUDIO_BPS * candidates.len() as u64)).unwrap_or(u64::MAX);
+    let mut budget =
+        bwe_bps.map(|b| (b * 85 / 100).saturating_sub(AUDIO_BPS * candidates.len() as u64)).unwrap_or(u64::MAX);
     let rate = |c: &Candidate<'_>, ranked: &[usize], rank: usize| -> u64 {
         let l = &c.track.layers[ranked[rank]];
-        if l.bitrate_bps > 0 { l.bitrate_bps } else { assumed_bitrate(rank, ranked.len()) }
+        if l.bitrate_bps > 0 {
+            l.bitrate_bps
+        } else {
+            assumed_bitrate(rank, ranked.len())
+        }
     };
     let mut chosen: Vec<Option<usize>> = vec![None; plans.len()];
     for (k, (i, ranked, _)) in plans.iter().enumerate() {
@@ -173,7 +178,11 @@ mod tests {
     fn bandwidth_goes_to_on_stage_first_and_everyone_keeps_the_lowest_layer() {
         let now = Instant::now();
         let (a, b, c) = (track("a", now), track("b", now), track("c", now));
-        let cands = [Candidate { ep: EpNum(1), track: &a }, Candidate { ep: EpNum(2), track: &b }, Candidate { ep: EpNum(3), track: &c }];
+        let cands = [
+            Candidate { ep: EpNum(1), track: &a },
+            Candidate { ep: EpNum(2), track: &b },
+            Candidate { ep: EpNum(3), track: &c },
+        ];
         let mut rc = ReceiverVideoConstraints { last_n: -1, ..Default::default() };
         rc.on_stage_sources = vec!["c-v0".into()];
         let got = allocate(&rc, &cands, &[], Some(2_400_000), now);

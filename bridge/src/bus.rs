@@ -156,7 +156,8 @@ fn on_stanza(cfg: &BusConfig, el: Element, tx: &BusSender, commands: &mpsc::Send
     tokio::spawn(async move {
         let answer = match reply_rx.await {
             Ok(Ok(resp)) => {
-                let json = serde_json::to_string(&resp).expect("invariant: ColibriResponse is plain data and serializes");
+                let json =
+                    serde_json::to_string(&resp).expect("invariant: ColibriResponse is plain data and serializes");
                 iq_result(&el, Some(Element::new("colibri", proto::ns::COLIBRI).text(json)))
             }
             Ok(Err(e)) => iq_error(&el, condition(&e), Some(&e.to_string())),

@@ -18,7 +18,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
 
 use crate::allocator::{self, Candidate};
 use crate::dominant_speaker::DominantSpeaker;
-use crate::endpoint::{EpEvent, Endpoint};
+use crate::endpoint::{Endpoint, EpEvent};
 use crate::keyframe;
 use crate::loudest::LoudestAudio;
 use crate::metrics::Metrics;
@@ -236,7 +236,9 @@ impl Conference {
     fn announce_sender_constraints(&mut self) {
         for s in 0..self.endpoints.len() {
             let num = self.endpoints[s].num;
-            let Some(ti) = self.endpoints[s].tracks_in.iter().position(|t| t.kind == MediaKind::Video) else { continue };
+            let Some(ti) = self.endpoints[s].tracks_in.iter().position(|t| t.kind == MediaKind::Video) else {
+                continue;
+            };
             let track = &self.endpoints[s].tracks_in[ti];
             let top = track.layers.iter().filter_map(|l| l.height).max().map(i32::from).unwrap_or(720);
             let name = track.source_name.clone();
@@ -246,7 +248,11 @@ impl Conference {
                 .filter(|e| e.tracks_out.iter().any(|t| t.source == num && t.kind == MediaKind::Video))
                 .map(|e| {
                     let c = &e.constraints;
-                    c.constraints.get(&name).or(c.default_constraints.as_ref()).map(|v| v.max_height).unwrap_or(i32::MAX)
+                    c.constraints
+                        .get(&name)
+                        .or(c.default_constraints.as_ref())
+                        .map(|v| v.max_height)
+                        .unwrap_or(i32::MAX)
                 })
                 .max()
                 .unwrap_or(0);
@@ -288,7 +294,10 @@ impl Conference {
                 .enumerate()
                 .filter(|(k, _)| *k != j)
                 .flat_map(|(_, e)| {
-                    e.tracks_in.iter().filter(|t| t.kind == MediaKind::Video).map(move |t| Candidate { ep: e.num, track: t })
+                    e.tracks_in
+                        .iter()
+                        .filter(|t| t.kind == MediaKind::Video)
+                        .map(move |t| Candidate { ep: e.num, track: t })
                 })
                 .collect();
             let desired = allocator::desired_bitrate(&candidates, now);

@@ -51,7 +51,8 @@ impl Config {
             Some(id) => validate_id(id.trim())?,
             None => persisted_id(&data_dir)?,
         };
-        let bus_secret = proto::secrets::load_or_generate(&data_dir, "bus_secret", proto::config::env_secret("BUS_SECRET"))?;
+        let bus_secret =
+            proto::secrets::load_or_generate(&data_dir, "bus_secret", proto::config::env_secret("BUS_SECRET"))?;
         let drain_secs: u64 = env_parse("BRIDGE_DRAIN_SECS", 10)?;
         let bus_enabled: bool = env_parse("BRIDGE_BUS", true)?;
         let bwe: bool = env_parse("BRIDGE_BWE", true)?;

@@ -54,9 +54,8 @@ impl MediaTask {
                     return Ok(());
                 }
             }
-            let sleep_until = tokio::time::Instant::from_std(deadline).min(
-                drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)),
-            );
+            let sleep_until = tokio::time::Instant::from_std(deadline)
+                .min(drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
             tokio::select! {
                 r = self.socket.readable() => {
                     if let Err(e) = r {
@@ -146,17 +145,15 @@ pub async fn run_on_own_thread(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let (done_tx, done_rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("bridge-media".into())
-        .spawn(move || {
-            let result = (|| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                rt.block_on(async move {
-                    let socket = UdpSocket::from_std(socket)?;
-                    build(socket).run(shutdown).await
-                })
-            })();
-            let _ = done_tx.send(result);
-        })?;
+    std::thread::Builder::new().name("bridge-media".into()).spawn(move || {
+        let result = (|| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async move {
+                let socket = UdpSocket::from_std(socket)?;
+                build(socket).run(shutdown).await
+            })
+        })();
+        let _ = done_tx.send(result);
+    })?;
     done_rx.await.unwrap_or_else(|_| Err(Error::Io(std::io::Error::other("media thread ended without a result"))))
 }

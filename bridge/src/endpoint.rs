@@ -57,9 +57,15 @@ pub enum EpEvent {
     /// The participant's offer brought a new source of this kind.
     SourceAdded(MediaKind),
     /// One RTP packet of `tracks_in[track]`, layer `layer`.
-    Media { track: usize, layer: usize, packet: RtpPacket },
+    Media {
+        track: usize,
+        layer: usize,
+        packet: RtpPacket,
+    },
     /// The receiver asked for a keyframe of the source on one of its `TrackOut`s.
-    KeyframeWanted { track_out: usize },
+    KeyframeWanted {
+        track_out: usize,
+    },
     /// A bridge-channel message from the page.
     Channel(BridgeChannelMessage),
     ChannelOpened,
@@ -89,7 +95,8 @@ struct ChannelBudget {
 impl ChannelBudget {
     fn take(&mut self, now: Instant) -> bool {
         if let Some(at) = self.at {
-            self.tokens = (self.tokens + now.saturating_duration_since(at).as_secs_f64() * CHANNEL_RATE).min(CHANNEL_BURST);
+            self.tokens =
+                (self.tokens + now.saturating_duration_since(at).as_secs_f64() * CHANNEL_RATE).min(CHANNEL_BURST);
         }
         self.at = Some(now);
         if self.tokens >= 1.0 {
@@ -174,7 +181,8 @@ impl Endpoint {
         now: Instant,
     ) -> Result<(Endpoint, String), Error> {
         let Settings { candidates, bwe, dtls_cert } = *settings;
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadRequest(format!("offer is not valid SDP: {e}")))?;
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| Error::BadRequest(format!("offer is not valid SDP: {e}")))?;
         let mut config = Rtc::builder();
         if let Some(cert) = dtls_cert {
             config = config.set_dtls_cert(cert.clone());
@@ -274,7 +282,13 @@ impl Endpoint {
 
     /// One round of [`Endpoint::poll`]; false when the session failed. `force` runs str0m's
     /// timeout handling even if it already ran at `now`.
-    fn poll_once(&mut self, now: Instant, force: bool, transmits: &mut VecDeque<Transmit>, events: &mut Vec<EpEvent>) -> bool {
+    fn poll_once(
+        &mut self,
+        now: Instant,
+        force: bool,
+        transmits: &mut VecDeque<Transmit>,
+        events: &mut Vec<EpEvent>,
+    ) -> bool {
         if self.failed.is_some() {
             return false;
         }
@@ -476,7 +490,9 @@ impl Endpoint {
     /// Starts forwarding `source`'s track of `kind` to this endpoint (next offer adds it).
     pub fn add_source(&mut self, source: EpNum, source_endpoint: EndpointId, kind: MediaKind, initial_seq: u16) {
         let exists = self.tracks_out.iter().any(|t| {
-            t.source == source && t.kind == kind && !matches!(t.state, TrackOutState::ToStop(_) | TrackOutState::Stopping(_))
+            t.source == source
+                && t.kind == kind
+                && !matches!(t.state, TrackOutState::ToStop(_) | TrackOutState::Stopping(_))
         });
         if !exists {
             self.tracks_out.push(TrackOut::new(source, source_endpoint, kind, initial_seq));
@@ -535,7 +551,8 @@ impl Endpoint {
         if self.pending.is_some() || self.failed.is_some() {
             return None;
         }
-        let wanted = self.tracks_out.iter().any(|t| matches!(t.state, TrackOutState::ToOpen | TrackOutState::ToStop(_)));
+        let wanted =
+            self.tracks_out.iter().any(|t| matches!(t.state, TrackOutState::ToOpen | TrackOutState::ToStop(_)));
         if !wanted {
             return None;
         }
@@ -546,7 +563,13 @@ impl Endpoint {
             match t.state {
                 TrackOutState::ToOpen => {
                     let name = source_name(&t.source_endpoint, t.kind == MediaKind::Video);
-                    let mid = api.add_media(t.kind, Direction::SendOnly, Some(t.source_endpoint.to_string()), Some(name), None);
+                    let mid = api.add_media(
+                        t.kind,
+                        Direction::SendOnly,
+                        Some(t.source_endpoint.to_string()),
+                        Some(name),
+                        None,
+                    );
                     t.state = TrackOutState::Negotiating(mid);
                     if !added.contains(&t.source_endpoint) {
                         added.push(t.source_endpoint.clone());
@@ -595,8 +618,10 @@ impl Endpoint {
 
     /// Applies the participant's answer to the bridge's outstanding offer.
     pub fn accept_answer(&mut self, sdp: &str) -> Result<(), Error> {
-        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| Error::BadRequest(format!("answer is not valid SDP: {e}")))?;
-        let pending = self.pending.take().ok_or_else(|| Error::BadRequest("no offer from the bridge is outstanding".into()))?;
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| Error::BadRequest(format!("answer is not valid SDP: {e}")))?;
+        let pending =
+            self.pending.take().ok_or_else(|| Error::BadRequest("no offer from the bridge is outstanding".into()))?;
         self.pending_since = None;
         let result = self.rtc.sdp_api().accept_answer(pending, answer);
         self.mark_written();

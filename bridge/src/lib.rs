@@ -54,8 +54,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tracing::info!(%bound, ?candidates, jid = %config.jid(), "bridge media socket bound");
 
     let metrics = Arc::new(metrics::Metrics::default());
-    let sfu = Sfu::new(SfuConfig { candidates: candidates.clone(), version: VERSION.into(), bwe: config.bwe, loudest_audio: config.loudest_audio }, metrics.clone());
-    let (stats_tx, stats_rx) = watch::channel(proto::colibri::BridgeStats { version: VERSION.into(), ..Default::default() });
+    let sfu = Sfu::new(
+        SfuConfig {
+            candidates: candidates.clone(),
+            version: VERSION.into(),
+            bwe: config.bwe,
+            loudest_audio: config.loudest_audio,
+        },
+        metrics.clone(),
+    );
+    let (stats_tx, stats_rx) =
+        watch::channel(proto::colibri::BridgeStats { version: VERSION.into(), ..Default::default() });
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
 

@@ -67,4 +67,3 @@ metrics! {
     conferences: "current conferences",
     endpoints: "current endpoints",
 }
-

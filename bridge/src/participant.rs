@@ -20,12 +20,14 @@ pub struct PublisherOffer {
 /// order) as send-only tracks of stream `name`, plus the bridge channel, and makes the offer.
 pub fn publisher_offer(rtc: &mut Rtc, name: &str, rids: &[&str]) -> PublisherOffer {
     let mut api = rtc.sdp_api();
-    let audio_mid = api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
+    let audio_mid =
+        api.add_media(MediaKind::Audio, Direction::SendOnly, Some(name.into()), Some(format!("{name}-a0")), None);
     let mut sim = Simulcast::new();
     for rid in rids {
         sim.add_send_layer(SimulcastLayer::new(rid));
     }
-    let video_mid = api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
+    let video_mid =
+        api.add_media(MediaKind::Video, Direction::SendOnly, Some(name.into()), Some(format!("{name}-v0")), Some(sim));
     api.add_channel(proto::bridge_channel::LABEL.into());
     let (offer, pending) = api.apply().expect("two tracks and a channel were just added: the offer has changes");
     PublisherOffer { offer: offer.to_sdp_string(), pending, audio_mid, video_mid }

@@ -14,7 +14,8 @@ use std::os::fd::AsRawFd;
 /// Asks the kernel to report each datagram's destination address.
 pub fn enable(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
     let one: libc::c_int = 1;
-    let (level, name) = if ipv6 { (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO) } else { (libc::IPPROTO_IP, libc::IP_PKTINFO) };
+    let (level, name) =
+        if ipv6 { (libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO) } else { (libc::IPPROTO_IP, libc::IP_PKTINFO) };
     // SAFETY: setsockopt reads `one` (a c_int we own) for the given length.
     let r = unsafe {
         libc::setsockopt(
@@ -25,7 +26,11 @@ pub fn enable(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Asks the kernel to stamp each datagram with its arrival time (CLOCK_REALTIME).
@@ -41,7 +46,11 @@ pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// One received datagram and what the kernel told about it.

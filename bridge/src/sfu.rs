@@ -172,8 +172,7 @@ impl Sfu {
                 }
                 let num = EpNum(self.next_num);
                 let display_name: String = display_name.chars().take(128).collect();
-                let (ep, answer) =
-                    Endpoint::allocate(
+                let (ep, answer) = Endpoint::allocate(
                     num,
                     endpoint.clone(),
                     display_name,
@@ -265,7 +264,8 @@ impl Sfu {
                 if let Some(i) = conf.index_of_num(*num) {
                     if conf.endpoints[i].accepts(&input) {
                         self.now = Some(now);
-                        let mut sink = Sink { transmits: &mut self.transmits, events: &mut self.events, metrics: &self.metrics };
+                        let mut sink =
+                            Sink { transmits: &mut self.transmits, events: &mut self.events, metrics: &self.metrics };
                         conf.handle_input(i, input, now, &mut sink);
                         return;
                     }
@@ -312,7 +312,8 @@ impl Sfu {
     /// Flushes conferences that got input since their last drive.
     fn drive_pending(&mut self) {
         let Some(now) = self.now else { return };
-        let pending: Vec<ConferenceId> = self.conferences.iter().filter(|(_, c)| c.needs_drive).map(|(id, _)| id.clone()).collect();
+        let pending: Vec<ConferenceId> =
+            self.conferences.iter().filter(|(_, c)| c.needs_drive).map(|(id, _)| id.clone()).collect();
         for id in pending {
             self.drive_conference(&id, now);
         }

@@ -38,7 +38,16 @@ pub struct Layer {
 
 impl Layer {
     pub fn new(rid: Option<Rid>, order: usize) -> Self {
-        Layer { rid, order, ssrc: None, last_packet: None, height: None, window_bytes: 0, window_start: None, bitrate_bps: 0 }
+        Layer {
+            rid,
+            order,
+            ssrc: None,
+            last_packet: None,
+            height: None,
+            window_bytes: 0,
+            window_start: None,
+            bitrate_bps: 0,
+        }
     }
 
     pub fn is_active(&self, now: Instant) -> bool {
@@ -162,7 +171,10 @@ impl TrackOut {
     pub fn mid(&self) -> Option<Mid> {
         match self.state {
             TrackOutState::ToOpen => None,
-            TrackOutState::Negotiating(m) | TrackOutState::Open(m) | TrackOutState::ToStop(m) | TrackOutState::Stopping(m) => Some(m),
+            TrackOutState::Negotiating(m)
+            | TrackOutState::Open(m)
+            | TrackOutState::ToStop(m)
+            | TrackOutState::Stopping(m) => Some(m),
         }
     }
 }

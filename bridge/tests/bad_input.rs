@@ -41,7 +41,8 @@ fn garbage_datagrams_are_dropped_counted_and_harmless() {
     let stranger: SocketAddr = "10.0.9.9:4444".parse().unwrap();
     let alice = w.people[0].addr;
     let m = w.sfu.metrics().clone();
-    let (bad0, ufrag0, unknown0) = (m.bad_datagrams_total.get(), m.unknown_ufrag_total.get(), m.unknown_source_total.get());
+    let (bad0, ufrag0, unknown0) =
+        (m.bad_datagrams_total.get(), m.unknown_ufrag_total.get(), m.unknown_source_total.get());
     let mut rng: u64 = 0x9E3779B97F4A7C15;
     let mut inputs: Vec<Vec<u8>> = vec![
         vec![],
@@ -100,11 +101,29 @@ fn bad_colibri_requests_are_refused_and_change_nothing() {
     check(alloc("garbage".into()), "bad-request");
     check(alloc(format!("v=0\r\n{}", "a=x\r\n".repeat(20_000))), "bad-request");
     check(alloc(format!("v=0\r\n{}", "a=x\r\n".repeat(bridge::sfu::MAX_SDP / 5 + 1))), "bad-request");
-    check(ColibriRequest::Answer { conference: conf.clone(), endpoint: alice.clone(), answer: "v=0".into() }, "bad-request");
-    check(ColibriRequest::Answer { conference: conf.clone(), endpoint: EndpointId::new("nobody").unwrap(), answer: String::new() }, "item-not-found");
+    check(
+        ColibriRequest::Answer { conference: conf.clone(), endpoint: alice.clone(), answer: "v=0".into() },
+        "bad-request",
+    );
+    check(
+        ColibriRequest::Answer {
+            conference: conf.clone(),
+            endpoint: EndpointId::new("nobody").unwrap(),
+            answer: String::new(),
+        },
+        "item-not-found",
+    );
     check(ColibriRequest::Expire { conference: other.clone(), endpoint: alice.clone() }, "item-not-found");
     check(ColibriRequest::ExpireConference { conference: other.clone() }, "item-not-found");
-    check(ColibriRequest::ForceMute { conference: conf.clone(), endpoint: EndpointId::new("nobody").unwrap(), audio: true, video: true }, "item-not-found");
+    check(
+        ColibriRequest::ForceMute {
+            conference: conf.clone(),
+            endpoint: EndpointId::new("nobody").unwrap(),
+            audio: true,
+            video: true,
+        },
+        "item-not-found",
+    );
     assert_eq!((w.sfu.conference_count(), w.sfu.endpoint_count()), (1, 1));
     assert!(w.sfu.metrics().colibri_errors_total.get() >= 7);
 
@@ -114,7 +133,12 @@ fn bad_colibri_requests_are_refused_and_change_nothing() {
         .sfu
         .handle_colibri(
             now,
-            ColibriRequest::Allocate { conference: other, endpoint: alice.clone(), display_name: String::new(), offer: "v=0".into() },
+            ColibriRequest::Allocate {
+                conference: other,
+                endpoint: alice.clone(),
+                display_name: String::new(),
+                offer: "v=0".into(),
+            },
         )
         .expect_err("draining bridge refuses a new conference");
     assert_eq!(e.condition(), "service-unavailable");
@@ -134,7 +158,12 @@ fn force_mute_stops_forwarding_that_source() {
     }
     w.connect_all();
     w.run_for(Duration::from_secs(2));
-    let req = ColibriRequest::ForceMute { conference: w.conference.clone(), endpoint: EndpointId::new("bob").unwrap(), audio: true, video: false };
+    let req = ColibriRequest::ForceMute {
+        conference: w.conference.clone(),
+        endpoint: EndpointId::new("bob").unwrap(),
+        audio: true,
+        video: false,
+    };
     w.sfu.handle_colibri(w.now, req).expect("force mute");
     w.run_for(Duration::from_millis(200));
     w.reset_counts();
@@ -167,5 +196,8 @@ fn wrong_dtls_fingerprint_fails_that_endpoint_only() {
     assert!(!w.people[2].connected || w.received(0, 2).audio_frames == 0, "no media from mallory reaches alice");
     w.reset_counts();
     w.run_for(Duration::from_secs(1));
-    assert!(w.received(0, 1).audio_frames > 40 && w.received(1, 0).video_frames > 20, "alice and bob are not disturbed");
+    assert!(
+        w.received(0, 1).audio_frames > 40 && w.received(1, 0).video_frames > 20,
+        "alice and bob are not disturbed"
+    );
 }

@@ -12,7 +12,9 @@ fn endpoint_messages(w: &World, i: usize) -> Vec<(String, String, serde_json::Va
         .messages
         .iter()
         .filter_map(|m| match m {
-            BridgeChannelMessage::EndpointMessage { from, to, msg_payload } => Some((from.clone(), to.clone(), msg_payload.clone())),
+            BridgeChannelMessage::EndpointMessage { from, to, msg_payload } => {
+                Some((from.clone(), to.clone(), msg_payload.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -36,10 +38,21 @@ fn server_hello_and_endpoint_messages_are_relayed_with_the_true_sender() {
     // alice to bob only, pretending to be carol.
     w.send_channel(
         0,
-        &BridgeChannelMessage::EndpointMessage { from: "carol".into(), to: "bob".into(), msg_payload: serde_json::json!({"x": 1}) },
+        &BridgeChannelMessage::EndpointMessage {
+            from: "carol".into(),
+            to: "bob".into(),
+            msg_payload: serde_json::json!({"x": 1}),
+        },
     );
     // bob to everyone.
-    w.send_channel(1, &BridgeChannelMessage::EndpointMessage { from: String::new(), to: String::new(), msg_payload: serde_json::json!("hi") });
+    w.send_channel(
+        1,
+        &BridgeChannelMessage::EndpointMessage {
+            from: String::new(),
+            to: String::new(),
+            msg_payload: serde_json::json!("hi"),
+        },
+    );
     w.run_for(Duration::from_millis(300));
     assert_eq!(endpoint_messages(&w, 1), vec![("alice".into(), "bob".into(), serde_json::json!({"x": 1}))]);
     assert_eq!(endpoint_messages(&w, 2), vec![("bob".into(), String::new(), serde_json::json!("hi"))]);
@@ -55,7 +68,10 @@ fn server_hello_and_endpoint_messages_are_relayed_with_the_true_sender() {
     w.people[0].rtc.channel(id).unwrap().write(false, b"{not json").unwrap();
     w.send_channel(0, &BridgeChannelMessage::ForwardedSources { forwarded_sources: vec!["x".into()] });
     w.run_for(Duration::from_millis(300));
-    let got = w.people[0].messages.iter().any(|m| matches!(m, BridgeChannelMessage::EndpointStats { from, .. } if from == "carol"));
+    let got = w.people[0]
+        .messages
+        .iter()
+        .any(|m| matches!(m, BridgeChannelMessage::EndpointStats { from, .. } if from == "carol"));
     assert!(got, "alice gets carol's stats, from set by the bridge");
     assert_eq!(w.sfu.metrics().bad_channel_messages_total.get(), before + 2);
 }
@@ -69,7 +85,14 @@ fn a_flooding_page_is_throttled_and_the_channel_keeps_working() {
     w.connect_all();
     w.run_for(Duration::from_millis(300));
     for i in 0..1000 {
-        w.send_channel(0, &BridgeChannelMessage::EndpointMessage { from: String::new(), to: String::new(), msg_payload: serde_json::json!(i) });
+        w.send_channel(
+            0,
+            &BridgeChannelMessage::EndpointMessage {
+                from: String::new(),
+                to: String::new(),
+                msg_payload: serde_json::json!(i),
+            },
+        );
         if i % 50 == 0 {
             w.run_for(Duration::from_millis(1));
         }
@@ -80,7 +103,17 @@ fn a_flooding_page_is_throttled_and_the_channel_keeps_working() {
     assert!(relayed <= 260, "bob got {relayed} of 1000 flood messages");
     assert!(dropped >= 700, "{dropped} dropped and counted");
     w.run_for(Duration::from_secs(2));
-    w.send_channel(0, &BridgeChannelMessage::EndpointMessage { from: String::new(), to: "bob".into(), msg_payload: serde_json::json!("after") });
+    w.send_channel(
+        0,
+        &BridgeChannelMessage::EndpointMessage {
+            from: String::new(),
+            to: "bob".into(),
+            msg_payload: serde_json::json!("after"),
+        },
+    );
     w.run_for(Duration::from_millis(300));
-    assert!(endpoint_messages(&w, 1).iter().any(|m| m.2 == serde_json::json!("after")), "the channel works after the flood");
+    assert!(
+        endpoint_messages(&w, 1).iter().any(|m| m.2 == serde_json::json!("after")),
+        "the channel works after the flood"
+    );
 }

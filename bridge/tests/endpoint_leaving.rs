@@ -10,7 +10,9 @@ fn removal_offers(w: &World, who: &str) -> Vec<String> {
     w.colibri_events
         .iter()
         .filter_map(|e| match e {
-            ColibriEvent::Offer { endpoint, removed, .. } if removed.iter().any(|r| r.as_str() == who) => Some(endpoint.to_string()),
+            ColibriEvent::Offer { endpoint, removed, .. } if removed.iter().any(|r| r.as_str() == who) => {
+                Some(endpoint.to_string())
+            }
             _ => None,
         })
         .collect()
@@ -117,7 +119,11 @@ fn ice_restart_keeps_the_session_and_its_tracks() {
     w.ice_restart(0);
     w.run_for(Duration::from_secs(2));
     assert_eq!(w.sfu.endpoint_count(), 3);
-    let removals = w.colibri_events.iter().filter(|e| matches!(e, ColibriEvent::Offer { removed, .. } if !removed.is_empty())).count();
+    let removals = w
+        .colibri_events
+        .iter()
+        .filter(|e| matches!(e, ColibriEvent::Offer { removed, .. } if !removed.is_empty()))
+        .count();
     assert_eq!(removals, 0, "nobody saw alice leave");
     let _ = offers_before;
     w.reset_counts();

@@ -46,7 +46,10 @@ async fn bridge_binary_forwards_between_three_udp_peers_allocated_over_the_bus()
     let err = focus.colibri(&bad).await.expect_err("garbage offer refused");
     assert!(err.contains("bad-request") || err.contains("offer"), "{err}");
     let err = focus
-        .colibri(&ColibriRequest::Expire { conference: conf.clone(), endpoint: proto::EndpointId::new("nobody").unwrap() })
+        .colibri(&ColibriRequest::Expire {
+            conference: conf.clone(),
+            endpoint: proto::EndpointId::new("nobody").unwrap(),
+        })
         .await
         .expect_err("unknown conference refused");
     assert!(err.contains("item-not-found") || err.contains("not found"), "{err}");
@@ -60,7 +63,9 @@ async fn bridge_binary_forwards_between_three_udp_peers_allocated_over_the_bus()
             display_name: name.into(),
             offer: setup.offer.clone(),
         };
-        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else { panic!("allocation of {name}") };
+        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
+            panic!("allocation of {name}")
+        };
         assert!(answer.contains(&format!("{}", sys.media.port())), "answer carries the media port");
         peers.push(setup.start(&answer));
     }
@@ -93,7 +98,10 @@ async fn bridge_binary_forwards_between_three_udp_peers_allocated_over_the_bus()
         let others: Vec<&String> = rep.msid_of_mid.values().filter(|s| s.as_str() != p.id.as_str()).collect();
         assert_eq!(others.len(), 4, "two m-lines per other participant: {:?}", rep.msid_of_mid);
         assert!(others.iter().all(|s| ["alice", "bob", "carol"].contains(&s.as_str())), "{:?}", rep.msid_of_mid);
-        assert!(rep.messages.iter().any(|m| matches!(m, proto::bridge_channel::BridgeChannelMessage::ServerHello { .. })));
+        assert!(rep
+            .messages
+            .iter()
+            .any(|m| matches!(m, proto::bridge_channel::BridgeChannelMessage::ServerHello { .. })));
     }
 
     let (code, body) = http_get(sys.bridge_http, "/stats").await;

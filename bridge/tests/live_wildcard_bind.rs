@@ -21,17 +21,29 @@ async fn bridge_bound_to_all_addresses_serves_loopback_peers() {
     let mut peers = Vec::new();
     for (i, name) in ["alice", "bob"].into_iter().enumerate() {
         let setup = PeerSetup::new(name, i as u8).await;
-        let req = ColibriRequest::Allocate { conference: conf.clone(), endpoint: setup.id.clone(), display_name: name.into(), offer: setup.offer.clone() };
-        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else { panic!("allocation of {name}") };
+        let req = ColibriRequest::Allocate {
+            conference: conf.clone(),
+            endpoint: setup.id.clone(),
+            display_name: name.into(),
+            offer: setup.offer.clone(),
+        };
+        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
+            panic!("allocation of {name}")
+        };
         assert!(answer.contains("127.0.0.1"), "loopback is a candidate when bound to all addresses");
         peers.push(setup.start(&answer));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(Some(ColibriEvent::Offer { endpoint, offer, .. })) = tokio::time::timeout(Duration::from_millis(200), focus.events.recv()).await {
+        if let Ok(Some(ColibriEvent::Offer { endpoint, offer, .. })) =
+            tokio::time::timeout(Duration::from_millis(200), focus.events.recv()).await
+        {
             let p = peers.iter().find(|p| p.id == endpoint).expect("known endpoint");
             let answer = p.accept_offer(offer).await;
-            focus.colibri(&ColibriRequest::Answer { conference: conf.clone(), endpoint, answer }).await.expect("answer accepted");
+            focus
+                .colibri(&ColibriRequest::Answer { conference: conf.clone(), endpoint, answer })
+                .await
+                .expect("answer accepted");
         }
         let a = peers[0].report().await.received.get(&1).cloned().unwrap_or_default();
         let b = peers[1].report().await.received.get(&0).cloned().unwrap_or_default();

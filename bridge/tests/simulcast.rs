@@ -14,7 +14,10 @@ fn constraints(last_n: i32, default_height: Option<i32>, per_source: &[(&str, i3
         selected_sources: vec![],
         on_stage_sources: vec![],
         default_constraints: default_height.map(|h| VideoConstraints { max_height: h }),
-        constraints: per_source.iter().map(|(s, h)| (s.to_string(), VideoConstraints { max_height: *h })).collect::<BTreeMap<_, _>>(),
+        constraints: per_source
+            .iter()
+            .map(|(s, h)| (s.to_string(), VideoConstraints { max_height: *h }))
+            .collect::<BTreeMap<_, _>>(),
     })
 }
 
@@ -70,7 +73,9 @@ fn constraint_change_switches_layer_at_a_requested_keyframe() {
     // carol's video: nobody but bob watches (alice set 0) → carol hears 720 (bob's view).
     let last = |i: usize| {
         w.people[i].messages.iter().rev().find_map(|m| match m {
-            BridgeChannelMessage::SenderSourceConstraints { source_name, max_height } => Some((source_name.clone(), *max_height)),
+            BridgeChannelMessage::SenderSourceConstraints { source_name, max_height } => {
+                Some((source_name.clone(), *max_height))
+            }
             _ => None,
         })
     };
@@ -98,7 +103,9 @@ fn senders_learn_the_largest_height_anyone_receives() {
     w.send_channel(2, &constraints(-1, Some(180), &[]));
     w.run_for(Duration::from_secs(1));
     let last = w.people[1].messages.iter().rev().find_map(|m| match m {
-        BridgeChannelMessage::SenderSourceConstraints { source_name, max_height } => Some((source_name.clone(), *max_height)),
+        BridgeChannelMessage::SenderSourceConstraints { source_name, max_height } => {
+            Some((source_name.clone(), *max_height))
+        }
         _ => None,
     });
     assert_eq!(last, Some(("bob-v0".to_string(), 180)));

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-
 struct RunResult {
     msgs_per_sec: f64,
     deliveries_per_sec: f64,
@@ -61,7 +60,11 @@ async fn run(server: &Server, room: &str, clients: usize, messages: u64, window:
     while echoed < messages {
         while sent < messages && sent - echoed < window {
             let ts = epoch.elapsed().as_micros() as u64;
-            sender.ws.feed(Message::Text(json!({"type": "message", "text": ts.to_string()}).to_string().into())).await.expect("send");
+            sender
+                .ws
+                .feed(Message::Text(json!({"type": "message", "text": ts.to_string()}).to_string().into()))
+                .await
+                .expect("send");
             sent += 1;
         }
         sender.ws.flush().await.expect("flush");
@@ -108,13 +111,25 @@ async fn main() {
     }
     println!("chat_fanout: {clients} receivers in one room, one sender, release binary, 3 runs each");
     println!(" saturated: {messages} messages, <= 64 in flight");
-    println!("  messages/s:   median {:.0}  (runs {:.0?})", median(rs.iter().map(|r| r.msgs_per_sec).collect()), rs.iter().map(|r| r.msgs_per_sec).collect::<Vec<_>>());
+    println!(
+        "  messages/s:   median {:.0}  (runs {:.0?})",
+        median(rs.iter().map(|r| r.msgs_per_sec).collect()),
+        rs.iter().map(|r| r.msgs_per_sec).collect::<Vec<_>>()
+    );
     println!("  deliveries/s: median {:.0}", median(rs.iter().map(|r| r.deliveries_per_sec).collect()));
     println!("  latency p50:  median {:.1} ms", median(rs.iter().map(|r| r.p50_ms).collect()));
-    println!("  latency p99:  median {:.1} ms  (runs {:.1?})", median(rs.iter().map(|r| r.p99_ms).collect()), rs.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+    println!(
+        "  latency p99:  median {:.1} ms  (runs {:.1?})",
+        median(rs.iter().map(|r| r.p99_ms).collect()),
+        rs.iter().map(|r| r.p99_ms).collect::<Vec<_>>()
+    );
     println!(" paced: {} messages, one in flight (the next after the sender's echo)", messages / 5);
     println!("  messages/s:   median {:.0}", median(paced.iter().map(|r| r.msgs_per_sec).collect()));
     println!("  latency p50:  median {:.1} ms", median(paced.iter().map(|r| r.p50_ms).collect()));
-    println!("  latency p99:  median {:.1} ms  (runs {:.1?})", median(paced.iter().map(|r| r.p99_ms).collect()), paced.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+    println!(
+        "  latency p99:  median {:.1} ms  (runs {:.1?})",
+        median(paced.iter().map(|r| r.p99_ms).collect()),
+        paced.iter().map(|r| r.p99_ms).collect::<Vec<_>>()
+    );
     println!("  load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
 }

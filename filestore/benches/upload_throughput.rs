@@ -20,9 +20,18 @@ use std::time::Instant;
 
 const PIECE: usize = 1 << 20;
 
-async fn patch_stream(addr: &str, tok: &str, loc: &str, offset: u64, len: u64, piece: Bytes, checksum: Option<String>) -> u16 {
+async fn patch_stream(
+    addr: &str,
+    tok: &str,
+    loc: &str,
+    offset: u64,
+    len: u64,
+    piece: Bytes,
+    checksum: Option<String>,
+) -> u16 {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);
     let n = (len as usize).div_ceil(PIECE);
     let frames = futures_util::stream::iter(0..n).map(move |i| {
@@ -84,7 +93,8 @@ async fn one_run(server: &Server, tok: &str, total: u64, per_patch: u64, with_ch
     }
     let secs = t0.elapsed().as_secs_f64();
     // free the disk for the next run
-    let d = http(&server.addr, "DELETE", &loc, &[("authorization", &bearer(tok)), ("tus-resumable", "1.0.0")], vec![]).await;
+    let d = http(&server.addr, "DELETE", &loc, &[("authorization", &bearer(tok)), ("tus-resumable", "1.0.0")], vec![])
+        .await;
     assert_eq!(d.status, 204);
     total as f64 / secs / 1e6
 }
@@ -140,7 +150,11 @@ async fn main() {
     println!("  64 MiB PATCHes + sha256 Upload-Checksum each:    median {m2:.0} MB/s  (runs {chunked:.0?})");
     println!("  SHA-256 alone in this process:                  {sha_only:.0} MB/s");
     println!("  write + fdatasync alone (disk ceiling):         {disk:.0} MB/s");
-    println!("  ratio upload/SHA-256-alone: {:.2} (one PATCH), {:.2} (checksummed PATCHes)", m1 / sha_only, m2 / sha_only);
+    println!(
+        "  ratio upload/SHA-256-alone: {:.2} (one PATCH), {:.2} (checksummed PATCHes)",
+        m1 / sha_only,
+        m2 / sha_only
+    );
     println!("  ratio upload/disk-ceiling:  {:.2} (one PATCH), {:.2} (checksummed PATCHes)", m1 / disk, m2 / disk);
     println!("  load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
 }

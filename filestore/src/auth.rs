@@ -57,11 +57,12 @@ pub fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
 /// A display name made safe to show and store: no control or bidi-override characters,
 /// at most 64 characters.
 pub fn display_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .filter(|c| !c.is_control() && !crate::files::name::is_bidi_control(*c))
-        .take(64)
-        .collect();
+    let cleaned: String =
+        name.chars().filter(|c| !c.is_control() && !crate::files::name::is_bidi_control(*c)).take(64).collect();
     let trimmed = cleaned.trim();
-    if trimmed.is_empty() { "Guest".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "Guest".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }

@@ -53,9 +53,7 @@ impl Config {
     pub fn from_env() -> Result<Config, Error> {
         let data_dir = proto::config::data_dir();
         let addr_s = env_string("FILESTORE_ADDR", "127.0.0.1:8090");
-        let addr = addr_s
-            .parse()
-            .map_err(|e| Error::BadSetting(format!("FILESTORE_ADDR={addr_s:?}: {e}")))?;
+        let addr = addr_s.parse().map_err(|e| Error::BadSetting(format!("FILESTORE_ADDR={addr_s:?}: {e}")))?;
         std::fs::create_dir_all(&data_dir)?;
         let secret =
             proto::secrets::load_or_generate(&data_dir, "token_secret", proto::config::env_secret("TOKEN_SECRET"))?;

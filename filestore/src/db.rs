@@ -81,13 +81,11 @@ impl Db {
             return Err(Error::BadSetting(format!("SQLite refused WAL mode (got {mode})")));
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        std::thread::Builder::new()
-            .name("filestore-db".into())
-            .spawn(move || {
-                while let Some(job) = rx.blocking_recv() {
-                    job(&mut conn);
-                }
-            })?;
+        std::thread::Builder::new().name("filestore-db".into()).spawn(move || {
+            while let Some(job) = rx.blocking_recv() {
+                job(&mut conn);
+            }
+        })?;
         Ok(Db { tx })
     }
 
@@ -121,8 +119,5 @@ impl Db {
 
 /// Milliseconds since the epoch, the unit of every time column.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

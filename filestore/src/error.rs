@@ -80,9 +80,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::ChecksumMismatch => {
-                StatusCode::from_u16(460).expect("460 is within the valid status code range")
-            }
+            Error::ChecksumMismatch => StatusCode::from_u16(460).expect("460 is within the valid status code range"),
             Error::Locked(_) => StatusCode::LOCKED,
             Error::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Timeout(_) => StatusCode::REQUEST_TIMEOUT,

@@ -35,23 +35,54 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut put = |name: &str, kind: &str, help: &str, v: String| {
-            let _ = writeln!(out, "# HELP filestore_{name} {help}\n# TYPE filestore_{name} {kind}\nfilestore_{name} {v}");
+            let _ =
+                writeln!(out, "# HELP filestore_{name} {help}\n# TYPE filestore_{name} {kind}\nfilestore_{name} {v}");
         };
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
-        put("chat_connections", "gauge", "Open chat WebSocket connections.", self.chat_connections.load(Ordering::Relaxed).to_string());
+        put(
+            "chat_connections",
+            "gauge",
+            "Open chat WebSocket connections.",
+            self.chat_connections.load(Ordering::Relaxed).to_string(),
+        );
         put("chat_messages_total", "counter", "Chat messages accepted and stored.", g(&self.chat_messages));
-        put("chat_rejected_total", "counter", "Chat messages refused (size, auth, unknown target, not yours).", g(&self.chat_rejected));
-        put("chat_rate_limited_total", "counter", "Chat messages refused by the per-connection rate limit.", g(&self.chat_rate_limited));
+        put(
+            "chat_rejected_total",
+            "counter",
+            "Chat messages refused (size, auth, unknown target, not yours).",
+            g(&self.chat_rejected),
+        );
+        put(
+            "chat_rate_limited_total",
+            "counter",
+            "Chat messages refused by the per-connection rate limit.",
+            g(&self.chat_rate_limited),
+        );
         put("uploads_created_total", "counter", "tus uploads created.", g(&self.uploads_created));
         put("uploads_completed_total", "counter", "tus uploads completed.", g(&self.uploads_completed));
-        put("uploads_deduplicated_total", "counter", "Completed uploads whose content was already stored.", g(&self.uploads_deduplicated));
+        put(
+            "uploads_deduplicated_total",
+            "counter",
+            "Completed uploads whose content was already stored.",
+            g(&self.uploads_deduplicated),
+        );
         put("upload_bytes_total", "counter", "Upload bytes written.", g(&self.upload_bytes));
         put("checksum_mismatches_total", "counter", "PATCH requests refused with 460.", g(&self.checksum_mismatches));
         put("downloads_total", "counter", "File downloads started.", g(&self.downloads));
         put("download_bytes_total", "counter", "File bytes sent.", g(&self.download_bytes));
         put("relay_bytes_total", "counter", "Bytes relayed between two participants.", g(&self.relay_bytes));
-        put("auth_failures_total", "counter", "Requests refused for a missing, invalid, expired or foreign token.", g(&self.auth_failures));
-        put("retention_rooms_removed_total", "counter", "Rooms whose files and history retention removed.", g(&self.retention_rooms_removed));
+        put(
+            "auth_failures_total",
+            "counter",
+            "Requests refused for a missing, invalid, expired or foreign token.",
+            g(&self.auth_failures),
+        );
+        put(
+            "retention_rooms_removed_total",
+            "counter",
+            "Rooms whose files and history retention removed.",
+            g(&self.retention_rooms_removed),
+        );
         put("uploads_expired_total", "counter", "Unfinished uploads removed on expiry.", g(&self.uploads_expired));
         out
     }

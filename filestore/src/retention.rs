@@ -25,10 +25,8 @@ pub async fn mark_all_ended(st: &AppState) -> Result<(), Error> {
 /// Removes partial files that no upload row names (left by a crash after completion).
 pub async fn remove_orphan_partials(st: &AppState) -> Result<(), Error> {
     let dir = st.paths.partial.clone();
-    let names: Vec<String> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
+    let names: Vec<String> =
+        std::fs::read_dir(&dir)?.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
     let paths = st.paths.clone();
     st.db
         .call(move |c| {
@@ -63,7 +61,8 @@ pub async fn sweep(st: &AppState) -> Result<(u64, u64), Error> {
             let mut rooms_removed = 0u64;
             if let Some(keep) = retention_ms {
                 let rooms: Vec<String> = {
-                    let mut s = c.prepare("SELECT room FROM rooms WHERE ended_at IS NOT NULL AND ended_at + ?1 <= ?2")?;
+                    let mut s =
+                        c.prepare("SELECT room FROM rooms WHERE ended_at IS NOT NULL AND ended_at + ?1 <= ?2")?;
                     let v = s.query_map(params![keep, now], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
                     v
                 };

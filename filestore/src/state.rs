@@ -27,7 +27,8 @@ pub struct AppState {
 impl AppState {
     /// Verifies the request's room token (header, else `?token=`).
     pub fn auth(&self, headers: &HeaderMap, query: Option<&str>) -> Result<Claims, Error> {
-        crate::auth::request(&self.config.token_secret, headers, query).inspect_err(|_| inc(&self.metrics.auth_failures))
+        crate::auth::request(&self.config.token_secret, headers, query)
+            .inspect_err(|_| inc(&self.metrics.auth_failures))
     }
 
     /// The resource belongs to `room`: a token for any other room gets 403.

@@ -17,7 +17,11 @@ async fn a_flood_is_rate_limited_and_others_are_unaffected() {
     let mut alice = Chat::connect(a, &token("flood", "alice01")).await;
 
     for i in 0..150 {
-        flooder.ws.feed(Message::Text(json!({"type": "message", "text": format!("spam {i}")}).to_string().into())).await.expect("feed");
+        flooder
+            .ws
+            .feed(Message::Text(json!({"type": "message", "text": format!("spam {i}")}).to_string().into()))
+            .await
+            .expect("feed");
     }
     flooder.ws.flush().await.expect("flush");
     let mut limited = 0;
@@ -53,7 +57,12 @@ async fn a_flood_is_rate_limited_and_others_are_unaffected() {
 
     // keeping it up closes the flooder, not the room
     for i in 0..600 {
-        if flooder.ws.feed(Message::Text(json!({"type": "message", "text": format!("more {i}")}).to_string().into())).await.is_err() {
+        if flooder
+            .ws
+            .feed(Message::Text(json!({"type": "message", "text": format!("more {i}")}).to_string().into()))
+            .await
+            .is_err()
+        {
             break;
         }
     }

@@ -11,7 +11,11 @@ async fn late_joiner_gets_history_after_restart() {
     let mut server = Server::start(&[]);
     let alice_tok = token_with("standup", "alice01", "Alice", 600, SECRET);
     let mut alice = Chat::connect(&server.addr, &alice_tok).await;
-    alice.send(json!({"type": "message", "text": "first", "client_id": "c1", "from": {"nick": "bob0001", "name": "Bob"}})).await;
+    alice
+        .send(
+            json!({"type": "message", "text": "first", "client_id": "c1", "from": {"nick": "bob0001", "name": "Bob"}}),
+        )
+        .await;
     let m1 = alice.recv_type("message").await;
     assert_eq!(m1["from"]["nick"], "alice01", "server sets the sender");
     assert_eq!(m1["from"]["name"], "Alice");

@@ -16,7 +16,12 @@ async fn health_and_metrics() {
     assert_eq!(m.status, 200);
     assert!(m.header("content-type").is_some_and(|c| c.starts_with("text/plain")));
     let t = m.text();
-    for line in ["filestore_uploads_created_total 1", "filestore_uploads_completed_total 1", "filestore_upload_bytes_total 4096", "filestore_chat_connections 1"] {
+    for line in [
+        "filestore_uploads_created_total 1",
+        "filestore_uploads_completed_total 1",
+        "filestore_upload_bytes_total 4096",
+        "filestore_chat_connections 1",
+    ] {
         assert!(t.lines().any(|l| l == line), "{line} missing in\n{t}");
     }
     assert!(t.contains("# TYPE filestore_upload_bytes_total counter"));

@@ -75,9 +75,11 @@ async fn signalling_reaches_only_the_target_and_the_relay_streams_intact() {
         tokio::spawn(async move { download_hash(&a, &url, &bob_tok).await })
     };
     let stream = tokio::net::TcpStream::connect(&a).await.expect("connect");
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);
-    let frames = futures_util::stream::iter(0..size / chunk.len()).map(move |_| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(chunk.clone()))));
+    let frames = futures_util::stream::iter(0..size / chunk.len())
+        .map(move |_| Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(chunk.clone()))));
     let req = hyper::Request::builder()
         .method("PUT")
         .uri(&url)

@@ -34,7 +34,10 @@ async fn files_and_chat_refuse_bad_tokens() {
     assert_eq!(http(a, "GET", &format!("{loc}?token={other}"), &[], vec![]).await.status, 403);
     let h = http(a, "HEAD", &loc, &[("authorization", &bearer(&other)), ("tus-resumable", "1.0.0")], vec![]).await;
     assert_eq!(h.status, 403);
-    assert_eq!(http(a, "DELETE", &loc, &[("authorization", &bearer(&other)), ("tus-resumable", "1.0.0")], vec![]).await.status, 403);
+    assert_eq!(
+        http(a, "DELETE", &loc, &[("authorization", &bearer(&other)), ("tus-resumable", "1.0.0")], vec![]).await.status,
+        403
+    );
     // an unfinished upload of room-a cannot be written with room-b's token
     let r = create_upload(a, &good, 4, "u.bin").await;
     let up = r.header("location").expect("location").to_string();
@@ -56,8 +59,14 @@ async fn files_and_chat_refuse_bad_tokens() {
     assert_eq!(status_of(tokio_tungstenite::connect_async(url(String::new())).await.map(|_| ())), 401);
     assert_eq!(status_of(tokio_tungstenite::connect_async(url(format!("token={forged}"))).await.map(|_| ())), 401);
     assert_eq!(status_of(tokio_tungstenite::connect_async(url(format!("token={old}"))).await.map(|_| ())), 401);
-    assert_eq!(status_of(tokio_tungstenite::connect_async(url(format!("token={other}&room=room-a"))).await.map(|_| ())), 403);
-    assert_eq!(status_of(tokio_tungstenite::connect_async(url(format!("token={good}&room=room-a"))).await.map(|_| ())), 101);
+    assert_eq!(
+        status_of(tokio_tungstenite::connect_async(url(format!("token={other}&room=room-a"))).await.map(|_| ())),
+        403
+    );
+    assert_eq!(
+        status_of(tokio_tungstenite::connect_async(url(format!("token={good}&room=room-a"))).await.map(|_| ())),
+        101
+    );
 
     let r = http(a, "GET", "/metrics", &[], vec![]).await;
     assert!(r.text().contains("filestore_auth_failures_total"));

@@ -49,7 +49,14 @@ async fn options_creation_with_upload_head_and_termination() {
     assert_eq!(h.header("upload-length"), Some("10"));
     assert_eq!(h.header("upload-metadata"), Some("filename aGVsbG8udHh0,filetype dGV4dC9wbGFpbg=="));
     assert_eq!(h.header("cache-control"), Some("no-store"));
-    let bad_type = http(a, "PATCH", &loc, &[("authorization", &auth), ("tus-resumable", "1.0.0"), ("upload-offset", "5")], b"x".to_vec()).await;
+    let bad_type = http(
+        a,
+        "PATCH",
+        &loc,
+        &[("authorization", &auth), ("tus-resumable", "1.0.0"), ("upload-offset", "5")],
+        b"x".to_vec(),
+    )
+    .await;
     assert_eq!(bad_type.status, 415);
 
     // termination: not by another participant, then by the uploader

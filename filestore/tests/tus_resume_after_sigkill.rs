@@ -59,7 +59,14 @@ async fn upload_kill_resume(py: String, size: u64, chunk: u64, checksum: bool, k
     let tok = token("bigroom", "alice01");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tus_upload.py");
     let mut py = Command::new(py)
-        .args([script, &server.url("/files/"), &tok, src.to_str().expect("utf-8 path"), &chunk.to_string(), if checksum { "1" } else { "0" }])
+        .args([
+            script,
+            &server.url("/files/"),
+            &tok,
+            src.to_str().expect("utf-8 path"),
+            &chunk.to_string(),
+            if checksum { "1" } else { "0" },
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -74,7 +81,9 @@ async fn upload_kill_resume(py: String, size: u64, chunk: u64, checksum: bool, k
         }
     });
     let next = |what: &str| -> String {
-        let l = rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| panic!("tuspy script said nothing while waiting for {what}"));
+        let l = rx
+            .recv_timeout(Duration::from_secs(300))
+            .unwrap_or_else(|_| panic!("tuspy script said nothing while waiting for {what}"));
         eprintln!("tuspy: {l}");
         l
     };

@@ -26,7 +26,8 @@ async fn bad_checksum_is_460_and_the_chunk_is_discarded() {
     assert_eq!(p.status, 460);
     let p = patch(&server.addr, &tok, &loc, 0, b"abcd".to_vec(), Some("md5 AAAA")).await;
     assert_eq!(p.status, 400);
-    let h = http(&server.addr, "HEAD", &loc, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
+    let h =
+        http(&server.addr, "HEAD", &loc, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
     assert_eq!(h.header("upload-offset"), Some("0"), "nothing of the bad chunks was kept");
     let partial = server.files_dir().join("partial").join(loc.trim_start_matches("/files/"));
     assert_eq!(std::fs::metadata(&partial).expect("partial file").len(), 0);

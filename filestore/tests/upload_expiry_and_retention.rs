@@ -41,7 +41,10 @@ async fn uploads_expire_and_ended_rooms_are_removed() {
     let kept = upload(a, &stay_tok, "k.bin", b"room stays").await;
 
     let files_dir = server.files_dir();
-    eventually("unfinished upload expiry", || !files_dir.join("partial").join(unfinished.trim_start_matches("/files/")).exists()).await;
+    eventually("unfinished upload expiry", || {
+        !files_dir.join("partial").join(unfinished.trim_start_matches("/files/")).exists()
+    })
+    .await;
     let h = http(a, "HEAD", &unfinished, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
     assert_eq!(h.status, 404);
 

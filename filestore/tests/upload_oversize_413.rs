@@ -27,7 +27,8 @@ async fn oversize_and_over_quota_are_413() {
     // a body past Upload-Length
     let p = patch(&server.addr, &tok, &c, 0, vec![0u8; 501], None).await;
     assert_eq!(p.status, 413);
-    let h = http(&server.addr, "HEAD", &c, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
+    let h =
+        http(&server.addr, "HEAD", &c, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
     assert_eq!(h.header("upload-offset"), Some("0"));
     // another room is not affected
     let other = token("elsewhere", "bob0001");

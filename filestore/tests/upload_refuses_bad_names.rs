@@ -8,7 +8,17 @@ use common::*;
 async fn path_tricks_and_control_characters_are_refused() {
     let server = Server::start(&[]);
     let tok = token("names", "alice01");
-    for bad in ["../../etc/passwd", "..", "a/b.txt", "C:\\evil.exe", "x\u{0}y", "line\nbreak.txt", "bell\u{7}", "cod\u{202E}fdp.exe", "\u{1b}[31mred"] {
+    for bad in [
+        "../../etc/passwd",
+        "..",
+        "a/b.txt",
+        "C:\\evil.exe",
+        "x\u{0}y",
+        "line\nbreak.txt",
+        "bell\u{7}",
+        "cod\u{202E}fdp.exe",
+        "\u{1b}[31mred",
+    ] {
         let r = create_upload(&server.addr, &tok, 5, bad).await;
         assert_eq!(r.status, 400, "{bad:?} got {} {}", r.status, r.text());
         assert!(r.text().contains("file name refused"), "{}", r.text());

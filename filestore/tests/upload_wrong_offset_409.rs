@@ -14,7 +14,8 @@ async fn wrong_upload_offset_is_409_and_nothing_changes() {
 
     let p = patch(&server.addr, &tok, &loc, 3, b"xxxxx".to_vec(), None).await;
     assert_eq!(p.status, 409, "{}", p.text());
-    let h = http(&server.addr, "HEAD", &loc, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
+    let h =
+        http(&server.addr, "HEAD", &loc, &[("authorization", &bearer(&tok)), ("tus-resumable", "1.0.0")], vec![]).await;
     assert_eq!(h.header("upload-offset"), Some("0"));
 
     let p = patch(&server.addr, &tok, &loc, 0, b"01234".to_vec(), None).await;

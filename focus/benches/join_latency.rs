@@ -37,7 +37,13 @@ fn ms(d: Duration) -> String {
 
 fn summary(name: &str, mut v: Vec<Duration>) {
     v.sort();
-    println!("{name}: n={} p50={} p99={} max={}", v.len(), ms(pct(&v, 0.5)), ms(pct(&v, 0.99)), ms(*v.last().unwrap_or(&Duration::ZERO)));
+    println!(
+        "{name}: n={} p50={} p99={} max={}",
+        v.len(),
+        ms(pct(&v, 0.5)),
+        ms(pct(&v, 0.99)),
+        ms(*v.last().unwrap_or(&Duration::ZERO))
+    );
 }
 
 fn cluster(bridges: usize) -> Cluster {
@@ -82,7 +88,8 @@ async fn burst(n: usize, media: bool) {
     let opts = PeerOptions { audio_interval: Duration::from_millis(100), video: false, p2p_fails_after: None };
     let start = Instant::now();
     let c2s = c.c2s;
-    let joins = (0..n).map(move |i| async move { Peer::join_with(c2s, "meet.lan", "burst", &format!("P{i}"), opts).await });
+    let joins =
+        (0..n).map(move |i| async move { Peer::join_with(c2s, "meet.lan", "burst", &format!("P{i}"), opts).await });
     let mut peers = futures_join(joins).await;
     let nicks: Vec<String> = peers.iter().map(|p| p.nick.clone()).collect();
     let (mut initiated, mut connected) = (Vec::new(), Vec::new());
@@ -102,7 +109,9 @@ async fn burst(n: usize, media: bool) {
         for p in peers.iter_mut() {
             let others: Vec<String> = nicks.iter().filter(|k| **k != p.nick).cloned().collect();
             let v = p
-                .wait("media from everyone", Duration::from_secs(120), |v| others.iter().all(|o| v.flow(Via::Bridge, o).first.is_some()))
+                .wait("media from everyone", Duration::from_secs(120), |v| {
+                    others.iter().all(|o| v.flow(Via::Bridge, o).first.is_some())
+                })
                 .await;
             let sent = v.conference_sent.expect("request sent");
             first.push(v.first_media.expect("media arrived") - sent);
@@ -134,7 +143,9 @@ async fn burst(n: usize, media: bool) {
     }
 }
 
-async fn futures_join(futs: impl Iterator<Item = impl std::future::Future<Output = Peer> + Send + 'static>) -> Vec<Peer> {
+async fn futures_join(
+    futs: impl Iterator<Item = impl std::future::Future<Output = Peer> + Send + 'static>,
+) -> Vec<Peer> {
     let handles: Vec<_> = futs.map(tokio::spawn).collect();
     let mut out = Vec::new();
     for h in handles {
@@ -161,7 +172,11 @@ async fn failover(kills: usize) {
             p.wait("media", Duration::from_secs(30), |v| others.iter().all(|o| v.flow(Via::Bridge, o).video > 5)).await;
         }
         let st = c.focus_stats();
-        let used = st["room_list"].as_array().and_then(|r| r.iter().find(|r| r["name"] == room.as_str())).and_then(|r| r["bridge"].as_str()).map(str::to_string);
+        let used = st["room_list"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == room.as_str()))
+            .and_then(|r| r["bridge"].as_str())
+            .map(str::to_string);
         let i = c.bridges.iter().position(|b| Some(&b.id) == used.as_ref()).expect("room is on one of our bridges");
         let killed = Instant::now();
         c.kill_bridge(i);
@@ -171,7 +186,8 @@ async fn failover(kills: usize) {
             let v = p
                 .wait("media again", Duration::from_secs(30), |v| {
                     let new_session = v.bridge_session_started.filter(|t| *t > killed);
-                    new_session.is_some_and(|s| others.iter().all(|o| v.flow(Via::Bridge, o).last.is_some_and(|t| t > s)))
+                    new_session
+                        .is_some_and(|s| others.iter().all(|o| v.flow(Via::Bridge, o).last.is_some_and(|t| t > s)))
                 })
                 .await;
             let _ = v;
@@ -185,7 +201,10 @@ async fn failover(kills: usize) {
         let n = c.bridges.iter().filter(|b| b.proc.child.is_some()).count();
         c.wait_focus_stats("replacement bridge seen", |s| s["bridges"].as_array().is_some_and(|b| b.len() == n));
     }
-    summary("kill -9 of the bridge in use -> media from every other participant again (worst of 3 participants)", samples);
+    summary(
+        "kill -9 of the bridge in use -> media from every other participant again (worst of 3 participants)",
+        samples,
+    );
 }
 
 fn main() {

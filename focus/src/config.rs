@@ -43,10 +43,11 @@ impl std::fmt::Debug for Config {
 impl Config {
     pub fn from_env() -> Result<Config, Error> {
         let data_dir = proto::config::data_dir();
-        let bus_secret =
-            proto::secrets::load_or_generate(&data_dir, "bus_secret", env_secret("BUS_SECRET")).map_err(Error::Secret)?;
-        let webhook_secret = proto::secrets::load_or_generate(&data_dir, "webhook_secret", env_secret("WEBHOOK_SECRET"))
+        let bus_secret = proto::secrets::load_or_generate(&data_dir, "bus_secret", env_secret("BUS_SECRET"))
             .map_err(Error::Secret)?;
+        let webhook_secret =
+            proto::secrets::load_or_generate(&data_dir, "webhook_secret", env_secret("WEBHOOK_SECRET"))
+                .map_err(Error::Secret)?;
         let webhook_url = std::env::var("WEBHOOK_URL").ok().filter(|v| !v.trim().is_empty());
         if let Some(u) = &webhook_url {
             crate::driver::webhook::check_url(u).map_err(|e| Error::BadSetting(format!("WEBHOOK_URL={u:?}: {e}")))?;

@@ -28,7 +28,10 @@ async fn draining_bridge_hands_its_conference_to_the_other() {
     assert_eq!(cluster.focus_stats()["room_list"][0]["bridge"], other.as_str());
     // The default drain timeout is 10 s; the bridge leaves earlier because focus expired
     // the conference on it.
-    assert!(cluster.wait_bridge_exit(i, Duration::from_secs(8)), "the drained bridge exits once focus expired its conference");
+    assert!(
+        cluster.wait_bridge_exit(i, Duration::from_secs(8)),
+        "the drained bridge exits once focus expired its conference"
+    );
     for p in [&a, &b, &c] {
         let v = p.snapshot();
         assert!(v.terminates.iter().any(|r| r == "moving"), "{:?}", v.terminates);

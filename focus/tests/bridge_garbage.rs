@@ -16,14 +16,23 @@ async fn bridge_answering_garbage_is_avoided_and_media_flows_elsewhere() {
     if require_bins(&["signal", "bridge"]).is_none() {
         return;
     }
-    let cluster = Cluster::start(ClusterOptions { bridges: 1, focus_bin: Some(env!("CARGO_BIN_EXE_focus").into()), ..Default::default() });
+    let cluster = Cluster::start(ClusterOptions {
+        bridges: 1,
+        focus_bin: Some(env!("CARGO_BIN_EXE_focus").into()),
+        ..Default::default()
+    });
     // "aaa-bad" sorts before the real bridge and announces no load: focus picks it first.
-    let (tx, mut rx) = proto::bus::connect(&cluster.bus.to_string(), "aaa-bad.meet.lan", &cluster.bus_secret).await.expect("bus login");
+    let (tx, mut rx) = proto::bus::connect(&cluster.bus.to_string(), "aaa-bad.meet.lan", &cluster.bus_secret)
+        .await
+        .expect("bus login");
     let stats = proto::colibri::BridgeStats { version: "garbage".into(), ..Default::default() };
     let presence = Element::new("presence", NS_CLIENT)
         .attr("to", "bridges@internal.meet.lan/aaa-bad")
         .child(Element::new("x", "http://jabber.org/protocol/muc"))
-        .child(Element::new("stats", proto::ns::BRIDGE_STATS).text(serde_json::to_string(&stats).expect("stats serialize")));
+        .child(
+            Element::new("stats", proto::ns::BRIDGE_STATS)
+                .text(serde_json::to_string(&stats).expect("stats serialize")),
+        );
     tx.send(presence).expect("bus up");
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<()>();
     let answering = tokio::spawn(async move {

@@ -22,8 +22,12 @@ async fn frozen_bridge_fails_its_health_check_and_is_replaced() {
     let st = cluster.wait_focus_stats("the frozen bridge is marked failed", |s| {
         s["bridges"].as_array().is_some_and(|bs| bs.iter().any(|b| b["id"] == used.as_str() && b["failed"] == true))
     });
-    assert!(st["bridges"].as_array().is_some_and(|bs| bs.iter().any(|b| b["id"] == used.as_str()
-        && b["last_failure"].as_str().is_some_and(|f| f.contains("health")))), "{st:#}");
+    assert!(
+        st["bridges"].as_array().is_some_and(|bs| bs
+            .iter()
+            .any(|b| b["id"] == used.as_str() && b["last_failure"].as_str().is_some_and(|f| f.contains("health")))),
+        "{st:#}"
+    );
     wait_mutual_media(&mut [&mut a, &mut b], Via::Bridge, 15, Duration::from_secs(30)).await;
     assert_ne!(cluster.focus_stats()["room_list"][0]["bridge"], used.as_str());
     for p in [&a, &b] {

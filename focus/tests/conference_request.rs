@@ -16,7 +16,10 @@ async fn ask(x: &mut Xmpp, id: &str, room: &str) -> Element {
         .child(Element::new("conference", proto::ns::FOCUS).attr("room", room));
     x.send(&iq).await.expect("send");
     loop {
-        let s = tokio::time::timeout(Duration::from_secs(10), x.recv()).await.expect("answer within 10 s").expect("stream up");
+        let s = tokio::time::timeout(Duration::from_secs(10), x.recv())
+            .await
+            .expect("answer within 10 s")
+            .expect("stream up");
         if s.name() == "iq" && s.get_attr("id") == Some(id) {
             return s;
         }
@@ -37,7 +40,8 @@ async fn conference_request_is_answered_ready_and_bad_rooms_are_refused() {
     assert_eq!((conf.get_attr("ready"), conf.get_attr("focusjid")), (Some("true"), Some("focus.meet.lan")));
     let st = cluster.focus_stats();
     assert_eq!(st["rooms"], 1);
-    for (id, bad) in [("b1", "../x@conference.meet.lan"), ("b2", "a b@conference.meet.lan"), ("b3", "x@elsewhere.lan")] {
+    for (id, bad) in [("b1", "../x@conference.meet.lan"), ("b2", "a b@conference.meet.lan"), ("b3", "x@elsewhere.lan")]
+    {
         let e = ask(&mut x, id, bad).await;
         assert_eq!(e.get_attr("type"), Some("error"), "{bad}");
         assert!(e.to_stanza_string().contains("bad-request"), "{}", e.to_stanza_string());

@@ -42,7 +42,8 @@ async fn fifty_participants_negotiate_with_compressed_sdp_under_the_client_stanz
         })
         .await;
     }
-    let focus_log = std::fs::read_to_string(&cluster.focus.as_ref().expect("this cluster starts focus").log).unwrap_or_default();
+    let focus_log =
+        std::fs::read_to_string(&cluster.focus.as_ref().expect("this cluster starts focus").log).unwrap_or_default();
     let views: Vec<PeerView> = peers.iter().map(|p| p.snapshot()).collect();
     let mut full = 0;
     let mut stopped_by_bridge_cap = Vec::new();

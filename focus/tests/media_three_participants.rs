@@ -34,7 +34,9 @@ async fn three_participants_receive_each_other_and_a_leave_reaches_the_rest() {
         .await;
     }
     wait_mutual_media(&mut [&mut a, &mut b], Via::Bridge, 10, Duration::from_secs(15)).await;
-    cluster.wait_focus_stats("focus counted the leave", |s| s["counters"]["participants_left"] == 1 && s["participants"] == 2);
+    cluster.wait_focus_stats("focus counted the leave", |s| {
+        s["counters"]["participants_left"] == 1 && s["participants"] == 2
+    });
     a.leave().await;
     b.leave().await;
     cluster.wait_focus_stats("the conference ended with the last leave", |s| {

@@ -31,7 +31,10 @@ async fn raw_participant(c2s: std::net::SocketAddr, room: &str) -> (Xmpp, String
 
 async fn next_iq(x: &mut Xmpp, pred: impl Fn(&Element) -> bool) -> Element {
     loop {
-        let s = tokio::time::timeout(Duration::from_secs(20), x.recv()).await.expect("stanza within 20 s").expect("stream up");
+        let s = tokio::time::timeout(Duration::from_secs(20), x.recv())
+            .await
+            .expect("stanza within 20 s")
+            .expect("stream up");
         if s.name() == "iq" && pred(&s) {
             return s;
         }
@@ -51,20 +54,24 @@ async fn garbage_and_silence_cost_only_the_misbehaving_participant() {
 
     // Garbage SDP in the session-accept: bad-request, for this IQ only.
     let (mut g, _) = raw_participant(cluster.c2s, "rude").await;
-    let init = next_iq(&mut g, |s| s.get_attr("type") == Some("set") && jingle_action(s).as_deref() == Some("session-initiate")).await;
+    let init = next_iq(&mut g, |s| {
+        s.get_attr("type") == Some("set") && jingle_action(s).as_deref() == Some("session-initiate")
+    })
+    .await;
     let sid = init.get_child("jingle", proto::ns::JINGLE).and_then(|j| j.get_attr("sid")).expect("sid").to_string();
-    let ack = Element::new("iq", NS_CLIENT).attr("type", "result").attr("id", init.get_attr("id").unwrap_or_default()).attr("to", init.get_attr("from").unwrap_or_default());
+    let ack = Element::new("iq", NS_CLIENT)
+        .attr("type", "result")
+        .attr("id", init.get_attr("id").unwrap_or_default())
+        .attr("to", init.get_attr("from").unwrap_or_default());
     g.send(&ack).await.expect("send");
-    let accept = Element::new("iq", NS_CLIENT)
-        .attr("type", "set")
-        .attr("id", "acc")
-        .attr("to", "rude@conference.meet.lan/focus")
-        .child(
-            Element::new("jingle", proto::ns::JINGLE)
-                .attr("action", "session-accept")
-                .attr("sid", &sid)
-                .child(Element::new("description", proto::ns::SDP).attr("type", "offer").text("<script>not sdp</script>")),
-        );
+    let accept =
+        Element::new("iq", NS_CLIENT)
+            .attr("type", "set")
+            .attr("id", "acc")
+            .attr("to", "rude@conference.meet.lan/focus")
+            .child(Element::new("jingle", proto::ns::JINGLE).attr("action", "session-accept").attr("sid", &sid).child(
+                Element::new("description", proto::ns::SDP).attr("type", "offer").text("<script>not sdp</script>"),
+            ));
     g.send(&accept).await.expect("send");
     let err = next_iq(&mut g, |s| s.get_attr("id") == Some("acc")).await;
     assert_eq!(err.get_attr("type"), Some("error"), "{}", err.to_stanza_string());
@@ -72,8 +79,12 @@ async fn garbage_and_silence_cost_only_the_misbehaving_participant() {
 
     // Silence: never answer the session-initiate.
     let (mut s, _) = raw_participant(cluster.c2s, "rude").await;
-    let init = next_iq(&mut s, |s| s.get_attr("type") == Some("set") && jingle_action(s).as_deref() == Some("session-initiate")).await;
-    let init_sid = init.get_child("jingle", proto::ns::JINGLE).and_then(|j| j.get_attr("sid")).expect("sid").to_string();
+    let init = next_iq(&mut s, |s| {
+        s.get_attr("type") == Some("set") && jingle_action(s).as_deref() == Some("session-initiate")
+    })
+    .await;
+    let init_sid =
+        init.get_child("jingle", proto::ns::JINGLE).and_then(|j| j.get_attr("sid")).expect("sid").to_string();
     let term = next_iq(&mut s, |s| jingle_action(s).as_deref() == Some("session-terminate")).await;
     let j = term.get_child("jingle", proto::ns::JINGLE).expect("jingle");
     assert_eq!((j.get_attr("sid"), j.get_attr("reason")), (Some(init_sid.as_str()), Some("failed")));

@@ -41,10 +41,14 @@ async fn two_go_p2p_and_a_third_brings_everyone_to_the_bridge() {
     let mut b = Peer::join(cluster.c2s, "meet.lan", "duo", "Bob").await;
     wait_mutual_media(&mut [&mut a, &mut b], Via::P2p, 20, Duration::from_secs(30)).await;
     for p in [&mut a, &mut b] {
-        p.wait("bridge session ended for P2P", Duration::from_secs(15), |v| v.terminates.iter().any(|r| r == "p2p") && !v.has_bridge)
-            .await;
+        p.wait("bridge session ended for P2P", Duration::from_secs(15), |v| {
+            v.terminates.iter().any(|r| r == "p2p") && !v.has_bridge
+        })
+        .await;
     }
-    cluster.wait_focus_stats("room in P2P without bridge sessions", |s| s["p2p_rooms"] == 1 && s["bridge_sessions_active"] == 0);
+    cluster.wait_focus_stats("room in P2P without bridge sessions", |s| {
+        s["p2p_rooms"] == 1 && s["bridge_sessions_active"] == 0
+    });
     // The bridge forwards nothing for them: it holds no endpoint, and nothing arrives over
     // a bridge while P2P media keeps flowing.
     wait_bridge_endpoints(&cluster, 0, "no endpoint on the bridge in P2P").await;

@@ -32,7 +32,11 @@ async fn receiver(l: TcpListener, tx: mpsc::UnboundedSender<Hook>) {
             buf.extend_from_slice(&chunk[..n]);
             if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
-                let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
                 break (p + 4, len);
             }
         };
@@ -79,12 +83,18 @@ async fn lifecycle_notifications_are_posted_signed_and_counted() {
     let nick = p.nick.clone();
     let mut events = Vec::new();
     while events.len() < 2 {
-        let h = tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.expect("notification within 15 s").expect("receiver up");
+        let h = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+            .await
+            .expect("notification within 15 s")
+            .expect("receiver up");
         events.push(h);
     }
     p.leave().await;
     while events.len() < 4 {
-        let h = tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.expect("notification within 15 s").expect("receiver up");
+        let h = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+            .await
+            .expect("notification within 15 s")
+            .expect("receiver up");
         events.push(h);
     }
     let mut names = Vec::new();
@@ -99,7 +109,10 @@ async fn lifecycle_notifications_are_posted_signed_and_counted() {
         assert_eq!(v["room"], "hooks");
         assert_eq!(h.headers.get("x-meet-event").map(String::as_str), v["event"].as_str());
         if v["event"] == "participant_joined" {
-            assert_eq!((v["participant"].as_str(), v["display_name"].as_str()), (Some(nick.as_str()), Some("Ann Example")));
+            assert_eq!(
+                (v["participant"].as_str(), v["display_name"].as_str()),
+                (Some(nick.as_str()), Some("Ann Example"))
+            );
         }
         names.push(v["event"].as_str().unwrap_or_default().to_string());
     }

@@ -277,7 +277,9 @@ pub async fn connect(addr: &str, jid: &str, secret: &str) -> Result<(BusSender, 
                         let cond = s.children().next().map(|c| c.name().to_string()).unwrap_or_default();
                         return Err(BusError::HandshakeRefused(cond));
                     }
-                    StreamEvent::Stanza(s) => return Err(BusError::HandshakeRefused(format!("unexpected <{}>", s.name()))),
+                    StreamEvent::Stanza(s) => {
+                        return Err(BusError::HandshakeRefused(format!("unexpected <{}>", s.name())))
+                    }
                     StreamEvent::Close => return Err(BusError::HandshakeRefused("stream closed".into())),
                 }
             }
@@ -397,7 +399,11 @@ mod tests {
 
     #[test]
     fn answers_swap_addresses_and_keep_id() {
-        let req = Element::new("iq", NS_CLIENT).attr("id", "7").attr("from", "a@b/c").attr("to", "focus.x").attr("type", "get");
+        let req = Element::new("iq", NS_CLIENT)
+            .attr("id", "7")
+            .attr("from", "a@b/c")
+            .attr("to", "focus.x")
+            .attr("type", "get");
         let r = iq_error(&req, ErrorCondition::ItemNotFound, Some("no"));
         assert_eq!(r.get_attr("to"), Some("a@b/c"));
         assert_eq!(r.get_attr("from"), Some("focus.x"));

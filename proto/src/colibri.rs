@@ -98,10 +98,7 @@ mod tests {
             conference: ConferenceId::new("room1").unwrap(),
             endpoint: EndpointId::new("ab12").unwrap(),
         };
-        assert_eq!(
-            serde_json::to_string(&r).unwrap(),
-            r#"{"op":"expire","conference":"room1","endpoint":"ab12"}"#
-        );
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"op":"expire","conference":"room1","endpoint":"ab12"}"#);
         let bad = r#"{"op":"expire","conference":"room1","endpoint":"a b"}"#;
         assert!(serde_json::from_str::<ColibriRequest>(bad).is_err());
     }

@@ -23,11 +23,9 @@ where
     T::Err: std::fmt::Display,
 {
     match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v.parse().map_err(|e: T::Err| ConfigError {
-            name: name.into(),
-            value: v.clone(),
-            reason: e.to_string(),
-        }),
+        Ok(v) if !v.is_empty() => {
+            v.parse().map_err(|e: T::Err| ConfigError { name: name.into(), value: v.clone(), reason: e.to_string() })
+        }
         _ => Ok(default),
     }
 }

@@ -6,9 +6,9 @@
 //! depends on a runtime only behind its features (`bus`: the component client; `service`:
 //! the binaries' shared `main`), so tests and benches can use the rest as it is.
 
+pub mod bridge_channel;
 #[cfg(feature = "bus")]
 pub mod bus;
-pub mod bridge_channel;
 pub mod colibri;
 pub mod config;
 pub mod ids;

@@ -44,9 +44,8 @@ pub fn encode_deflate(sdp: &str) -> String {
 pub fn decode_deflate(text: &str, limit: usize) -> Result<String, SdpEncodingError> {
     // XML text may be wrapped; base64 ignores no whitespace by itself.
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|_| SdpEncodingError::Base64)?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()).map_err(|_| SdpEncodingError::Base64)?;
     let mut out = Vec::new();
     // Read one byte past the limit to tell "exactly limit" from "more".
     flate2::read::DeflateDecoder::new(bytes.as_slice())
@@ -112,10 +111,7 @@ mod tests {
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&zeros).unwrap();
         let text = base64::engine::general_purpose::STANDARD.encode(enc.finish().unwrap());
-        assert_eq!(
-            decode_deflate(&text, MAX_SDP_BYTES),
-            Err(SdpEncodingError::TooLarge { limit: MAX_SDP_BYTES })
-        );
+        assert_eq!(decode_deflate(&text, MAX_SDP_BYTES), Err(SdpEncodingError::TooLarge { limit: MAX_SDP_BYTES }));
     }
 
     #[test]

@@ -32,8 +32,9 @@ pub fn load_or_generate(data_dir: &Path, name: &str, env_value: Option<String>) 
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(value),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_existing(&path)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("secret file {} is empty", path.display()))),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_existing(&path)?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("secret file {} is empty", path.display()))
+        }),
         Err(e) => Err(e),
     }
 }

@@ -48,16 +48,7 @@ pub fn now_secs() -> u64 {
 impl Claims {
     pub fn new(sub: String, room: RoomName, nick: EndpointId, name: String, ttl_secs: u64) -> Self {
         let iat = now_secs();
-        Claims {
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
-            sub,
-            room,
-            nick,
-            name,
-            iat,
-            exp: iat + ttl_secs,
-        }
+        Claims { iss: ISSUER.into(), aud: AUDIENCE.into(), sub, room, nick, name, iat, exp: iat + ttl_secs }
     }
 }
 
@@ -75,12 +66,11 @@ pub fn verify(secret: &[u8], token: &str, room: Option<&RoomName>) -> Result<Cla
     v.set_audience(&[AUDIENCE]);
     v.set_issuer(&[ISSUER]);
     v.set_required_spec_claims(&["exp", "aud", "iss"]);
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &v).map_err(|e| {
-        match e.kind() {
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &v).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid(e.to_string()),
-        }
-    })?;
+        })?;
     if let Some(room) = room {
         if &data.claims.room != room {
             return Err(TokenError::WrongRoom);

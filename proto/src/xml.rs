@@ -580,7 +580,8 @@ impl StreamParser {
                             return Ok(Step::NeedMore);
                         }
                     }
-                    let s = std::str::from_utf8(&bytes[..take.min(bytes.len())]).map_err(|_| XmlError::NotWellFormed("invalid UTF-8".into()))?;
+                    let s = std::str::from_utf8(&bytes[..take.min(bytes.len())])
+                        .map_err(|_| XmlError::NotWellFormed("invalid UTF-8".into()))?;
                     check_chars(s)?;
                     let s = s.to_string();
                     self.committed += take;
@@ -864,7 +865,8 @@ fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<char, XmlError> {
 
 /// Parses one complete element from `text` (namespaces as written; no default namespace).
 pub fn parse_element(text: &str) -> Result<Element, XmlError> {
-    let mut p = StreamParser::new(ParserLimits { fragments: true, max_stanza_bytes: usize::MAX / 4, ..Default::default() });
+    let mut p =
+        StreamParser::new(ParserLimits { fragments: true, max_stanza_bytes: usize::MAX / 4, ..Default::default() });
     p.handle_bytes(text.as_bytes());
     // A trailing newline lets text end so the parser knows it is complete.
     p.handle_bytes(b"<");
@@ -997,7 +999,32 @@ mod tests {
     /// stream parses the same whatever the chunking.
     #[test]
     fn random_input_never_panics_and_chunking_does_not_matter() {
-        let pieces = ["<", ">", "/", "'", "\"", "=", "&", ";", "amp", "#x41", "<![CDATA[", "]]>", "<!", "<?", "?>", "xmlns", ":", "a", "b", " ", "\u{0}", "\u{e9}", "--", "DOCTYPE"];
+        let pieces = [
+            "<",
+            ">",
+            "/",
+            "'",
+            "\"",
+            "=",
+            "&",
+            ";",
+            "amp",
+            "#x41",
+            "<![CDATA[",
+            "]]>",
+            "<!",
+            "<?",
+            "?>",
+            "xmlns",
+            ":",
+            "a",
+            "b",
+            " ",
+            "\u{0}",
+            "\u{e9}",
+            "--",
+            "DOCTYPE",
+        ];
         for _ in 0..300 {
             let r = rand_u32s(200);
             let text: String = r.iter().map(|x| pieces[*x as usize % pieces.len()]).collect();

@@ -62,7 +62,9 @@ pub fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// User names: lowercase letters, digits, `.`, `-`, `_`; 1..=64 bytes.
 pub fn valid_user(user: &str) -> bool {
-    !user.is_empty() && user.len() <= 64 && user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+    !user.is_empty()
+        && user.len() <= 64
+        && user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
 }
 
 impl ScramKeys {
@@ -71,7 +73,12 @@ impl ScramKeys {
         let salt = hex::decode(salt).expect("random_hex yields hex");
         let salted = salted_password(password, &salt, ITERATIONS);
         let (stored, server) = derive_keys(&salted);
-        Ok(ScramKeys { salt: B64.encode(salt), iterations: ITERATIONS, stored_key: B64.encode(stored), server_key: B64.encode(server) })
+        Ok(ScramKeys {
+            salt: B64.encode(salt),
+            iterations: ITERATIONS,
+            stored_key: B64.encode(stored),
+            server_key: B64.encode(server),
+        })
     }
 
     pub fn salt_bytes(&self) -> Vec<u8> {
@@ -102,7 +109,9 @@ impl Accounts {
 
     fn load(&self) -> Result<File, crate::Error> {
         match std::fs::read_to_string(&self.path) {
-            Ok(s) => serde_json::from_str(&s).map_err(|e| crate::Error::Accounts(format!("{}: {e}", self.path.display()))),
+            Ok(s) => {
+                serde_json::from_str(&s).map_err(|e| crate::Error::Accounts(format!("{}: {e}", self.path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
             Err(e) => Err(e.into()),
         }
@@ -136,7 +145,9 @@ impl Accounts {
     /// Creates or replaces `user`'s password.
     pub fn add(&self, user: &str, password: &str) -> Result<(), crate::Error> {
         if !valid_user(user) {
-            return Err(crate::Error::Accounts(format!("invalid user name {user:?}: use lowercase letters, digits, . - _")));
+            return Err(crate::Error::Accounts(format!(
+                "invalid user name {user:?}: use lowercase letters, digits, . - _"
+            )));
         }
         if password.is_empty() {
             return Err(crate::Error::Accounts("empty password".into()));

@@ -25,14 +25,22 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Components (bridges, focus) are trusted peers with much traffic: a generous budget, still
 /// bounded so a runaway component cannot starve the hub.
-const COMPONENT_BUDGET: Budget = Budget { stanzas_per_sec: 5000.0, stanza_burst: 20000.0, bytes_per_sec: 50e6, byte_burst: 100e6 };
+const COMPONENT_BUDGET: Budget =
+    Budget { stanzas_per_sec: 5000.0, stanza_burst: 20000.0, bytes_per_sec: 50e6, byte_burst: 100e6 };
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    crate::serve_connections(listener, shared, shutdown, "bus", |m| &m.component_connections, |sock, peer, shared, shutdown| async move {
-        if let Err(e) = handle(sock, shared, shutdown).await {
-            tracing::info!(%peer, "component connection ended: {e}");
-        }
-    })
+    crate::serve_connections(
+        listener,
+        shared,
+        shutdown,
+        "bus",
+        |m| &m.component_connections,
+        |sock, peer, shared, shutdown| async move {
+            if let Err(e) = handle(sock, shared, shutdown).await {
+                tracing::info!(%peer, "component connection ended: {e}");
+            }
+        },
+    )
     .await
 }
 
@@ -116,7 +124,14 @@ async fn handle(sock: TcpStream, shared: Arc<Shared>, shutdown: CancellationToke
     let (tx, mut outbox) = mpsc::channel(OUTBOX_CAPACITY);
     let kill = CancellationToken::new();
     let (reply_tx, reply_rx) = oneshot::channel();
-    let reg = HubMsg::Register { conn, kind: PeerKind::Component, jid: jid.clone(), outbox: tx, kill: kill.clone(), reply: reply_tx };
+    let reg = HubMsg::Register {
+        conn,
+        kind: PeerKind::Component,
+        jid: jid.clone(),
+        outbox: tx,
+        kill: kill.clone(),
+        reply: reply_tx,
+    };
     if shared.hub.send(reg).await.is_err() {
         return Err(crate::Error::Closed);
     }

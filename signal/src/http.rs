@@ -24,7 +24,11 @@ struct AppState {
     shutdown: CancellationToken,
 }
 
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), crate::Error> {
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) -> Result<(), crate::Error> {
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -56,17 +60,14 @@ async fn websocket(State(st): State<AppState>, headers: HeaderMap, ws: WebSocket
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     };
     let max = st.shared.config.max_stanza_bytes + 1024;
-    ws.protocols(["xmpp"])
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket| async move {
-            let shared = st.shared.clone();
-            Metrics::gauge(&shared.metrics.websocket_connections, 1);
-            let (sink, stream) = socket.split();
-            if let Err(e) = c2s::drive(Source::Ws(stream), StreamWriter::ws(sink), shared.clone(), st.shutdown).await {
-                tracing::debug!("websocket client ended: {e}");
-            }
-            drop(permit);
-            Metrics::gauge(&shared.metrics.websocket_connections, -1);
-        })
+    ws.protocols(["xmpp"]).max_message_size(max).max_frame_size(max).on_upgrade(move |socket| async move {
+        let shared = st.shared.clone();
+        Metrics::gauge(&shared.metrics.websocket_connections, 1);
+        let (sink, stream) = socket.split();
+        if let Err(e) = c2s::drive(Source::Ws(stream), StreamWriter::ws(sink), shared.clone(), st.shutdown).await {
+            tracing::debug!("websocket client ended: {e}");
+        }
+        drop(permit);
+        Metrics::gauge(&shared.metrics.websocket_connections, -1);
+    })
 }

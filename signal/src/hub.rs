@@ -125,7 +125,14 @@ impl Hub {
         self.flush();
     }
 
-    fn register(&mut self, conn: ConnId, kind: PeerKind, mut jid: Jid, outbox: mpsc::Sender<Outbound>, kill: CancellationToken) -> Result<Jid, RegisterError> {
+    fn register(
+        &mut self,
+        conn: ConnId,
+        kind: PeerKind,
+        mut jid: Jid,
+        outbox: mpsc::Sender<Outbound>,
+        kill: CancellationToken,
+    ) -> Result<Jid, RegisterError> {
         match kind {
             PeerKind::Component => {
                 let d = jid.domain().to_string();
@@ -171,7 +178,9 @@ impl Hub {
     fn update_gauges(&self) {
         use std::sync::atomic::Ordering;
         self.metrics.rooms.store((self.conference.room_count() + self.internal.room_count()) as i64, Ordering::Relaxed);
-        self.metrics.occupants.store((self.conference.occupant_count() + self.internal.occupant_count()) as i64, Ordering::Relaxed);
+        self.metrics
+            .occupants
+            .store((self.conference.occupant_count() + self.internal.occupant_count()) as i64, Ordering::Relaxed);
     }
 
     /// Sends what the last step produced.
@@ -328,17 +337,20 @@ impl Hub {
             ("set", Some(("session", "urn:ietf:params:xml:ns:xmpp-session"))) => Some(None),
             ("get", Some(("query", "jabber:iq:roster"))) => Some(Some(Element::new("query", "jabber:iq:roster"))),
             ("get", Some(("query", NS_DISCO_INFO))) => {
-                let mut q = Element::new("query", NS_DISCO_INFO)
-                    .child(Element::new("identity", NS_DISCO_INFO).attr("category", "server").attr("type", "im").attr("name", "signal"));
+                let mut q = Element::new("query", NS_DISCO_INFO).child(
+                    Element::new("identity", NS_DISCO_INFO)
+                        .attr("category", "server")
+                        .attr("type", "im")
+                        .attr("name", "signal"),
+                );
                 for f in [NS_DISCO_INFO, NS_DISCO_ITEMS, "urn:xmpp:ping"] {
                     q.append_child(Element::new("feature", NS_DISCO_INFO).attr("var", f));
                 }
                 Some(Some(q))
             }
-            ("get", Some(("query", NS_DISCO_ITEMS))) => Some(Some(
-                Element::new("query", NS_DISCO_ITEMS)
-                    .child(Element::new("item", NS_DISCO_ITEMS).attr("jid", self.conference.domain()).attr("name", "Rooms")),
-            )),
+            ("get", Some(("query", NS_DISCO_ITEMS))) => Some(Some(Element::new("query", NS_DISCO_ITEMS).child(
+                Element::new("item", NS_DISCO_ITEMS).attr("jid", self.conference.domain()).attr("name", "Rooms"),
+            ))),
             _ => None,
         };
         match result {

@@ -34,9 +34,7 @@ impl Jid {
         };
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         let part_ok = |p: &str| !p.is_empty() && p.len() <= MAX_JID_PART && !p.chars().any(|c| c.is_control());
-        if !part_ok(domain)
-            || domain.chars().any(|c| c.is_whitespace() || "@/\"&'<>:".contains(c))
-        {
+        if !part_ok(domain) || domain.chars().any(|c| c.is_whitespace() || "@/\"&'<>:".contains(c)) {
             return Err(err());
         }
         if let Some(l) = local {

@@ -42,7 +42,8 @@ impl Metrics {
         };
         let l = |a: &AtomicI64| a.load(Ordering::Relaxed);
         let lu = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let _ = writeln!(s, "# HELP signal_connections Open connections by transport.\n# TYPE signal_connections gauge");
+        let _ =
+            writeln!(s, "# HELP signal_connections Open connections by transport.\n# TYPE signal_connections gauge");
         let _ = writeln!(s, "signal_connections{{transport=\"tcp\"}} {}", l(&self.c2s_connections));
         let _ = writeln!(s, "signal_connections{{transport=\"websocket\"}} {}", l(&self.websocket_connections));
         let _ = writeln!(s, "signal_connections{{transport=\"component\"}} {}", l(&self.component_connections));

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn burst_then_refill() {
         let t0 = Instant::now();
-        let mut r = RateLimit::new(Budget { stanzas_per_sec: 10.0, stanza_burst: 5.0, bytes_per_sec: 1e9, byte_burst: 1e9 }, t0);
+        let mut r = RateLimit::new(
+            Budget { stanzas_per_sec: 10.0, stanza_burst: 5.0, bytes_per_sec: 1e9, byte_burst: 1e9 },
+            t0,
+        );
         for _ in 0..5 {
             assert!(r.handle_stanza(t0));
         }

@@ -41,7 +41,9 @@ impl StreamWriter {
     pub async fn write_raw(&mut self, xml: &str) -> Result<(), crate::Error> {
         match &mut self.sink {
             Sink::Tcp(w) => w.write_all(xml.as_bytes()).await?,
-            Sink::Ws(w) => w.send(Message::Text(xml.to_string().into())).await.map_err(|e| crate::Error::Ws(e.to_string()))?,
+            Sink::Ws(w) => {
+                w.send(Message::Text(xml.to_string().into())).await.map_err(|e| crate::Error::Ws(e.to_string()))?
+            }
         }
         Ok(())
     }
@@ -87,10 +89,15 @@ impl StreamWriter {
         self.flush().await?;
         match &mut self.sink {
             Sink::Tcp(w) => {
-                let iq = format!("<iq type='get' id='keepalive-{n}' from='{}'><ping xmlns='urn:xmpp:ping'/></iq>", proto::xml::escape(domain));
+                let iq = format!(
+                    "<iq type='get' id='keepalive-{n}' from='{}'><ping xmlns='urn:xmpp:ping'/></iq>",
+                    proto::xml::escape(domain)
+                );
                 w.write_all(iq.as_bytes()).await?;
             }
-            Sink::Ws(w) => w.send(Message::Ping(Vec::new().into())).await.map_err(|e| crate::Error::Ws(e.to_string()))?,
+            Sink::Ws(w) => {
+                w.send(Message::Ping(Vec::new().into())).await.map_err(|e| crate::Error::Ws(e.to_string()))?
+            }
         }
         Ok(())
     }
@@ -99,7 +106,9 @@ impl StreamWriter {
     pub async fn fail(&mut self, e: &crate::Error, metrics: &Metrics) {
         if let crate::Error::Stream(cond, text) = e {
             Metrics::inc(&metrics.stream_errors);
-            let mut x = format!("<stream:error xmlns:stream='http://etherx.jabber.org/streams'><{cond} xmlns='{NS_STREAM_ERRORS}'/>");
+            let mut x = format!(
+                "<stream:error xmlns:stream='http://etherx.jabber.org/streams'><{cond} xmlns='{NS_STREAM_ERRORS}'/>"
+            );
             if !text.is_empty() {
                 x.push_str(&format!("<text xmlns='{NS_STREAM_ERRORS}'>{}</text>", proto::xml::escape(text)));
             }
@@ -137,7 +146,11 @@ impl StreamWriter {
 }
 
 /// Writes `first` and whatever else is already queued in `outbox`, then flushes once.
-pub async fn write_outbound(w: &mut StreamWriter, first: Outbound, outbox: &mut mpsc::Receiver<Outbound>) -> Result<(), crate::Error> {
+pub async fn write_outbound(
+    w: &mut StreamWriter,
+    first: Outbound,
+    outbox: &mut mpsc::Receiver<Outbound>,
+) -> Result<(), crate::Error> {
     let mut next = Some(first);
     let mut n = 0;
     while let Some(Outbound::Stanza { to, body }) = next.take() {

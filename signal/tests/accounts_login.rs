@@ -44,7 +44,11 @@ async fn scram(signal: &Signal, user: &str, pass: &str) -> bool {
     let mut s = open_auth_stream(signal).await;
     let cnonce = "fyko+d2lbbFgONRv9qkxdawL";
     let first_bare = format!("n={user},r={cnonce}");
-    s.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{}</auth>", B64.encode(format!("n,,{first_bare}")))).await;
+    s.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>{}</auth>",
+        B64.encode(format!("n,,{first_bare}"))
+    ))
+    .await;
     let ch = s.stanza().await;
     assert_eq!(ch.name(), "challenge");
     let server_first = String::from_utf8(B64.decode(ch.text_content()).unwrap()).unwrap();
@@ -67,7 +71,11 @@ async fn scram(signal: &Signal, user: &str, pass: &str) -> bool {
     let (stored, server_key) = signal::accounts::derive_keys(&salted);
     let sig = signal::accounts::hmac_sha1(&stored, auth_message.as_bytes());
     let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
-    s.send(&format!("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>", B64.encode(format!("{without_proof},p={}", B64.encode(proof))))).await;
+    s.send(&format!(
+        "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{}</response>",
+        B64.encode(format!("{without_proof},p={}", B64.encode(proof)))
+    ))
+    .await;
     let r = s.stanza().await;
     if r.name() != "success" {
         return false;

@@ -36,7 +36,10 @@ async fn anonymous_login_binds_and_server_answers_ping_disco_session() {
     assert_eq!(r.get_attr("type"), Some("result"));
     assert_eq!(r.get_attr("from"), Some("meet.lan"));
 
-    c.send("<iq type='get' id='d1' to='conference.meet.lan'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>").await;
+    c.send(
+        "<iq type='get' id='d1' to='conference.meet.lan'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+    )
+    .await;
     let r = c.until(|s| s.get_attr("id") == Some("d1")).await;
     let q = r.get_child("query", "http://jabber.org/protocol/disco#info").expect("disco#info answer");
     assert!(q.children().any(|f| f.get_attr("var") == Some("http://jabber.org/protocol/muc")));
@@ -74,7 +77,12 @@ async fn plain_is_not_offered_for_anonymous_host_and_anonymous_not_for_auth_host
     s.send(&header_to("auth.meet.lan")).await;
     let _ = s.next().await;
     let f = s.stanza().await;
-    let mechs: Vec<String> = f.get_child("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl").unwrap().children().map(|m| m.text_content()).collect();
+    let mechs: Vec<String> = f
+        .get_child("mechanisms", "urn:ietf:params:xml:ns:xmpp-sasl")
+        .unwrap()
+        .children()
+        .map(|m| m.text_content())
+        .collect();
     assert_eq!(mechs, vec!["SCRAM-SHA-1", "PLAIN"]);
     s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>").await;
     assert_eq!(s.stanza().await.name(), "failure");

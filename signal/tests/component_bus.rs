@@ -66,7 +66,11 @@ async fn bridges_announce_in_internal_room_and_focus_sees_them_and_iqs_round_tri
 
     // focus joins the internal room
     focus
-        .send(Element::new("presence", NS_CLIENT).attr("to", "bridges@internal.meet.lan/focus").child(Element::new("x", "http://jabber.org/protocol/muc")))
+        .send(
+            Element::new("presence", NS_CLIENT)
+                .attr("to", "bridges@internal.meet.lan/focus")
+                .child(Element::new("x", "http://jabber.org/protocol/muc")),
+        )
         .unwrap();
     let self_p = next_matching(&mut focus_rx, |s| s.name() == "presence").await;
     assert_eq!(self_p.get_attr("from"), Some("bridges@internal.meet.lan/focus"));
@@ -80,11 +84,18 @@ async fn bridges_announce_in_internal_room_and_focus_sees_them_and_iqs_round_tri
             .child(Element::new("stats", NS_STATS).text(stats)),
     )
     .unwrap();
-    let seen = next_matching(&mut focus_rx, |s| s.name() == "presence" && s.get_attr("from") == Some("bridges@internal.meet.lan/jvb-a1")).await;
+    let seen = next_matching(&mut focus_rx, |s| {
+        s.name() == "presence" && s.get_attr("from") == Some("bridges@internal.meet.lan/jvb-a1")
+    })
+    .await;
     let st = seen.get_child("stats", NS_STATS).expect("stats travel with the presence");
     let parsed: proto::colibri::BridgeStats = serde_json::from_str(&st.text_content()).unwrap();
     assert_eq!(parsed.version, "t");
-    let item = seen.get_child("x", "http://jabber.org/protocol/muc#user").unwrap().get_child("item", "http://jabber.org/protocol/muc#user").unwrap();
+    let item = seen
+        .get_child("x", "http://jabber.org/protocol/muc#user")
+        .unwrap()
+        .get_child("item", "http://jabber.org/protocol/muc#user")
+        .unwrap();
     assert_eq!(item.get_attr("jid"), Some("jvb-a1.meet.lan"));
 
     // focus → bridge IQ and the answer back
@@ -105,7 +116,10 @@ async fn bridges_announce_in_internal_room_and_focus_sees_them_and_iqs_round_tri
     let (jvb, _jvb_rx) = answerer.await.unwrap();
 
     // an IQ to a component that is not connected is an error, not a hang
-    let req = Element::new("iq", NS_CLIENT).attr("type", "get").attr("to", "jvb-gone.meet.lan").child(Element::new("ping", "urn:xmpp:ping"));
+    let req = Element::new("iq", NS_CLIENT)
+        .attr("type", "get")
+        .attr("to", "jvb-gone.meet.lan")
+        .child(Element::new("ping", "urn:xmpp:ping"));
     match focus.iq(req).await {
         Err(BusError::IqError { condition, .. }) => assert_eq!(condition, "remote-server-not-found"),
         other => panic!("expected an error, got {other:?}"),
@@ -113,7 +127,8 @@ async fn bridges_announce_in_internal_room_and_focus_sees_them_and_iqs_round_tri
 
     // a bridge that goes away leaves the room: focus sees it unavailable
     drop(jvb);
-    let gone = next_matching(&mut focus_rx, |s| s.name() == "presence" && s.get_attr("type") == Some("unavailable")).await;
+    let gone =
+        next_matching(&mut focus_rx, |s| s.name() == "presence" && s.get_attr("type") == Some("unavailable")).await;
     assert_eq!(gone.get_attr("from"), Some("bridges@internal.meet.lan/jvb-a1"));
 }
 
@@ -155,7 +170,11 @@ async fn focus_joins_a_conference_room_as_occupant_and_iqs_route_to_and_from_it(
     let (focus, mut focus_rx) = bus::connect(&addr, "focus.meet.lan", BUS_SECRET).await.unwrap();
     let (peer, mut peer_rx) = bus::connect(&addr, "peer.meet.lan", BUS_SECRET).await.unwrap();
     focus
-        .send(Element::new("presence", NS_CLIENT).attr("to", "room1@conference.meet.lan/focus").child(Element::new("x", "http://jabber.org/protocol/muc")))
+        .send(
+            Element::new("presence", NS_CLIENT)
+                .attr("to", "room1@conference.meet.lan/focus")
+                .child(Element::new("x", "http://jabber.org/protocol/muc")),
+        )
         .unwrap();
     let me = next_matching(&mut focus_rx, |s| s.name() == "presence").await;
     let x = me.get_child("x", "http://jabber.org/protocol/muc#user").unwrap();
@@ -168,7 +187,10 @@ async fn focus_joins_a_conference_room_as_occupant_and_iqs_route_to_and_from_it(
 
     // a second occupant (another component here) joins; focus sees it
     peer.send(Element::new("presence", NS_CLIENT).attr("to", "room1@conference.meet.lan/abcd1234")).unwrap();
-    let _ = next_matching(&mut focus_rx, |s| s.name() == "presence" && s.get_attr("from") == Some("room1@conference.meet.lan/abcd1234")).await;
+    let _ = next_matching(&mut focus_rx, |s| {
+        s.name() == "presence" && s.get_attr("from") == Some("room1@conference.meet.lan/abcd1234")
+    })
+    .await;
 
     // focus → occupant IQ, answered by the occupant, back to focus with the room JID
     let answerer = tokio::spawn(async move {

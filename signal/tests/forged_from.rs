@@ -26,7 +26,8 @@ async fn client_from_is_rewritten_to_its_own_jid() {
 async fn clients_cannot_enter_the_internal_bridges_room() {
     let signal = Signal::start();
     let mut a = Client::anonymous(&signal).await;
-    a.send("<presence to='bridges@internal.meet.lan/fakejvb'><x xmlns='http://jabber.org/protocol/muc'/></presence>").await;
+    a.send("<presence to='bridges@internal.meet.lan/fakejvb'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+        .await;
     let e = a.until(|s| s.name() == "presence").await;
     assert_eq!(error_condition(&e).as_deref(), Some("forbidden"));
 }

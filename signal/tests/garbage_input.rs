@@ -18,7 +18,33 @@ async fn random_input_never_takes_the_server_down() {
     let signal = Signal::start();
     let mut bystander = Client::anonymous(&signal).await;
     bystander.join("steady", "me").await;
-    let pieces = ["<", ">", "/", "'", "\"", "=", "&", ";", "amp", "#x", "<![CDATA[", "]]>", "<!", "<?", "?>", "xmlns", ":", "stream", "iq", "message", "presence", " ", "\u{0}", "é", "\u{FFFF}"];
+    let pieces = [
+        "<",
+        ">",
+        "/",
+        "'",
+        "\"",
+        "=",
+        "&",
+        ";",
+        "amp",
+        "#x",
+        "<![CDATA[",
+        "]]>",
+        "<!",
+        "<?",
+        "?>",
+        "xmlns",
+        ":",
+        "stream",
+        "iq",
+        "message",
+        "presence",
+        " ",
+        "\u{0}",
+        "é",
+        "\u{FFFF}",
+    ];
     let mut tasks = Vec::new();
     for round in 0..40u32 {
         let addr = signal.c2s;

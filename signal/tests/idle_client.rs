@@ -73,7 +73,11 @@ async fn websocket_client_answers_ping_frames_by_itself_and_stays() {
     }
     assert!(bound);
     assert!(pings >= 2, "signal pinged the idle WebSocket ({pings})");
-    ws.send(Message::Text("<iq xmlns='jabber:client' type='get' id='p' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>".into())).await.unwrap();
+    ws.send(Message::Text(
+        "<iq xmlns='jabber:client' type='get' id='p' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>".into(),
+    ))
+    .await
+    .unwrap();
     loop {
         match tokio::time::timeout(TIMEOUT, ws.next()).await.unwrap() {
             Some(Ok(Message::Text(t))) if t.contains("id=\"p\"") => {

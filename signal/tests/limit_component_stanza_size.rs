@@ -39,7 +39,11 @@ async fn a_200_kib_component_stanza_passes_and_the_same_from_a_client_does_not()
     assert_eq!(got.get_child("body", NS_CLIENT).map(|b| b.text_content().len()), Some(BIG));
     // The sender is still served: a ping round trip.
     let pong = focus
-        .iq(Element::new("iq", NS_CLIENT).attr("type", "get").attr("to", "meet.lan").attr("from", "focus.meet.lan").child(Element::new("ping", "urn:xmpp:ping")))
+        .iq(Element::new("iq", NS_CLIENT)
+            .attr("type", "get")
+            .attr("to", "meet.lan")
+            .attr("from", "focus.meet.lan")
+            .child(Element::new("ping", "urn:xmpp:ping")))
         .await
         .expect("focus still on the bus");
     assert_eq!(pong.get_attr("type"), Some("result"));
@@ -62,7 +66,11 @@ async fn component_stanza_over_its_own_limit_ends_that_component_stream() {
     s.send(&format!("<handshake>{}</handshake>", bus::handshake_digest(&id, BUS_SECRET))).await;
     assert_eq!(s.stanza().await.name(), "handshake");
     // 100 KiB: over the client limit, under this component limit.
-    s.send(&format!("<message to='meet.lan' from='jvb-raw.meet.lan'><body>{}</body></message>", "a".repeat(100 * 1024))).await;
+    s.send(&format!(
+        "<message to='meet.lan' from='jvb-raw.meet.lan'><body>{}</body></message>",
+        "a".repeat(100 * 1024)
+    ))
+    .await;
     s.send("<iq type='get' id='p' to='meet.lan' from='jvb-raw.meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>").await;
     loop {
         let st = s.stanza().await;

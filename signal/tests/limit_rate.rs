@@ -14,7 +14,9 @@ async fn flooding_client_is_cut_off_and_others_continue() {
     flood.join("busy", "flood").await;
     let mut burst = String::new();
     for i in 0..200 {
-        burst.push_str(&format!("<message to='busy@conference.meet.lan' type='groupchat' id='f{i}'><body>{i}</body></message>"));
+        burst.push_str(&format!(
+            "<message to='busy@conference.meet.lan' type='groupchat' id='f{i}'><body>{i}</body></message>"
+        ));
     }
     flood.send(&burst).await;
     assert_eq!(flood.s.stream_error().await.as_deref(), Some("policy-violation"));

@@ -37,7 +37,8 @@ async fn two_clients_join_see_each_other_chat_and_the_room_ends_with_the_last_le
     assert!(status_codes(&p).is_empty());
 
     // groupchat reaches both, from the sender's room JID
-    b.send("<message to='standup@conference.meet.lan' type='groupchat' id='g1'><body>hello room</body></message>").await;
+    b.send("<message to='standup@conference.meet.lan' type='groupchat' id='g1'><body>hello room</body></message>")
+        .await;
     for c in [&mut a, &mut b] {
         let m = c.until(|s| s.name() == "message").await;
         assert_eq!(m.get_attr("from"), Some("standup@conference.meet.lan/bob"));
@@ -72,12 +73,18 @@ async fn two_clients_join_see_each_other_chat_and_the_room_ends_with_the_last_le
     assert_eq!(p.get_attr("from"), Some("standup@conference.meet.lan/bob"));
 
     // the room is listed, then gone after the last leave
-    a.send("<iq type='get' id='it1' to='conference.meet.lan'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>").await;
+    a.send(
+        "<iq type='get' id='it1' to='conference.meet.lan'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
+    )
+    .await;
     let r = a.until(|s| s.get_attr("id") == Some("it1")).await;
     assert_eq!(r.get_child("query", "http://jabber.org/protocol/disco#items").unwrap().children().count(), 1);
     a.send("<presence to='standup@conference.meet.lan/alice' type='unavailable'/>").await;
     let _ = a.until(|s| s.name() == "presence").await;
-    a.send("<iq type='get' id='it2' to='conference.meet.lan'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>").await;
+    a.send(
+        "<iq type='get' id='it2' to='conference.meet.lan'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
+    )
+    .await;
     let r = a.until(|s| s.get_attr("id") == Some("it2")).await;
     assert_eq!(r.get_child("query", "http://jabber.org/protocol/disco#items").unwrap().children().count(), 0);
 

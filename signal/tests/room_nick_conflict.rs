@@ -11,7 +11,10 @@ async fn second_client_with_same_nick_gets_conflict() {
     let mut a = Client::anonymous(&signal).await;
     let mut b = Client::anonymous(&signal).await;
     a.join("room", "same").await;
-    b.send("<presence to='room@conference.meet.lan/same' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>").await;
+    b.send(
+        "<presence to='room@conference.meet.lan/same' id='j2'><x xmlns='http://jabber.org/protocol/muc'/></presence>",
+    )
+    .await;
     let e = b.until(|s| s.name() == "presence").await;
     assert_eq!(e.get_attr("type"), Some("error"));
     assert_eq!(error_condition(&e).as_deref(), Some("conflict"));

@@ -17,14 +17,20 @@ async fn owner_sets_password_and_joins_need_it() {
 
     owner.send("<iq type='get' id='f1' to='locked@conference.meet.lan'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>").await;
     let form = owner.until(|s| s.get_attr("id") == Some("f1")).await;
-    let x = form.get_child("query", "http://jabber.org/protocol/muc#owner").unwrap().get_child("x", "jabber:x:data").unwrap();
+    let x = form
+        .get_child("query", "http://jabber.org/protocol/muc#owner")
+        .unwrap()
+        .get_child("x", "jabber:x:data")
+        .unwrap();
     assert!(x.children().any(|f| f.get_attr("var") == Some("muc#roomconfig_roomsecret")));
 
     owner.send(FORM).await;
     let r = owner.until(|s| s.get_attr("id") == Some("cfg")).await;
     assert_eq!(r.get_attr("type"), Some("result"), "{r}");
 
-    guest.send("<presence to='locked@conference.meet.lan/guest'><x xmlns='http://jabber.org/protocol/muc'/></presence>").await;
+    guest
+        .send("<presence to='locked@conference.meet.lan/guest'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+        .await;
     let e = guest.until(|s| s.name() == "presence").await;
     assert_eq!(error_condition(&e).as_deref(), Some("not-authorized"));
 
@@ -33,7 +39,8 @@ async fn owner_sets_password_and_joins_need_it() {
     assert_eq!(error_condition(&e).as_deref(), Some("not-authorized"));
 
     guest.send("<presence to='locked@conference.meet.lan/guest'><x xmlns='http://jabber.org/protocol/muc'><password>s3cret</password></x></presence>").await;
-    let p = guest.until(|s| s.name() == "presence" && s.get_attr("from") == Some("locked@conference.meet.lan/guest")).await;
+    let p =
+        guest.until(|s| s.name() == "presence" && s.get_attr("from") == Some("locked@conference.meet.lan/guest")).await;
     assert_ne!(p.get_attr("type"), Some("error"));
 
     // a non-owner cannot change the configuration

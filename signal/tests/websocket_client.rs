@@ -24,7 +24,9 @@ async fn recv(ws: &mut Ws) -> Option<Element> {
     let fut = async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Text(t))) => return Some(parse_element(&t).unwrap_or_else(|e| panic!("frame {t:?} is not one element: {e}"))),
+                Some(Ok(Message::Text(t))) => {
+                    return Some(parse_element(&t).unwrap_or_else(|e| panic!("frame {t:?} is not one element: {e}")))
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
                 Some(Ok(_)) => continue,
             }
@@ -62,7 +64,8 @@ async fn websocket_client_logs_in_and_chats_with_a_tcp_client() {
     send(&mut ws, OPEN).await;
     assert_eq!(recv(&mut ws).await.unwrap().name(), "open");
     assert_eq!(recv(&mut ws).await.unwrap().name(), "features");
-    send(&mut ws, "<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>").await;
+    send(&mut ws, "<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+        .await;
     let r = recv(&mut ws).await.unwrap();
     assert!(r.is("iq", "jabber:client"));
     assert_eq!(r.get_attr("type"), Some("result"));
@@ -81,7 +84,11 @@ async fn websocket_client_logs_in_and_chats_with_a_tcp_client() {
     tcp.send("<message to='mixed@conference.meet.lan' type='groupchat'><body>from tcp</body></message>").await;
     let m = until(&mut ws, |e| e.name() == "message").await;
     assert_eq!(m.get_child("body", "jabber:client").unwrap().text_content(), "from tcp");
-    send(&mut ws, "<message xmlns='jabber:client' to='mixed@conference.meet.lan' type='groupchat'><body>from ws</body></message>").await;
+    send(
+        &mut ws,
+        "<message xmlns='jabber:client' to='mixed@conference.meet.lan' type='groupchat'><body>from ws</body></message>",
+    )
+    .await;
     let m = tcp.until(|e| e.name() == "message" && e.get_attr("from") == Some("mixed@conference.meet.lan/web")).await;
     assert_eq!(m.get_child("body", "jabber:client").unwrap().text_content(), "from ws");
 
@@ -110,7 +117,14 @@ async fn oversized_and_malformed_frames_end_only_that_stream() {
     send(&mut ws, OPEN).await;
     let _ = recv(&mut ws).await;
     let _ = recv(&mut ws).await;
-    send(&mut ws, &format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'>{}</auth>", "A".repeat(100 * 1024))).await;
+    send(
+        &mut ws,
+        &format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'>{}</auth>",
+            "A".repeat(100 * 1024)
+        ),
+    )
+    .await;
     // either a policy-violation stream error or the WebSocket closes on the frame limit
     loop {
         match recv(&mut ws).await {

@@ -18,9 +18,11 @@ fn main() {
         sys.wait_ready().await;
         let base = sys.base_url();
         let joins = std::env::var("JOINS").unwrap_or_else(|_| "10".into());
-        tokio::task::spawn_blocking(move || common::run_browser_scenario("bench_join.mjs", &base, &modules, &[("JOINS", joins.as_str())]))
-            .await
-            .expect("the bench thread does not panic outside its assertion");
+        tokio::task::spawn_blocking(move || {
+            common::run_browser_scenario("bench_join.mjs", &base, &modules, &[("JOINS", joins.as_str())])
+        })
+        .await
+        .expect("the bench thread does not panic outside its assertion");
         sys.stop();
     });
 }

@@ -37,7 +37,12 @@ const HOP_BY_HOP: &[&str] = &[
 pub async fn files(State(s): State<AppState>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/files/").to_string();
-    if pq.split(['?', '#']).next().unwrap_or("").split('/').any(|seg| seg == ".." || seg == "." || seg.to_ascii_lowercase().contains("%2e%2e") || seg.to_ascii_lowercase().contains("%2f")) {
+    if pq.split(['?', '#']).next().unwrap_or("").split('/').any(|seg| {
+        seg == ".."
+            || seg == "."
+            || seg.to_ascii_lowercase().contains("%2e%2e")
+            || seg.to_ascii_lowercase().contains("%2f")
+    }) {
         return text(StatusCode::BAD_REQUEST, "bad path\n");
     }
     let upstream = &s.inner.filestore_authority;

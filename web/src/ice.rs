@@ -32,11 +32,9 @@ pub fn parse(list: &str, username: Option<String>, credential: Option<String>) -
         match scheme {
             "stun" => out.push(IceServer { urls: url.into(), username: None, credential: None }),
             "turn" | "turns" => match (&username, &credential) {
-                (Some(u), Some(c)) => out.push(IceServer {
-                    urls: url.into(),
-                    username: Some(u.clone()),
-                    credential: Some(c.clone()),
-                }),
+                (Some(u), Some(c)) => {
+                    out.push(IceServer { urls: url.into(), username: Some(u.clone()), credential: Some(c.clone()) })
+                }
                 _ => return Err(bad(format!("{url:?} needs TURN_USERNAME and TURN_CREDENTIAL"))),
             },
             _ => return Err(bad(format!("{url:?}: only stun:, turn: and turns: URLs"))),
@@ -57,7 +55,8 @@ mod tests {
 
     #[test]
     fn stun_and_turn_with_credentials() {
-        let s = parse("stun:10.0.0.1:3478, turn:turn.lan:3478?transport=udp", Some("u".into()), Some("p".into())).unwrap();
+        let s =
+            parse("stun:10.0.0.1:3478, turn:turn.lan:3478?transport=udp", Some("u".into()), Some("p".into())).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].username, None);
         assert_eq!(s[1].credential.as_deref(), Some("p"));

@@ -80,7 +80,11 @@ const STAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 /// a port in use). Then stops them stage by stage, in the order of `stages` (the entry point
 /// first, the signalling server that everyone talks through last), so nobody logs the loss
 /// of a peer that is merely shutting down. Returns the first component error.
-pub async fn run_components(components: Vec<Component>, stages: Vec<CancellationToken>, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run_components(
+    components: Vec<Component>,
+    stages: Vec<CancellationToken>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let mut set = tokio::task::JoinSet::new();
     let mut left = vec![0usize; stages.len()];
     for c in components {
@@ -89,7 +93,8 @@ pub async fn run_components(components: Vec<Component>, stages: Vec<Cancellation
         set.spawn(async move { (name, stage, fut.await) });
     }
     let mut first_error: Option<String> = None;
-    let record = |name: &str, result: Result<(), String>, stopping: bool, first_error: &mut Option<String>| match result {
+    let record = |name: &str, result: Result<(), String>, stopping: bool, first_error: &mut Option<String>| match result
+    {
         Ok(()) if stopping => tracing::info!(component = name, "stopped"),
         Ok(()) => {
             first_error.get_or_insert(format!("{name} stopped unexpectedly"));

@@ -82,9 +82,8 @@ fn ensure_self_signed(data_dir: &Path) -> Result<(PathBuf, PathBuf), Error> {
     let key = dir.join("key.pem");
     let names_file = dir.join("names.txt");
     let wanted = host_names();
-    let covered: BTreeSet<String> = fs::read_to_string(&names_file)
-        .map(|s| s.lines().map(str::to_string).collect())
-        .unwrap_or_default();
+    let covered: BTreeSet<String> =
+        fs::read_to_string(&names_file).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default();
     if cert.exists() && key.exists() && wanted.is_subset(&covered) {
         return Ok((cert, key));
     }

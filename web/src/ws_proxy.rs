@@ -63,10 +63,7 @@ async fn proxy(s: AppState, upgrade: WebSocketUpgrade, url: String, protocol: Op
         }
     };
     let shutdown = s.inner.shutdown.clone();
-    upgrade
-        .max_frame_size(max)
-        .max_message_size(max)
-        .on_upgrade(move |client| relay(client, upstream, shutdown))
+    upgrade.max_frame_size(max).max_message_size(max).on_upgrade(move |client| relay(client, upstream, shutdown))
 }
 
 /// Why the upstream WebSocket could not be opened.
@@ -84,7 +81,9 @@ async fn connect(url: &str, protocol: Option<&str>, max: usize) -> Result<Upstre
         req.headers_mut().insert("Sec-WebSocket-Protocol", v);
     }
     let cfg = WebSocketConfig::default().max_frame_size(Some(max)).max_message_size(Some(max));
-    match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(req, Some(cfg), true)).await {
+    match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(req, Some(cfg), true))
+        .await
+    {
         Ok(Ok((ws, _))) => Ok(ws),
         Ok(Err(tokio_tungstenite::tungstenite::Error::Http(resp))) => {
             match StatusCode::from_u16(resp.status().as_u16()) {

@@ -68,7 +68,10 @@ async fn markup_in_room_names_is_refused_and_never_reflected() {
             assert!(!body.contains(bad), "{path}: reflected {bad:?}");
         }
         assert!(r.header("set-cookie").is_none(), "{path}: header injection");
-        assert!(r.header("content-type").unwrap_or_default().starts_with("text/plain"), "{path}: errors are plain text");
+        assert!(
+            r.header("content-type").unwrap_or_default().starts_with("text/plain"),
+            "{path}: errors are plain text"
+        );
     }
     // A valid name with capitals is the same room, served as the page.
     assert_eq!(https_request(&sys, &get("/StandUp")).await.expect("page").status, 200);
@@ -79,7 +82,8 @@ async fn markup_in_room_names_is_refused_and_never_reflected() {
 async fn an_oversized_request_head_is_refused_and_others_are_served() {
     let mut sys = System::start("web", vec![]);
     sys.wait_ready().await;
-    let big = format!("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(200 * 1024));
+    let big =
+        format!("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(200 * 1024));
     // Closed without an answer (Err) is also a refusal.
     if let Ok(r) = https_request(&sys, &big).await {
         assert!(r.status == 431 || r.status == 400, "oversized head answered {}", r.status);
@@ -114,7 +118,8 @@ async fn chat_socket(
     nick: &str,
     max: usize,
 ) -> tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
-    let secret = std::fs::read_to_string(sys.data_dir.join("secrets/token_secret")).expect("meet generated the token secret");
+    let secret =
+        std::fs::read_to_string(sys.data_dir.join("secrets/token_secret")).expect("meet generated the token secret");
     let claims = proto::token::Claims::new(
         format!("{nick}@meet.lan/x"),
         proto::RoomName::new("bigframes").expect("valid room"),
@@ -199,7 +204,8 @@ fn chat_upgrade(query: &str) -> String {
 async fn chat_upgrade_refused_by_filestore_passes_its_status_through() {
     let mut sys = System::meet(&[]);
     sys.wait_ready().await;
-    let secret = std::fs::read_to_string(sys.data_dir.join("secrets/token_secret")).expect("meet generated the token secret");
+    let secret =
+        std::fs::read_to_string(sys.data_dir.join("secrets/token_secret")).expect("meet generated the token secret");
     let claims = |ttl| {
         proto::token::Claims::new(
             "x@meet.lan/x".into(),

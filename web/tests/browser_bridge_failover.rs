@@ -13,7 +13,8 @@ async fn killing_the_bridge_in_use_moves_the_meeting_to_another_bridge() {
     let Some(modules) = common::node_modules() else { return };
     let mut core = System::meet(&[("MEET_COMPONENTS", "signal,focus,filestore,web"), ("P2P_ENABLED", "false")]);
     core.wait_ready().await;
-    let bus_secret = std::fs::read_to_string(core.data_dir.join("secrets/bus_secret")).expect("meet generated the bus secret");
+    let bus_secret =
+        std::fs::read_to_string(core.data_dir.join("secrets/bus_secret")).expect("meet generated the bus secret");
     let bus = core.env("SIGNAL_BUS_ADDR").expect("set");
     let mut bridges = Vec::new();
     for id in ["jvb-fail-a", "jvb-fail-b"] {
@@ -34,7 +35,12 @@ async fn killing_the_bridge_in_use_moves_the_meeting_to_another_bridge() {
     let base = core.base_url();
     let spec = spec.join(",");
     tokio::task::spawn_blocking(move || {
-        common::run_browser_scenario("bridge_failover.mjs", &base, &modules, &[("BRIDGES", spec.as_str()), ("FOCUS_METRICS", focus_metrics.as_str())])
+        common::run_browser_scenario(
+            "bridge_failover.mjs",
+            &base,
+            &modules,
+            &[("BRIDGES", spec.as_str()), ("FOCUS_METRICS", focus_metrics.as_str())],
+        )
     })
     .await
     .expect("the scenario thread does not panic outside its assertion");

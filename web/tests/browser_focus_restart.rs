@@ -22,7 +22,8 @@ async fn the_meeting_comes_back_after_focus_restarts() {
     let Some(modules) = common::node_modules() else { return };
     let mut core = System::meet(&[("MEET_COMPONENTS", "signal,bridge,filestore,web")]);
     core.wait_ready().await;
-    let bus_secret = std::fs::read_to_string(core.data_dir.join("secrets/bus_secret")).expect("meet generated the bus secret");
+    let bus_secret =
+        std::fs::read_to_string(core.data_dir.join("secrets/bus_secret")).expect("meet generated the bus secret");
     let bus_secret = bus_secret.trim().to_string();
     let http = format!("127.0.0.1:{}", common::free_tcp());
     let mut focus = start_focus(&core, &bus_secret, &http);
@@ -31,7 +32,12 @@ async fn the_meeting_comes_back_after_focus_restarts() {
     let base = core.base_url();
     let (modules2, control2) = (modules.clone(), control.clone());
     let scenario = tokio::task::spawn_blocking(move || {
-        common::run_browser_scenario("component_restart.mjs", &base, &modules2, &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path")), ("COMPONENT", "focus")])
+        common::run_browser_scenario(
+            "component_restart.mjs",
+            &base,
+            &modules2,
+            &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path")), ("COMPONENT", "focus")],
+        )
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     while !control.join("restart-focus").exists() {

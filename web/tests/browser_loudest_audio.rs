@@ -10,7 +10,8 @@ async fn browsers_lose_no_audio_packets_when_only_the_loudest_is_routed() {
     let mut sys = common::System::meet(&[("BRIDGE_LOUDEST_AUDIO", "1"), ("P2P_ENABLED", "false")]);
     sys.wait_ready().await;
     let base = sys.base_url();
-    let bridge_http = sys.env.iter().find(|(k, _)| k == "BRIDGE_HTTP_ADDR").map(|(_, v)| v.clone()).expect("meet sets it");
+    let bridge_http =
+        sys.env.iter().find(|(k, _)| k == "BRIDGE_HTTP_ADDR").map(|(_, v)| v.clone()).expect("meet sets it");
     let metrics = format!("http://{bridge_http}/metrics");
     tokio::task::spawn_blocking(move || {
         common::run_browser_scenario("loudest_audio.mjs", &base, &modules, &[("BRIDGE_METRICS_URL", &metrics)])

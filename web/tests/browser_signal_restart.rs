@@ -38,7 +38,12 @@ async fn the_meeting_comes_back_after_signal_restarts() {
     ];
     let mut signal = start_signal(&signal_env);
     wait_listening(&bus).await;
-    let secret = |name: &str| std::fs::read_to_string(data_dir.join("secrets").join(name)).expect("signal generated the secret").trim().to_string();
+    let secret = |name: &str| {
+        std::fs::read_to_string(data_dir.join("secrets").join(name))
+            .expect("signal generated the secret")
+            .trim()
+            .to_string()
+    };
     let mut rest = System::meet(&[
         ("MEET_COMPONENTS", "focus,bridge,filestore,web"),
         ("SIGNAL_HTTP_ADDR", http.as_str()),
@@ -53,7 +58,12 @@ async fn the_meeting_comes_back_after_signal_restarts() {
     let base = rest.base_url();
     let (modules2, control2) = (modules.clone(), control.clone());
     let scenario = tokio::task::spawn_blocking(move || {
-        common::run_browser_scenario("component_restart.mjs", &base, &modules2, &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path")), ("COMPONENT", "signal")])
+        common::run_browser_scenario(
+            "component_restart.mjs",
+            &base,
+            &modules2,
+            &[("CONTROL_DIR", control2.to_str().expect("utf-8 temp path")), ("COMPONENT", "signal")],
+        )
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     while !control.join("restart-signal").exists() {

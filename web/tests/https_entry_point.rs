@@ -69,9 +69,15 @@ fn rcgen_cert(name: &str) -> (String, String) {
 async fn http_redirects_to_https_keeping_path_and_query() {
     let mut sys = System::start("web", vec![]);
     sys.wait_ready().await;
-    let r = http_request(sys.http, "GET /standup?name=Ada HTTP/1.1\r\nHost: meet.lan:8000\r\nConnection: close\r\n\r\n").await.expect("HTTP answers");
+    let r =
+        http_request(sys.http, "GET /standup?name=Ada HTTP/1.1\r\nHost: meet.lan:8000\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("HTTP answers");
     assert_eq!(r.status, 308);
-    assert_eq!(r.header("location").as_deref(), Some(format!("https://meet.lan:{}/standup?name=Ada", sys.https.port()).as_str()));
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some(format!("https://meet.lan:{}/standup?name=Ada", sys.https.port()).as_str())
+    );
     assert!(sys.stop().success());
 }
 
@@ -89,7 +95,8 @@ async fn client_config_and_health_are_served_from_the_binary() {
     let js = https_request(&sys, &get("/static/js/conference.js")).await.expect("a module");
     assert_eq!(js.status, 200);
     assert!(js.header("content-type").unwrap_or_default().starts_with("text/javascript"));
-    let embedded = std::fs::read_to_string(common::workspace_root().join("web/client/static/js/conference.js")).expect("source file");
+    let embedded = std::fs::read_to_string(common::workspace_root().join("web/client/static/js/conference.js"))
+        .expect("source file");
     assert_eq!(js.text(), embedded, "served bytes are the client's file");
 
     let cfg = https_request(&sys, &get("/config.json")).await.expect("config");

@@ -49,9 +49,7 @@ fn ip(args: &[&str]) {
 /// change and aborts the page load in flight with ERR_NETWORK_CHANGED (a clean CI run hit
 /// it). This LAN is IPv4.
 fn without_ipv6(ns: &str, dev: &str) {
-    let script = format!(
-        "for c in all default {dev}; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done"
-    );
+    let script = format!("for c in all default {dev}; do echo 1 > /proc/sys/net/ipv6/conf/$c/disable_ipv6; done");
     let s = Command::new("ip").args(["netns", "exec", ns, "sh", "-c", &script]).status().expect("ip runs");
     assert!(s.success(), "disabling IPv6 in {ns} failed");
 }
@@ -82,15 +80,17 @@ async fn another_host_reaches_the_page_over_https_media_flows_and_survives_an_ou
 
     // The server namespace is a fresh host: the default ports are free there.
     let data_dir = common::temp_dir("lan");
-    let mut server = KillOnDrop(Command::new("ip")
-        .args(["netns", "exec", &srv.0])
-        .arg(common::bin("meet"))
-        .env("DATA_DIR", &data_dir)
-        .env("P2P_ENABLED", "false")
-        .env_remove("ADVERTISE_IPS")
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("meet starts in the server namespace"));
+    let mut server = KillOnDrop(
+        Command::new("ip")
+            .args(["netns", "exec", &srv.0])
+            .arg(common::bin("meet"))
+            .env("DATA_DIR", &data_dir)
+            .env("P2P_ENABLED", "false")
+            .env_remove("ADVERTISE_IPS")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("meet starts in the server namespace"),
+    );
     let cert = data_dir.join("tls/cert.pem");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !cert.exists() {

@@ -176,7 +176,8 @@ impl World {
         let id = EndpointId::new(name).expect("valid endpoint id");
         let addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 0, 1, index + 1)), 5000);
         let builder = Rtc::builder().clear_codecs().enable_opus(true, false);
-        let builder = if self.video_codec == Codec::H264 { builder.enable_h264(true) } else { builder.enable_vp8(true) };
+        let builder =
+            if self.video_codec == Codec::H264 { builder.enable_h264(true) } else { builder.enable_vp8(true) };
         let mut rtc = builder.build(self.now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let rids = LAYERS.map(|(rid, _, _)| rid);
@@ -337,7 +338,9 @@ impl World {
                                 self.rtp_out_without_input += 1;
                             }
                         }
-                        let Some(k) = self.people.iter().position(|p| p.addr == t.destination && p.alive) else { continue };
+                        let Some(k) = self.people.iter().position(|p| p.addr == t.destination && p.alive) else {
+                            continue;
+                        };
                         let loss = self.people[k].downlink_loss;
                         if loss > 0.0 && data.first().is_some_and(|b| (128..192).contains(b)) && self.random() < loss {
                             self.dropped += 1;
@@ -375,7 +378,10 @@ impl World {
                 while let Some(data) = p.inbox.pop_front() {
                     moved = true;
                     let Ok(contents) = data.as_slice().try_into() else { continue };
-                    let input = Input::Receive(now, Receive { proto: Protocol::Udp, source: BRIDGE, destination: p.addr, contents });
+                    let input = Input::Receive(
+                        now,
+                        Receive { proto: Protocol::Udp, source: BRIDGE, destination: p.addr, contents },
+                    );
                     if p.rtc.handle_input(input).is_err() {
                         p.alive = false;
                     }
@@ -471,7 +477,11 @@ impl World {
                 let pt = find_pt(&p.rtc, codec);
                 let t = MediaTime::new(p.frame * 3000, Frequency::NINETY_KHZ);
                 for (li, (rid, height, size)) in LAYERS.iter().enumerate() {
-                    let data = if codec == Codec::H264 { h264_frame(key, p.index, li as u8, *size) } else { vp8_frame(key, *height, p.index, li as u8, *size) };
+                    let data = if codec == Codec::H264 {
+                        h264_frame(key, p.index, li as u8, *size)
+                    } else {
+                        vp8_frame(key, *height, p.index, li as u8, *size)
+                    };
                     if let Some(w) = p.rtc.writer(p.video_mid) {
                         let _ = w.rid((*rid).into()).write(pt, now, t, data);
                     }

@@ -130,7 +130,14 @@ impl LivePeer {
     }
 }
 
-async fn peer_task(mut rtc: Rtc, socket: UdpSocket, index: u8, audio_mid: Mid, video_mid: Mid, mut cmds: mpsc::Receiver<PeerCmd>) {
+async fn peer_task(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    index: u8,
+    audio_mid: Mid,
+    video_mid: Mid,
+    mut cmds: mpsc::Receiver<PeerCmd>,
+) {
     let local = socket.local_addr().expect("peer address");
     let mut buf = vec![0u8; 2000];
     let mut report = Report::default();

@@ -42,7 +42,8 @@ pub fn free_udp() -> SocketAddr {
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bridge-live-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
+    let d = std::env::temp_dir()
+        .join(format!("bridge-live-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }

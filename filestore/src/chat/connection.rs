@@ -28,13 +28,19 @@ const FLOOD_CLOSE_AFTER: u32 = 200;
 
 /// GET /chat?token=<jwt>[&room=<room>]: the token goes in the query (browsers cannot set
 /// headers on a WebSocket); `room`, when given, must be the token's room (403 otherwise).
-pub async fn upgrade(State(st): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, ws: WebSocketUpgrade) -> Result<Response, Error> {
+pub async fn upgrade(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
     let room = match crate::auth::query_param(q.as_deref(), "room") {
         Some(r) => Some(RoomName::normalize(r).map_err(|e| Error::BadRequest(format!("room: {e}")))?),
         None => None,
     };
-    let claims = crate::auth::verify(&st.config.token_secret, crate::auth::token_of(&headers, q.as_deref())?, room.as_ref())
-        .inspect_err(|_| inc(&st.metrics.auth_failures))?;
+    let claims =
+        crate::auth::verify(&st.config.token_secret, crate::auth::token_of(&headers, q.as_deref())?, room.as_ref())
+            .inspect_err(|_| inc(&st.metrics.auth_failures))?;
     if st.metrics.chat_connections.load(Ordering::Relaxed) >= st.config.chat.max_connections {
         return Err(Error::Busy("too many chat connections; try again later".into()));
     }
@@ -88,7 +94,12 @@ async fn serve(st: AppState, claims: Claims, mut socket: WebSocket) {
 }
 
 impl Conn {
-    async fn run(&mut self, socket: &mut WebSocket, participants: Vec<crate::chat::protocol::Person>, inbox: &mut mpsc::Receiver<Arc<str>>) {
+    async fn run(
+        &mut self,
+        socket: &mut WebSocket,
+        participants: Vec<crate::chat::protocol::Person>,
+        inbox: &mut mpsc::Receiver<Arc<str>>,
+    ) {
         let limits = &self.st.config.chat;
         let history = match history::load(&self.st.db, self.room.clone(), self.me.nick.clone(), limits.history).await {
             Ok(h) => h,
@@ -101,7 +112,12 @@ impl Conn {
             you: self.me.clone(),
             room: self.room.clone(),
             participants,
-            limits: Limits { max_text_bytes: limits.max_text, max_frame_bytes: limits.max_frame, rate_per_sec: limits.rate_per_sec, burst: limits.burst },
+            limits: Limits {
+                max_text_bytes: limits.max_text,
+                max_frame_bytes: limits.max_frame,
+                rate_per_sec: limits.rate_per_sec,
+                burst: limits.burst,
+            },
             token_exp: self.claims.exp,
         };
         if socket.send(Message::Text(welcome.to_json().into())).await.is_err() {
@@ -192,7 +208,12 @@ impl Conn {
         };
         if !matches!(msg, ClientMsg::Auth { .. }) && proto::token::now_secs() >= self.claims.exp {
             inc(&self.st.metrics.chat_rejected);
-            return Some(err(401, "token-expired", "room token expired: send {\"type\":\"auth\",\"token\":...} with a fresh one", None));
+            return Some(err(
+                401,
+                "token-expired",
+                "room token expired: send {\"type\":\"auth\",\"token\":...} with a fresh one",
+                None,
+            ));
         }
         let client_id = match &msg {
             ClientMsg::Message { client_id, .. } | ClientMsg::File { client_id, .. } => client_id.clone(),
@@ -237,7 +258,15 @@ impl Conn {
                 let audience = self.audience(&to).await?;
                 let m = history::insert(
                     &st.db,
-                    NewMessage { room: self.room.clone(), from: self.me.clone(), to, kind: Kind::Text, text, file: None, client_id },
+                    NewMessage {
+                        room: self.room.clone(),
+                        from: self.me.clone(),
+                        to,
+                        kind: Kind::Text,
+                        text,
+                        file: None,
+                        client_id,
+                    },
                 )
                 .await?;
                 inc(&st.metrics.chat_messages);
@@ -249,7 +278,15 @@ impl Conn {
                 let audience = self.audience(&to).await?;
                 let m = history::insert(
                     &st.db,
-                    NewMessage { room: self.room.clone(), from: self.me.clone(), to, kind: Kind::File, text: file.name.clone(), file: Some(file), client_id },
+                    NewMessage {
+                        room: self.room.clone(),
+                        from: self.me.clone(),
+                        to,
+                        kind: Kind::File,
+                        text: file.name.clone(),
+                        file: Some(file),
+                        client_id,
+                    },
                 )
                 .await?;
                 inc(&st.metrics.chat_messages);
@@ -258,7 +295,8 @@ impl Conn {
             }
             ClientMsg::Edit { id, text } => {
                 self.check_text(&text)?;
-                let (to, edited_at) = history::edit(&st.db, self.room.clone(), self.me.nick.clone(), id, text.clone()).await?;
+                let (to, edited_at) =
+                    history::edit(&st.db, self.room.clone(), self.me.nick.clone(), id, text.clone()).await?;
                 let audience = to.map(|t| Audience::Pair(self.me.nick.clone(), t)).unwrap_or(Audience::Room);
                 st.hub.send(self.room.clone(), audience, &ServerMsg::Edited { id, text, edited_at });
                 Ok(None)
@@ -299,7 +337,12 @@ impl Conn {
                     .hub
                     .relay_open(self.room.clone(), self.me.clone(), to.clone(), transfer.clone(), name, size, sha256)
                     .await?;
-                Ok(Some(ServerMsg::RelayReady { to, transfer, url: format!("/files/relay/{relay}"), relay: relay.to_string() }))
+                Ok(Some(ServerMsg::RelayReady {
+                    to,
+                    transfer,
+                    url: format!("/files/relay/{relay}"),
+                    relay: relay.to_string(),
+                }))
             }
             ClientMsg::Auth { token } => {
                 let claims = crate::auth::verify(&st.config.token_secret, &token, Some(&self.claims.room))?;

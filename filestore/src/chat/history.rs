@@ -111,7 +111,13 @@ fn check_own(c: &rusqlite::Connection, room: &str, nick: &str, id: MessageId) ->
     }
 }
 
-pub async fn edit(db: &Db, room: String, nick: EndpointId, id: MessageId, text: String) -> Result<(Option<EndpointId>, i64), Error> {
+pub async fn edit(
+    db: &Db,
+    room: String,
+    nick: EndpointId,
+    id: MessageId,
+    text: String,
+) -> Result<(Option<EndpointId>, i64), Error> {
     db.call(move |c| {
         let to = check_own(c, &room, nick.as_str(), id)?;
         let now = now_ms();
@@ -154,7 +160,10 @@ pub async fn room_file(db: &Db, room: String, file_id: String) -> Result<FileRow
 /// The room has someone connected: it is not ending.
 pub fn room_active(db: &Db, room: String) {
     db.submit(move |c| {
-        c.execute("INSERT INTO rooms (room, ended_at) VALUES (?1, NULL) ON CONFLICT(room) DO UPDATE SET ended_at = NULL", [room])?;
+        c.execute(
+            "INSERT INTO rooms (room, ended_at) VALUES (?1, NULL) ON CONFLICT(room) DO UPDATE SET ended_at = NULL",
+            [room],
+        )?;
         Ok(())
     });
 }

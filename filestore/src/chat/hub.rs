@@ -39,12 +39,43 @@ pub enum Audience {
 }
 
 enum Cmd {
-    Join { room: String, conn: ConnId, person: Person, outbox: Outbox, reply: oneshot::Sender<Vec<Person>> },
-    Leave { room: String, conn: ConnId },
-    Send { room: String, audience: Audience, text: Arc<str>, reply: Option<oneshot::Sender<bool>> },
-    RelayOpen { room: String, from: Person, to: EndpointId, transfer: String, name: String, size: u64, sha256: Option<String>, reply: oneshot::Sender<Result<RelayId, Error>> },
-    RelaySender { id: RelayId, claims: Claims, reply: oneshot::Sender<Result<(mpsc::Sender<RelayChunk>, u64), Error>> },
-    RelayReceiver { id: RelayId, claims: Claims, reply: oneshot::Sender<Result<RelayReceiverSide, Error>> },
+    Join {
+        room: String,
+        conn: ConnId,
+        person: Person,
+        outbox: Outbox,
+        reply: oneshot::Sender<Vec<Person>>,
+    },
+    Leave {
+        room: String,
+        conn: ConnId,
+    },
+    Send {
+        room: String,
+        audience: Audience,
+        text: Arc<str>,
+        reply: Option<oneshot::Sender<bool>>,
+    },
+    RelayOpen {
+        room: String,
+        from: Person,
+        to: EndpointId,
+        transfer: String,
+        name: String,
+        size: u64,
+        sha256: Option<String>,
+        reply: oneshot::Sender<Result<RelayId, Error>>,
+    },
+    RelaySender {
+        id: RelayId,
+        claims: Claims,
+        reply: oneshot::Sender<Result<(mpsc::Sender<RelayChunk>, u64), Error>>,
+    },
+    RelayReceiver {
+        id: RelayId,
+        claims: Claims,
+        reply: oneshot::Sender<Result<RelayReceiverSide, Error>>,
+    },
 }
 
 #[derive(Clone)]
@@ -125,12 +156,23 @@ impl HubHandle {
 
     pub async fn is_present(&self, room: String, nick: EndpointId) -> Result<bool, Error> {
         let (reply, r) = oneshot::channel();
-        self.tx.send(Cmd::Send { room, audience: Audience::Nick(nick), text: Arc::from(""), reply: Some(reply) }).map_err(|_| gone())?;
+        self.tx
+            .send(Cmd::Send { room, audience: Audience::Nick(nick), text: Arc::from(""), reply: Some(reply) })
+            .map_err(|_| gone())?;
         r.await.map_err(|_| gone())
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn relay_open(&self, room: String, from: Person, to: EndpointId, transfer: String, name: String, size: u64, sha256: Option<String>) -> Result<RelayId, Error> {
+    pub async fn relay_open(
+        &self,
+        room: String,
+        from: Person,
+        to: EndpointId,
+        transfer: String,
+        name: String,
+        size: u64,
+        sha256: Option<String>,
+    ) -> Result<RelayId, Error> {
         let (reply, r) = oneshot::channel();
         self.tx.send(Cmd::RelayOpen { room, from, to, transfer, name, size, sha256, reply }).map_err(|_| gone())?;
         r.await.map_err(|_| gone())?
@@ -173,7 +215,9 @@ impl Hub {
                 } else {
                     match &audience {
                         Audience::Room => self.deliver(&room, |_| true, &text, None),
-                        Audience::Pair(a, b) => self.deliver(&room, |m| &m.person.nick == a || &m.person.nick == b, &text, None),
+                        Audience::Pair(a, b) => {
+                            self.deliver(&room, |m| &m.person.nick == a || &m.person.nick == b, &text, None)
+                        }
                         Audience::Nick(n) => self.deliver(&room, |m| &m.person.nick == n, &text, None),
                     }
                 };
@@ -210,21 +254,34 @@ impl Hub {
                 self.deliver(&room, |m| m.person.nick == to, &text, None);
                 self.relays.insert(
                     id.clone(),
-                    Relay { room, from: from.nick, to, name, size, tx: Some(tx), rx: Some(rx), created: Instant::now() },
+                    Relay {
+                        room,
+                        from: from.nick,
+                        to,
+                        name,
+                        size,
+                        tx: Some(tx),
+                        rx: Some(rx),
+                        created: Instant::now(),
+                    },
                 );
                 let _ = reply.send(Ok(id));
             }
             Cmd::RelaySender { id, claims, reply } => {
                 let r = self.relay_side(&id, &claims, true).and_then(|r| {
                     let size = r.size;
-                    r.tx.take().map(|tx| (tx, size)).ok_or_else(|| Error::Conflict("the sender side is already attached".into()))
+                    r.tx.take()
+                        .map(|tx| (tx, size))
+                        .ok_or_else(|| Error::Conflict("the sender side is already attached".into()))
                 });
                 let _ = reply.send(r);
             }
             Cmd::RelayReceiver { id, claims, reply } => {
                 let r = self.relay_side(&id, &claims, false).and_then(|r| {
                     let (size, name) = (r.size, r.name.clone());
-                    r.rx.take().map(|rx| (rx, size, name)).ok_or_else(|| Error::Conflict("the receiver side is already attached".into()))
+                    r.rx.take()
+                        .map(|rx| (rx, size, name))
+                        .ok_or_else(|| Error::Conflict("the receiver side is already attached".into()))
                 });
                 let _ = reply.send(r);
             }
@@ -238,7 +295,10 @@ impl Hub {
         }
         let who = if sender { &r.from } else { &r.to };
         if who != &claims.nick {
-            return Err(Error::Forbidden(format!("this relay's {} is another participant", if sender { "sender" } else { "receiver" })));
+            return Err(Error::Forbidden(format!(
+                "this relay's {} is another participant",
+                if sender { "sender" } else { "receiver" }
+            )));
         }
         Ok(r)
     }

@@ -19,8 +19,13 @@ pub enum ClientMsg {
         #[serde(default)]
         client_id: Option<String>,
     },
-    Edit { id: MessageId, text: String },
-    Delete { id: MessageId },
+    Edit {
+        id: MessageId,
+        text: String,
+    },
+    Delete {
+        id: MessageId,
+    },
     /// Announces a finished upload (`/files/<file_id>`) to the room, or privately with `to`.
     File {
         file_id: String,
@@ -31,7 +36,11 @@ pub enum ClientMsg {
     },
     /// Peer-to-peer transfer signalling (offer, answer, ICE candidates, accept, cancel,
     /// done...): relayed as is to `to`, a participant of the same room.
-    P2p { to: EndpointId, transfer: String, signal: serde_json::Value },
+    P2p {
+        to: EndpointId,
+        transfer: String,
+        signal: serde_json::Value,
+    },
     /// Asks for a relayed transfer to `to` when the direct path failed.
     RelayOpen {
         to: EndpointId,
@@ -42,7 +51,9 @@ pub enum ClientMsg {
         sha256: Option<String>,
     },
     /// A fresh room token for this connection (same room and nick), before the old expires.
-    Auth { token: String },
+    Auth {
+        token: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -95,19 +106,58 @@ pub struct Limits {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerMsg {
-    Welcome { you: Person, room: String, participants: Vec<Person>, limits: Limits, token_exp: u64 },
+    Welcome {
+        you: Person,
+        room: String,
+        participants: Vec<Person>,
+        limits: Limits,
+        token_exp: u64,
+    },
     /// History follows the welcome in frames of at most ~32 KiB (so every proxy's frame
     /// limit holds); the last has `done: true`.
-    History { messages: Vec<ChatMessage>, done: bool },
+    History {
+        messages: Vec<ChatMessage>,
+        done: bool,
+    },
     Message(ChatMessage),
-    Edited { id: MessageId, text: String, edited_at: i64 },
-    Deleted { id: MessageId },
-    Joined { participant: Person },
-    Left { participant: Person },
-    P2p { from: Person, transfer: String, signal: serde_json::Value },
-    RelayOpen { from: Person, transfer: String, relay: String, url: String, name: String, size: u64, #[serde(skip_serializing_if = "Option::is_none")] sha256: Option<String> },
-    RelayReady { to: EndpointId, transfer: String, relay: String, url: String },
-    AuthOk { token_exp: u64 },
+    Edited {
+        id: MessageId,
+        text: String,
+        edited_at: i64,
+    },
+    Deleted {
+        id: MessageId,
+    },
+    Joined {
+        participant: Person,
+    },
+    Left {
+        participant: Person,
+    },
+    P2p {
+        from: Person,
+        transfer: String,
+        signal: serde_json::Value,
+    },
+    RelayOpen {
+        from: Person,
+        transfer: String,
+        relay: String,
+        url: String,
+        name: String,
+        size: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
+    RelayReady {
+        to: EndpointId,
+        transfer: String,
+        relay: String,
+        url: String,
+    },
+    AuthOk {
+        token_exp: u64,
+    },
     Error {
         code: u16,
         error: &'static str,

@@ -20,7 +20,11 @@ fn served_type(mime: &str) -> &str {
         || mime.starts_with("audio/")
         || mime.starts_with("video/")
         || matches!(mime, "application/pdf" | "application/zip" | "application/gzip");
-    if safe { mime } else { "application/octet-stream" }
+    if safe {
+        mime
+    } else {
+        "application/octet-stream"
+    }
 }
 
 /// Parses a single `bytes=` range against `size`: `Ok(None)` means serve the whole file.
@@ -49,7 +53,12 @@ fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Error> 
     Ok(Some(range))
 }
 
-pub async fn get(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<Response, Error> {
+pub async fn get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
     let id = FileId::parse(&id)?;
     let id_s = id.to_string();
@@ -73,7 +82,11 @@ pub async fn get(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q)
     put(header::ACCEPT_RANGES, "bytes");
     put(header::CACHE_CONTROL, "private, no-cache");
     put(header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox");
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
         return Ok((StatusCode::NOT_MODIFIED, resp_headers).into_response());
     }
     // If-Range with another validator means the client's partial copy is stale: send all.

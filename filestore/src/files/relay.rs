@@ -20,7 +20,13 @@ use std::time::Duration;
 const STALL: Duration = Duration::from_secs(60);
 
 /// PUT /files/relay/<id>: the sender's side.
-pub async fn put(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Result<Response, Error> {
+pub async fn put(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
     let id = RelayId::parse(&id)?;
     let (tx, size) = st.hub.relay_sender(id, claims).await?;
@@ -51,7 +57,12 @@ pub async fn put(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q)
 }
 
 /// GET /files/relay/<id>: the receiver's side, streamed as an attachment.
-pub async fn get(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<Response, Error> {
+pub async fn get(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
     let id = RelayId::parse(&id)?;
     let (rx, size, name) = st.hub.relay_receiver(id, claims).await?;
@@ -71,7 +82,9 @@ pub async fn get(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q)
 /// cut short, so its browser reports a failed download instead of a wrong file.
 pub type RelayChunk = Result<Bytes, ()>;
 
-fn tokio_stream_from(rx: tokio::sync::mpsc::Receiver<RelayChunk>) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+fn tokio_stream_from(
+    rx: tokio::sync::mpsc::Receiver<RelayChunk>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::unfold(rx, |mut rx| async move {
         match rx.recv().await {
             Some(Ok(b)) => Some((Ok(b), rx)),

@@ -82,8 +82,7 @@ fn upload_row(r: &Row<'_>) -> rusqlite::Result<UploadRow> {
 
 const UPLOAD_COLS: &str =
     "id, room, uploader_nick, uploader_name, name, metadata, length, offset, created_at, expires_at";
-const FILE_COLS: &str =
-    "id, room, uploader_nick, uploader_name, name, size, sha256, mime, created_at, completed_at";
+const FILE_COLS: &str = "id, room, uploader_nick, uploader_name, name, size, sha256, mime, created_at, completed_at";
 
 pub fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
     let id: String = r.get(0)?;
@@ -183,7 +182,13 @@ pub async fn set_offset(db: &Db, id: &str, offset: u64, expires_at: i64) -> Resu
 /// Turns a complete, fsynced partial file into a stored file: hard-links it to its blob
 /// (or finds identical content already stored), commits the file row and drops the upload
 /// row in one transaction, then removes the partial name.
-pub async fn finish(db: &Db, paths: Paths, up: UploadRow, sha256: String, mime: String) -> Result<(FileRow, bool), Error> {
+pub async fn finish(
+    db: &Db,
+    paths: Paths,
+    up: UploadRow,
+    sha256: String,
+    mime: String,
+) -> Result<(FileRow, bool), Error> {
     db.call(move |c| {
         let partial = paths.partial(&up.id);
         let blob = paths.blob(&sha256);
@@ -199,7 +204,18 @@ pub async fn finish(db: &Db, paths: Paths, up: UploadRow, sha256: String, mime: 
         let tx = c.transaction()?;
         tx.execute(
             &format!("INSERT INTO files ({FILE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-            params![up.id, up.room, up.uploader_nick, up.uploader_name, up.name, up.length as i64, sha256, mime, up.created_at, now],
+            params![
+                up.id,
+                up.room,
+                up.uploader_nick,
+                up.uploader_name,
+                up.name,
+                up.length as i64,
+                sha256,
+                mime,
+                up.created_at,
+                now
+            ],
         )?;
         tx.execute("DELETE FROM uploads WHERE id = ?1", [&up.id])?;
         tx.commit()?;

@@ -65,7 +65,11 @@ impl IntoResponse for TusResponse {
 }
 
 /// OPTIONS: what this server speaks (the token is still required, like everywhere).
-pub async fn options(State(st): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<TusResponse, Error> {
+pub async fn options(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<TusResponse, Error> {
     st.auth(&headers, q.as_deref())?;
     Ok(TusResponse {
         status: StatusCode::NO_CONTENT,
@@ -79,7 +83,12 @@ pub async fn options(State(st): State<AppState>, RawQuery(q): RawQuery, headers:
 }
 
 /// POST /files/: creation (and creation-with-upload when a body comes along).
-pub async fn create(State(st): State<AppState>, RawQuery(q): RawQuery, headers: HeaderMap, body: Body) -> Result<TusResponse, Error> {
+pub async fn create(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<TusResponse, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
     check_resumable(&headers)?;
     if headers.contains_key("upload-defer-length") {
@@ -87,7 +96,10 @@ pub async fn create(State(st): State<AppState>, RawQuery(q): RawQuery, headers: 
     }
     let length = num(&headers, "upload-length")?.ok_or_else(|| Error::BadRequest("Upload-Length required".into()))?;
     if length > st.config.max_file_size {
-        return Err(Error::TooLarge(format!("file of {length} bytes exceeds the limit of {} bytes", st.config.max_file_size)));
+        return Err(Error::TooLarge(format!(
+            "file of {length} bytes exceeds the limit of {} bytes",
+            st.config.max_file_size
+        )));
     }
     let raw_meta = header(&headers, "upload-metadata").unwrap_or("").to_string();
     if headers.contains_key("upload-metadata") && header(&headers, "upload-metadata").is_none() {
@@ -159,7 +171,12 @@ pub async fn create(State(st): State<AppState>, RawQuery(q): RawQuery, headers: 
 }
 
 /// HEAD /files/<id>: the stored offset, from which a client resumes.
-pub async fn head(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<TusResponse, Error> {
+pub async fn head(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<TusResponse, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
     check_resumable(&headers)?;
     let id = FileId::parse(&id)?;
@@ -230,7 +247,10 @@ pub async fn patch(
     }
     if let Some(n) = num(&headers, "content-length")? {
         if offset.saturating_add(n) > row.length {
-            return Err(Error::TooLarge(format!("body of {n} bytes at offset {offset} goes past Upload-Length {}", row.length)));
+            return Err(Error::TooLarge(format!(
+                "body of {n} bytes at offset {offset} goes past Upload-Length {}",
+                row.length
+            )));
         }
     }
     let new_offset = write(&st, &row, checksum, body, guard).await?;
@@ -244,7 +264,13 @@ pub async fn patch(
 
 /// Writes one body at the upload's offset, commits the new offset, and completes the upload
 /// when it is whole. Returns the new offset.
-async fn write(st: &AppState, row: &UploadRow, checksum: Option<Checksum>, body: Body, mut guard: UploadGuard) -> Result<u64, Error> {
+async fn write(
+    st: &AppState,
+    row: &UploadRow,
+    checksum: Option<Checksum>,
+    body: Body,
+    mut guard: UploadGuard,
+) -> Result<u64, Error> {
     let expiry = st.config.upload_expiry.as_millis() as i64;
     let chunk = Chunk {
         path: st.paths.partial(&row.id),
@@ -309,7 +335,12 @@ pub async fn complete(st: &AppState, row: UploadRow, progress: HashProgress, _gu
 }
 
 /// DELETE /files/<id>: termination. Only the uploader may remove an upload or a file.
-pub async fn delete(State(st): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Result<TusResponse, Error> {
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<TusResponse, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
     check_resumable(&headers)?;
     let id = FileId::parse(&id)?;
@@ -381,4 +412,3 @@ pub async fn recover(st: &AppState) -> Result<(), Error> {
     }
     Ok(())
 }
-

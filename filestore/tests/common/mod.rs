@@ -26,7 +26,8 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("filestore-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
+        let p = std::env::temp_dir()
+            .join(format!("filestore-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
     }
@@ -148,7 +149,12 @@ impl Server {
     pub fn stored(&self) -> (Vec<String>, Vec<String>) {
         let list = |p: &Path| -> Vec<String> {
             let mut v: Vec<String> = std::fs::read_dir(p)
-                .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().is_file()).filter_map(|e| e.file_name().into_string().ok()).collect())
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter(|e| e.path().is_file())
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .collect()
+                })
                 .unwrap_or_default();
             v.sort();
             v
@@ -209,7 +215,8 @@ impl Resp {
 /// One HTTP/1.1 request on a fresh connection.
 pub async fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);
     let mut req = Request::builder().method(method).uri(path).header("host", addr);
     for (k, v) in headers {
@@ -233,7 +240,14 @@ pub async fn create_upload(addr: &str, tok: &str, length: u64, filename: &str) -
     let meta = format!("filename {}", base64::engine::general_purpose::STANDARD.encode(filename));
     let auth = bearer(tok);
     let len = length.to_string();
-    http(addr, "POST", "/files/", &[("authorization", &auth), ("tus-resumable", "1.0.0"), ("upload-length", &len), ("upload-metadata", &meta)], vec![]).await
+    http(
+        addr,
+        "POST",
+        "/files/",
+        &[("authorization", &auth), ("tus-resumable", "1.0.0"), ("upload-length", &len), ("upload-metadata", &meta)],
+        vec![],
+    )
+    .await
 }
 
 pub async fn patch(addr: &str, tok: &str, location: &str, offset: u64, body: Vec<u8>, checksum: Option<&str>) -> Resp {
@@ -268,7 +282,8 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// GET a file streamed, returning (status, bytes, sha256).
 pub async fn download_hash(addr: &str, path: &str, tok: &str) -> (u16, u64, String) {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(conn);
     let req = Request::builder()
         .method("GET")
@@ -301,7 +316,8 @@ pub struct Chat {
 
 impl Chat {
     pub async fn connect(addr: &str, tok: &str) -> Chat {
-        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat?token={tok}")).await.expect("ws connect");
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/chat?token={tok}")).await.expect("ws connect");
         let mut welcome = next_json(&mut ws).await.expect("welcome");
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         // History follows in `history` frames; collect them into welcome["history"].

@@ -69,7 +69,10 @@ impl Focus {
             return;
         }
         tracing::warn!(%room, %error, "could not join room");
-        self.drop_room_joining(&room, StanzaError::new(Condition::ServiceUnavailable, format!("focus could not join the room: {error}")));
+        self.drop_room_joining(
+            &room,
+            StanzaError::new(Condition::ServiceUnavailable, format!("focus could not join the room: {error}")),
+        );
     }
 
     fn drop_room_joining(&mut self, room: &RoomName, error: StanzaError) {
@@ -258,7 +261,10 @@ impl Focus {
             if rejoining {
                 self.end_room(now, &name, false);
             } else {
-                self.drop_room_joining(&name, StanzaError::new(Condition::RemoteServerTimeout, "focus could not join the room in time"));
+                self.drop_room_joining(
+                    &name,
+                    StanzaError::new(Condition::RemoteServerTimeout, "focus could not join the room in time"),
+                );
             }
         }
         for name in idle {
@@ -290,7 +296,8 @@ impl Focus {
     pub fn shutdown(&mut self, now: Instant) {
         let names: Vec<RoomName> = self.rooms.keys().cloned().collect();
         for room in names {
-            let eps: Vec<EndpointId> = self.rooms.get(&room).map(|r| r.participants.keys().cloned().collect()).unwrap_or_default();
+            let eps: Vec<EndpointId> =
+                self.rooms.get(&room).map(|r| r.participants.keys().cloned().collect()).unwrap_or_default();
             for ep in eps {
                 self.drop_session(now, &room, &ep, Some(proto::session::reason::ENDED), false);
             }

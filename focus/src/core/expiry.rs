@@ -32,7 +32,12 @@ impl Focus {
         self.send_colibri(now, bridge, request, what, timeout);
     }
 
-    pub(super) fn on_expire_done(&mut self, bridge: BridgeId, request: ColibriRequest, body: Result<ResultBody, StanzaError>) {
+    pub(super) fn on_expire_done(
+        &mut self,
+        bridge: BridgeId,
+        request: ColibriRequest,
+        body: Result<ResultBody, StanzaError>,
+    ) {
         match body {
             Ok(_) => {}
             Err(e) if matches!(e.condition, Condition::ItemNotFound | Condition::BadRequest) => {
@@ -58,7 +63,8 @@ impl Focus {
         if !self.undelivered_expires.iter().any(|(b, _)| b == bridge) {
             return;
         }
-        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.undelivered_expires).into_iter().partition(|(b, _)| b == bridge);
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.undelivered_expires).into_iter().partition(|(b, _)| b == bridge);
         self.undelivered_expires = rest;
         for (_, request) in mine {
             if self.expire_hits_live_session(bridge, &request) {

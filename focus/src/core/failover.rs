@@ -83,7 +83,9 @@ impl Focus {
                 r.bridge = None;
             }
             let before = affected.len();
-            affected.extend(r.participants.values().filter(|p| p.bridge() == Some(bridge)).map(|p| (name.clone(), p.id.clone())));
+            affected.extend(
+                r.participants.values().filter(|p| p.bridge() == Some(bridge)).map(|p| (name.clone(), p.id.clone())),
+            );
             if pinned || affected.len() > before {
                 rooms.push(name.clone());
             }
@@ -146,7 +148,8 @@ impl Focus {
             if !due {
                 continue;
             }
-            let iq = self.send_colibri(now, &id, ColibriRequest::Health, Pending::Health { bridge: id.clone() }, timeout);
+            let iq =
+                self.send_colibri(now, &id, ColibriRequest::Health, Pending::Health { bridge: id.clone() }, timeout);
             if let Some(e) = self.pool.get_mut(&id) {
                 e.health_in_flight = Some(iq);
                 e.next_health = now + interval;
@@ -154,7 +157,13 @@ impl Focus {
         }
     }
 
-    pub(super) fn on_health(&mut self, now: Instant, bridge: &BridgeId, id: &str, body: Result<ResultBody, StanzaError>) {
+    pub(super) fn on_health(
+        &mut self,
+        now: Instant,
+        bridge: &BridgeId,
+        id: &str,
+        body: Result<ResultBody, StanzaError>,
+    ) {
         let Some(e) = self.pool.get_mut(bridge) else { return };
         if e.health_in_flight.as_deref() != Some(id) {
             return;
@@ -180,11 +189,19 @@ impl Focus {
                 self.counters.bridge_garbage += 1;
                 self.bridge_failed(now, bridge, "health answer unreadable");
             }
-            Err(e) => self.bridge_failed(now, bridge, &format!("health check failed: {} {}", e.condition.as_str(), e.text)),
+            Err(e) => {
+                self.bridge_failed(now, bridge, &format!("health check failed: {} {}", e.condition.as_str(), e.text))
+            }
         }
     }
 
-    pub(super) fn on_bridge_event(&mut self, now: Instant, bridge: BridgeId, id: String, event: Result<ColibriEvent, String>) {
+    pub(super) fn on_bridge_event(
+        &mut self,
+        now: Instant,
+        bridge: BridgeId,
+        id: String,
+        event: Result<ColibriEvent, String>,
+    ) {
         let from = Addr::Bridge(bridge.clone());
         let event = match event {
             Ok(ev) => ev,
@@ -204,7 +221,11 @@ impl Focus {
             }
             ColibriEvent::Offer { conference, endpoint, offer, added, removed } => {
                 let Some(room) = self.session_on(&bridge, &conference, &endpoint) else {
-                    self.reply(from, id, Err(StanzaError::new(Condition::ItemNotFound, "no such endpoint on this bridge")));
+                    self.reply(
+                        from,
+                        id,
+                        Err(StanzaError::new(Condition::ItemNotFound, "no such endpoint on this bridge")),
+                    );
                     return;
                 };
                 if let Err(why) = check_sdp(&offer) {
@@ -213,12 +234,17 @@ impl Focus {
                     return;
                 }
                 self.reply(from, id, Ok(Reply::Empty));
-                let action = if removed.is_empty() || !added.is_empty() { Action::SourceAdd } else { Action::SourceRemove };
+                let action =
+                    if removed.is_empty() || !added.is_empty() { Action::SourceAdd } else { Action::SourceRemove };
                 self.relay_offer(now, &room, &endpoint, action, offer);
             }
             ColibriEvent::EndpointConnected { conference, endpoint } => {
                 let Some(room) = self.session_on(&bridge, &conference, &endpoint) else {
-                    self.reply(from, id, Err(StanzaError::new(Condition::ItemNotFound, "no such endpoint on this bridge")));
+                    self.reply(
+                        from,
+                        id,
+                        Err(StanzaError::new(Condition::ItemNotFound, "no such endpoint on this bridge")),
+                    );
                     return;
                 };
                 self.reply(from, id, Ok(Reply::Empty));
@@ -229,7 +255,11 @@ impl Focus {
             }
             ColibriEvent::EndpointFailed { conference, endpoint, reason: why } => {
                 let Some(room) = self.session_on(&bridge, &conference, &endpoint) else {
-                    self.reply(from, id, Err(StanzaError::new(Condition::ItemNotFound, "no such endpoint on this bridge")));
+                    self.reply(
+                        from,
+                        id,
+                        Err(StanzaError::new(Condition::ItemNotFound, "no such endpoint on this bridge")),
+                    );
                     return;
                 };
                 self.reply(from, id, Ok(Reply::Empty));

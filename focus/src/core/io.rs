@@ -18,9 +18,7 @@ pub struct BridgeId(String);
 impl BridgeId {
     /// Letters, digits, `-` and `_`, at most 64 bytes (it becomes a DNS-like label).
     pub fn new(s: &str) -> Result<Self, String> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let ok = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if ok {
             Ok(BridgeId(s.to_string()))
         } else {
@@ -185,7 +183,9 @@ pub enum Output {
 pub enum Reply {
     Empty,
     /// `<conference ready="true" focusjid="focus.<domain>"/>`.
-    ConferenceReady { room: RoomName },
+    ConferenceReady {
+        room: RoomName,
+    },
     Jingle(Jingle),
 }
 

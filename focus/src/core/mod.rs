@@ -38,16 +38,41 @@ use std::time::{Duration, Instant};
 /// What one of our outstanding IQs was for.
 #[derive(Debug, Clone)]
 enum Pending {
-    Initiate { room: RoomName, ep: EndpointId, sid: String },
-    Reneg { room: RoomName, ep: EndpointId, sid: String },
-    P2pInitiate { room: RoomName, sid: String },
+    Initiate {
+        room: RoomName,
+        ep: EndpointId,
+        sid: String,
+    },
+    Reneg {
+        room: RoomName,
+        ep: EndpointId,
+        sid: String,
+    },
+    P2pInitiate {
+        room: RoomName,
+        sid: String,
+    },
     /// A `session-terminate`: its answer changes nothing.
     Terminate,
-    Allocate { room: RoomName, ep: EndpointId, sid: String, bridge: BridgeId },
-    Answer { room: RoomName, ep: EndpointId, bridge: BridgeId },
+    Allocate {
+        room: RoomName,
+        ep: EndpointId,
+        sid: String,
+        bridge: BridgeId,
+    },
+    Answer {
+        room: RoomName,
+        ep: EndpointId,
+        bridge: BridgeId,
+    },
     /// An `Expire` or `ExpireConference` (kept to be sent again if it was not delivered).
-    Expire { bridge: BridgeId, request: ColibriRequest },
-    Health { bridge: BridgeId },
+    Expire {
+        bridge: BridgeId,
+        request: ColibriRequest,
+    },
+    Health {
+        bridge: BridgeId,
+    },
 }
 
 impl Pending {
@@ -159,7 +184,14 @@ impl Focus {
         format!("{}{}", self.settings.id_prefix, self.seq)
     }
 
-    fn send_session(&mut self, now: Instant, room: &RoomName, ep: &EndpointId, jingle: Jingle, what: Pending) -> String {
+    fn send_session(
+        &mut self,
+        now: Instant,
+        room: &RoomName,
+        ep: &EndpointId,
+        jingle: Jingle,
+        what: Pending,
+    ) -> String {
         let id = self.next_id();
         let timeout = self.settings.participant_timeout;
         self.pending.insert(
@@ -170,7 +202,14 @@ impl Focus {
         id
     }
 
-    fn send_colibri(&mut self, now: Instant, bridge: &BridgeId, request: ColibriRequest, what: Pending, timeout: Duration) -> String {
+    fn send_colibri(
+        &mut self,
+        now: Instant,
+        bridge: &BridgeId,
+        request: ColibriRequest,
+        what: Pending,
+        timeout: Duration,
+    ) -> String {
         let id = self.next_id();
         self.pending.insert(id.clone(), PendingIq { to: Addr::Bridge(bridge.clone()), deadline: now + timeout, what });
         self.out.push_back(Output::Colibri { id: id.clone(), bridge: bridge.clone(), request });
@@ -224,7 +263,8 @@ impl Focus {
     /// Forgets our outstanding IQs to `bridge`; its expires are kept to be sent again when
     /// it is back.
     fn forget_pending_to_bridge(&mut self, bridge: &BridgeId) {
-        let ids: Vec<String> = self.pending.iter().filter(|(_, p)| p.what.bridge() == Some(bridge)).map(|(id, _)| id.clone()).collect();
+        let ids: Vec<String> =
+            self.pending.iter().filter(|(_, p)| p.what.bridge() == Some(bridge)).map(|(id, _)| id.clone()).collect();
         for id in ids {
             if let Some(PendingIq { what: Pending::Expire { bridge, request }, .. }) = self.pending.remove(&id) {
                 self.keep_expire(bridge, request);

@@ -40,7 +40,8 @@ impl Focus {
         if r.participants.len() != 2 || r.participants.values().any(|p| p.failed) {
             return;
         }
-        let mut pair: Vec<(Instant, EndpointId)> = r.participants.values().map(|p| (p.joined_at, p.id.clone())).collect();
+        let mut pair: Vec<(Instant, EndpointId)> =
+            r.participants.values().map(|p| (p.joined_at, p.id.clone())).collect();
         pair.sort();
         let (initiator, responder) = (pair[0].1.clone(), pair[1].1.clone());
         let sid = self.next_id();
@@ -58,7 +59,13 @@ impl Focus {
         self.counters.p2p_started += 1;
     }
 
-    pub(super) fn on_p2p_answer(&mut self, now: Instant, room: &RoomName, sid: &str, body: Result<ResultBody, StanzaError>) {
+    pub(super) fn on_p2p_answer(
+        &mut self,
+        now: Instant,
+        room: &RoomName,
+        sid: &str,
+        body: Result<ResultBody, StanzaError>,
+    ) {
         let overlap = self.settings.p2p_overlap;
         let Some(r) = self.rooms.get_mut(room) else { return };
         let Mode::P2p(p) = &mut r.mode else { return };
@@ -100,7 +107,8 @@ impl Focus {
     /// beside the bridge with three in the room. After the release no terminate is sent: the
     /// pages keep P2P media until the bridge's flows (`proto::session`, P2P step 3).
     pub(super) fn cancel_p2p_setup(&mut self, now: Instant, room: &RoomName, p: &P2p) {
-        self.pending.retain(|_, q| !matches!(&q.what, Pending::P2pInitiate { room: r, sid } if r == room && *sid == p.sid));
+        self.pending
+            .retain(|_, q| !matches!(&q.what, Pending::P2pInitiate { room: r, sid } if r == room && *sid == p.sid));
         if p.released {
             return;
         }

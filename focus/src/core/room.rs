@@ -34,7 +34,10 @@ pub struct Room {
 #[derive(Debug)]
 pub enum JoinState {
     /// Our presence was sent; conference requests wait for the self-presence.
-    Joining { deadline: Instant, waiters: Vec<(String, String)> },
+    Joining {
+        deadline: Instant,
+        waiters: Vec<(String, String)>,
+    },
     Joined,
 }
 
@@ -42,7 +45,9 @@ pub enum JoinState {
 pub enum Mode {
     /// Everyone with a session uses the bridge; `p2p_at` is when P2P starts if the room
     /// stays at two participants until then.
-    Bridge { p2p_at: Option<Instant> },
+    Bridge {
+        p2p_at: Option<Instant>,
+    },
     P2p(P2p),
 }
 
@@ -116,13 +121,26 @@ impl Participant {
 pub enum BridgeSession {
     None,
     /// `session-initiate` sent; waiting for its IQ result.
-    Initiating { sid: String },
+    Initiating {
+        sid: String,
+    },
     /// Acknowledged; waiting for the participant's `session-accept` with its offer.
-    AwaitingAccept { sid: String, deadline: Instant },
+    AwaitingAccept {
+        sid: String,
+        deadline: Instant,
+    },
     /// The offer went to `bridge`; the participant's `session-accept` IQ `accept_id` is
     /// answered when the bridge answers.
-    Allocating { sid: String, bridge: BridgeId, accept_id: String, offer: String },
-    Active { sid: String, bridge: BridgeId },
+    Allocating {
+        sid: String,
+        bridge: BridgeId,
+        accept_id: String,
+        offer: String,
+    },
+    Active {
+        sid: String,
+        bridge: BridgeId,
+    },
 }
 
 impl BridgeSession {

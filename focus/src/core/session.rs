@@ -77,7 +77,11 @@ impl Focus {
         self.counters.sessions_initiated += 1;
     }
 
-    pub(super) fn participant_mut(&mut self, room: &RoomName, ep: &EndpointId) -> Option<&mut super::room::Participant> {
+    pub(super) fn participant_mut(
+        &mut self,
+        room: &RoomName,
+        ep: &EndpointId,
+    ) -> Option<&mut super::room::Participant> {
         self.rooms.get_mut(room).and_then(|r| r.participants.get_mut(ep))
     }
 
@@ -103,11 +107,23 @@ impl Focus {
                 tracing::info!(%room, %ep, "no answer to a new session-initiate; waiting for the participant's link");
                 p.session = BridgeSession::AwaitingAccept { sid: sid.to_string(), deadline: grace };
             }
-            Err(e) => self.fail_participant(now, room, ep, &format!("session-initiate refused: {} {}", e.condition.as_str(), e.text)),
+            Err(e) => self.fail_participant(
+                now,
+                room,
+                ep,
+                &format!("session-initiate refused: {} {}", e.condition.as_str(), e.text),
+            ),
         }
     }
 
-    pub(super) fn on_session_iq(&mut self, now: Instant, room: RoomName, nick: String, id: String, jingle: Result<Jingle, String>) {
+    pub(super) fn on_session_iq(
+        &mut self,
+        now: Instant,
+        room: RoomName,
+        nick: String,
+        id: String,
+        jingle: Result<Jingle, String>,
+    ) {
         let Ok(ep) = EndpointId::new(nick.clone()) else {
             tracing::info!(%room, %nick, "session IQ from an occupant whose nick is no endpoint id; dropped");
             return;
@@ -147,7 +163,10 @@ impl Focus {
             other => self.reply(
                 from,
                 id,
-                Err(StanzaError::new(Condition::FeatureNotImplemented, format!("focus does not take {other} from participants"))),
+                Err(StanzaError::new(
+                    Condition::FeatureNotImplemented,
+                    format!("focus does not take {other} from participants"),
+                )),
             ),
         }
     }
@@ -157,15 +176,28 @@ impl Focus {
         let Some(p) = self.participant_mut(room, ep) else { return };
         let restart = matches!(&p.session, BridgeSession::Active { sid, .. } if *sid == j.sid);
         let sid = match &p.session {
-            BridgeSession::Initiating { sid } | BridgeSession::AwaitingAccept { sid, .. } if *sid == j.sid => sid.clone(),
+            BridgeSession::Initiating { sid } | BridgeSession::AwaitingAccept { sid, .. } if *sid == j.sid => {
+                sid.clone()
+            }
             // A new offer on the current session: an ICE restart (re-allocated below).
             BridgeSession::Active { sid, .. } if *sid == j.sid => sid.clone(),
             BridgeSession::Allocating { sid, .. } if *sid == j.sid => {
-                self.reply(from, id, Err(StanzaError::new(Condition::UnexpectedRequest, "an offer for this session is already being allocated")));
+                self.reply(
+                    from,
+                    id,
+                    Err(StanzaError::new(
+                        Condition::UnexpectedRequest,
+                        "an offer for this session is already being allocated",
+                    )),
+                );
                 return;
             }
             _ => {
-                self.reply(from, id, Err(StanzaError::new(Condition::ItemNotFound, format!("unknown session {:?}", j.sid))));
+                self.reply(
+                    from,
+                    id,
+                    Err(StanzaError::new(Condition::ItemNotFound, format!("unknown session {:?}", j.sid))),
+                );
                 return;
             }
         };
@@ -193,7 +225,15 @@ impl Focus {
 
     /// Sends the participant's offer to the room's bridge (chosen now if the room has
     /// none); the participant's `session-accept` IQ `accept_id` is answered later.
-    pub(super) fn allocate(&mut self, now: Instant, room: &RoomName, ep: &EndpointId, sid: String, accept_id: String, offer: String) {
+    pub(super) fn allocate(
+        &mut self,
+        now: Instant,
+        room: &RoomName,
+        ep: &EndpointId,
+        sid: String,
+        accept_id: String,
+        offer: String,
+    ) {
         let from = Addr::Occupant(room.clone(), ep.clone());
         let (Some(bridge), Ok(conference)) = (self.choose_bridge(now, room), ConferenceId::new(room.as_str())) else {
             tracing::warn!(%room, %ep, "no usable bridge; the participant gets a session when one appears");
@@ -262,7 +302,11 @@ impl Focus {
                 // The bridge could not use the participant's offer: the participant's fault.
                 p.session = BridgeSession::AwaitingAccept { sid: sid.to_string(), deadline: accept_deadline };
                 self.counters.bad_requests += 1;
-                self.reply(from, accept_id, Err(StanzaError::new(Condition::BadRequest, format!("bridge refused the offer: {}", e.text))));
+                self.reply(
+                    from,
+                    accept_id,
+                    Err(StanzaError::new(Condition::BadRequest, format!("bridge refused the offer: {}", e.text))),
+                );
             }
             Err(e) => {
                 let why = format!("allocation failed: {} {}", e.condition.as_str(), e.text);
@@ -273,7 +317,14 @@ impl Focus {
 
     /// Queues the bridge's offer for the participant (replacing an older unsent one) and
     /// sends it if no other renegotiation is waiting for the participant's answer.
-    pub(super) fn relay_offer(&mut self, now: Instant, room: &RoomName, ep: &EndpointId, action: Action, offer: String) {
+    pub(super) fn relay_offer(
+        &mut self,
+        now: Instant,
+        room: &RoomName,
+        ep: &EndpointId,
+        action: Action,
+        offer: String,
+    ) {
         let Some(p) = self.participant_mut(room, ep) else { return };
         let replaced = p.queued_offer.replace((action, offer)).is_some();
         if replaced {
@@ -364,7 +415,14 @@ impl Focus {
     /// Ends the participant's bridge session: answers a waiting `session-accept` with an
     /// error, sends `session-terminate` when `terminate` names a reason, and expires its
     /// endpoint on the bridge when `expire` (not needed when the whole conference goes).
-    pub(super) fn drop_session(&mut self, now: Instant, room: &RoomName, ep: &EndpointId, terminate: Option<&str>, expire: bool) {
+    pub(super) fn drop_session(
+        &mut self,
+        now: Instant,
+        room: &RoomName,
+        ep: &EndpointId,
+        terminate: Option<&str>,
+        expire: bool,
+    ) {
         let Some(p) = self.participant_mut(room, ep) else { return };
         let session = std::mem::replace(&mut p.session, BridgeSession::None);
         p.reneg_in_flight = None;
@@ -405,7 +463,9 @@ impl Focus {
             .values()
             .flat_map(|r| {
                 r.participants.values().filter_map(move |p| match &p.session {
-                    BridgeSession::AwaitingAccept { deadline, .. } if *deadline <= now => Some((r.name.clone(), p.id.clone())),
+                    BridgeSession::AwaitingAccept { deadline, .. } if *deadline <= now => {
+                        Some((r.name.clone(), p.id.clone()))
+                    }
                     _ => None,
                 })
             })

@@ -94,7 +94,11 @@ impl Focus {
         Stats {
             rooms: room_list.len(),
             participants: room_list.iter().map(|r| r.participants.len()).sum(),
-            bridge_sessions_active: room_list.iter().flat_map(|r| &r.participants).filter(|p| p.session == "active").count(),
+            bridge_sessions_active: room_list
+                .iter()
+                .flat_map(|r| &r.participants)
+                .filter(|p| p.session == "active")
+                .count(),
             p2p_rooms: room_list.iter().filter(|r| r.mode == "p2p").count(),
             counters: self.counters.clone(),
             room_list,

@@ -42,7 +42,9 @@ impl Sim {
         let mut health = Vec::new();
         while let Some(o) = self.focus.poll_output() {
             match o {
-                Output::Colibri { id, bridge, request: ColibriRequest::Health } if self.healthy.iter().any(|h| h == bridge.as_str()) => {
+                Output::Colibri { id, bridge, request: ColibriRequest::Health }
+                    if self.healthy.iter().any(|h| h == bridge.as_str()) =>
+                {
                     health.push((id, bridge))
                 }
                 o => self.out.push(o),
@@ -81,8 +83,16 @@ impl Sim {
 
     /// Conference request + self-presence: the room is joined.
     fn open_room(&mut self, name: &str) {
-        self.input(Input::ConferenceRequest { from: "u@meet.lan/r".into(), id: "c1".into(), room: format!("{name}@conference.meet.lan") });
-        self.input(Input::Occupant { room: room(name), nick: "focus".into(), presence: OccupantPresence { available: true, ..Default::default() } });
+        self.input(Input::ConferenceRequest {
+            from: "u@meet.lan/r".into(),
+            id: "c1".into(),
+            room: format!("{name}@conference.meet.lan"),
+        });
+        self.input(Input::Occupant {
+            room: room(name),
+            nick: "focus".into(),
+            presence: OccupantPresence { available: true, ..Default::default() },
+        });
     }
 
     fn join(&mut self, r: &str, nick: &str) {
@@ -106,7 +116,9 @@ impl Sim {
         }
     }
     fn has_session_iq(&self, nick: &str, action: Action) -> bool {
-        self.out.iter().any(|o| matches!(o, Output::SessionIq { nick: n, jingle, .. } if n.as_str() == nick && jingle.action == action))
+        self.out.iter().any(
+            |o| matches!(o, Output::SessionIq { nick: n, jingle, .. } if n.as_str() == nick && jingle.action == action),
+        )
     }
     fn colibri(&mut self, pred: impl Fn(&BridgeId, &ColibriRequest) -> bool) -> (String, BridgeId, ColibriRequest) {
         let i = self
@@ -146,7 +158,8 @@ impl Sim {
         let accept = Jingle::new(Action::SessionAccept, j.sid.clone()).with_sdp(SdpType::Offer, OFFER);
         let accept_id = format!("acc-{nick}-{}", j.sid);
         self.input(Input::SessionIq { room: room(r), nick: nick.into(), id: accept_id.clone(), jingle: Ok(accept) });
-        let (cid, bridge, _) = self.colibri(|_, rq| matches!(rq, ColibriRequest::Allocate { endpoint, .. } if endpoint.as_str() == nick));
+        let (cid, bridge, _) =
+            self.colibri(|_, rq| matches!(rq, ColibriRequest::Allocate { endpoint, .. } if endpoint.as_str() == nick));
         self.ack_bridge(&bridge, &cid, ResultBody::Colibri(ColibriResponse::Allocated { answer: ANSWER.into() }));
         match self.reply_to(&accept_id) {
             Ok(Reply::Jingle(a)) => assert_eq!(a.sdp(SdpType::Answer).unwrap(), ANSWER),
@@ -165,7 +178,14 @@ impl Sim {
         self.input(Input::BridgeEvent { bridge: bridge.clone(), id: "f1".into(), event: Ok(event) });
     }
 
-    fn offer_event(&mut self, bridge: &BridgeId, r: &str, nick: &str, added: &[&str], removed: &[&str]) -> Result<Reply, StanzaError> {
+    fn offer_event(
+        &mut self,
+        bridge: &BridgeId,
+        r: &str,
+        nick: &str,
+        added: &[&str],
+        removed: &[&str],
+    ) -> Result<Reply, StanzaError> {
         let id = format!("ev{}", self.out.len() + 1000);
         let event = ColibriEvent::Offer {
             conference: proto::ConferenceId::new(r).unwrap(),
@@ -194,9 +214,17 @@ impl Sim {
 #[test]
 fn conference_request_joins_the_room_and_answers_ready_after_self_presence() {
     let mut s = Sim::new();
-    s.input(Input::ConferenceRequest { from: "u@meet.lan/r".into(), id: "c1".into(), room: "Standup@conference.meet.lan".into() });
+    s.input(Input::ConferenceRequest {
+        from: "u@meet.lan/r".into(),
+        id: "c1".into(),
+        room: "Standup@conference.meet.lan".into(),
+    });
     assert_eq!(s.take(), vec![Output::JoinRoom(room("standup"))], "joins first, answers later");
-    s.input(Input::Occupant { room: room("standup"), nick: "focus".into(), presence: OccupantPresence { available: true, ..Default::default() } });
+    s.input(Input::Occupant {
+        room: room("standup"),
+        nick: "focus".into(),
+        presence: OccupantPresence { available: true, ..Default::default() },
+    });
     assert_eq!(s.reply_to("c1"), Ok(Reply::ConferenceReady { room: room("standup") }));
     s.input(Input::ConferenceRequest { from: "v@meet.lan/r".into(), id: "c2".into(), room: "standup".into() });
     assert_eq!(s.reply_to("c2"), Ok(Reply::ConferenceReady { room: room("standup") }), "already joined: at once");
@@ -317,7 +345,11 @@ fn bridge_refusing_the_offer_is_the_participants_error_not_a_bridge_failure() {
     let accept = Jingle::new(Action::SessionAccept, j.sid.clone()).with_sdp(SdpType::Offer, OFFER);
     s.input(Input::SessionIq { room: room("r1"), nick: "aaaa1111".into(), id: "a1".into(), jingle: Ok(accept) });
     let (cid, b, _) = s.colibri(|_, r| matches!(r, ColibriRequest::Allocate { .. }));
-    s.input(Input::IqError { id: cid, from: Addr::Bridge(b.clone()), error: StanzaError::new(Condition::BadRequest, "no DTLS fingerprint") });
+    s.input(Input::IqError {
+        id: cid,
+        from: Addr::Bridge(b.clone()),
+        error: StanzaError::new(Condition::BadRequest, "no DTLS fingerprint"),
+    });
     let e = s.reply_to("a1").unwrap_err();
     assert_eq!(e.condition, Condition::BadRequest);
     assert!(e.text.contains("fingerprint"));
@@ -372,10 +404,16 @@ fn bridge_offers_are_relayed_as_source_add_and_remove_and_answers_go_back() {
     assert_eq!(j.sid, sid);
     assert_eq!(j.sdp(SdpType::Offer).unwrap(), OFFER);
     let ans = Jingle::new(Action::SourceAdd, sid.clone()).with_sdp(SdpType::Answer, ANSWER);
-    s.input(Input::IqResult { id: iq, from: Addr::Occupant(room("r1"), ep("aaaa1111")), body: ResultBody::Jingle(ans) });
+    s.input(Input::IqResult {
+        id: iq,
+        from: Addr::Occupant(room("r1"), ep("aaaa1111")),
+        body: ResultBody::Jingle(ans),
+    });
     let (_, to, rq) = s.colibri(|_, r| matches!(r, ColibriRequest::Answer { .. }));
     assert_eq!(to, b);
-    assert!(matches!(rq, ColibriRequest::Answer { answer, endpoint, .. } if answer == ANSWER && endpoint == ep("aaaa1111")));
+    assert!(
+        matches!(rq, ColibriRequest::Answer { answer, endpoint, .. } if answer == ANSWER && endpoint == ep("aaaa1111"))
+    );
     s.offer_event(&b, "r1", "aaaa1111", &[], &["bbbb2222"]).unwrap();
     s.session_iq("aaaa1111", Action::SourceRemove);
 }
@@ -394,7 +432,11 @@ fn renegotiations_are_sent_one_at_a_time_and_the_newest_offer_wins() {
     let (iq, _) = s.session_iq("aaaa1111", Action::SourceAdd);
     assert!(!s.has_session_iq("aaaa1111", Action::SourceAdd), "one in flight only");
     let ans = Jingle::new(Action::SourceAdd, sid.clone()).with_sdp(SdpType::Answer, ANSWER);
-    s.input(Input::IqResult { id: iq, from: Addr::Occupant(room("r1"), ep("aaaa1111")), body: ResultBody::Jingle(ans) });
+    s.input(Input::IqResult {
+        id: iq,
+        from: Addr::Occupant(room("r1"), ep("aaaa1111")),
+        body: ResultBody::Jingle(ans),
+    });
     s.session_iq("aaaa1111", Action::SourceAdd);
     assert!(!s.has_session_iq("aaaa1111", Action::SourceAdd), "19 waiting offers became one");
     assert_eq!(s.focus.stats(s.now).counters.offers_coalesced, 18);
@@ -413,7 +455,11 @@ fn unparsable_answer_fails_only_that_participant() {
     s.connect("r1", "cccc3333");
     s.offer_event(&b, "r1", "aaaa1111", &["bbbb2222"], &[]).unwrap();
     let (iq, _) = s.session_iq("aaaa1111", Action::SourceAdd);
-    s.input(Input::IqResult { id: iq, from: Addr::Occupant(room("r1"), ep("aaaa1111")), body: ResultBody::Unparsable("bad".into()) });
+    s.input(Input::IqResult {
+        id: iq,
+        from: Addr::Occupant(room("r1"), ep("aaaa1111")),
+        body: ResultBody::Unparsable("bad".into()),
+    });
     let (_, t) = s.session_iq("aaaa1111", Action::SessionTerminate);
     assert_eq!(t.reason.as_deref(), Some(reason::FAILED));
     s.colibri(|_, r| matches!(r, ColibriRequest::Expire { endpoint, .. } if endpoint == &ep("aaaa1111")));
@@ -473,7 +519,10 @@ fn leaving_expires_the_endpoint_and_the_last_leave_ends_the_conference() {
     s.notifications();
     s.leave("r1", "cccc3333");
     s.colibri(|_, r| matches!(r, ColibriRequest::Expire { endpoint, .. } if endpoint == &ep("cccc3333")));
-    assert_eq!(s.notifications(), vec![Notification::ParticipantLeft { room: room("r1"), participant: ep("cccc3333") }]);
+    assert_eq!(
+        s.notifications(),
+        vec![Notification::ParticipantLeft { room: room("r1"), participant: ep("cccc3333") }]
+    );
     s.leave("r1", "aaaa1111");
     s.take();
     s.leave("r1", "bbbb2222");
@@ -527,7 +576,11 @@ fn notifications_follow_the_room_lifecycle() {
         s.notifications(),
         vec![
             Notification::RoomCreated { room: room("r1") },
-            Notification::ParticipantJoined { room: room("r1"), participant: ep("aaaa1111"), display_name: "Name aaaa1111".into() }
+            Notification::ParticipantJoined {
+                room: room("r1"),
+                participant: ep("aaaa1111"),
+                display_name: "Name aaaa1111".into()
+            }
         ]
     );
     let json = serde_json::to_value(Notification::RoomEnded { room: room("r1") }).unwrap();
@@ -641,9 +694,17 @@ fn failover_when_a_colibri_request_fails() {
     s.offer_event(&b, "r1", "aaaa1111", &["bbbb2222"], &[]).unwrap();
     let (iq, j) = s.session_iq("aaaa1111", Action::SourceAdd);
     let ans = Jingle::new(Action::SourceAdd, j.sid).with_sdp(SdpType::Answer, ANSWER);
-    s.input(Input::IqResult { id: iq, from: Addr::Occupant(room("r1"), ep("aaaa1111")), body: ResultBody::Jingle(ans) });
+    s.input(Input::IqResult {
+        id: iq,
+        from: Addr::Occupant(room("r1"), ep("aaaa1111")),
+        body: ResultBody::Jingle(ans),
+    });
     let (cid, _, _) = s.colibri(|_, r| matches!(r, ColibriRequest::Answer { .. }));
-    s.input(Input::IqError { id: cid, from: Addr::Bridge(b.clone()), error: StanzaError::new(Condition::InternalServerError, "boom") });
+    s.input(Input::IqError {
+        id: cid,
+        from: Addr::Bridge(b.clone()),
+        error: StanzaError::new(Condition::InternalServerError, "boom"),
+    });
     assert_moved(&mut s, &b, "jvb-b");
 }
 
@@ -672,8 +733,14 @@ fn no_bridge_then_a_bridge_appears() {
 fn garbage_from_a_bridge_outside_answers_is_refused_without_harm() {
     let mut s = Sim::new();
     s.bridge("jvb-a", 0.1);
-    s.input(Input::Bridge { bridge: "bad bridge".into(), presence: BridgePresence::Available(Ok(BridgeStats::default())) });
-    s.input(Input::Bridge { bridge: "jvb-c".into(), presence: BridgePresence::Available(Err("expected value".into())) });
+    s.input(Input::Bridge {
+        bridge: "bad bridge".into(),
+        presence: BridgePresence::Available(Ok(BridgeStats::default())),
+    });
+    s.input(Input::Bridge {
+        bridge: "jvb-c".into(),
+        presence: BridgePresence::Available(Err("expected value".into())),
+    });
     assert_eq!(s.focus.pool.ids(), vec![br("jvb-a")]);
     s.input(Input::BridgeEvent { bridge: br("jvb-a"), id: "e1".into(), event: Err("unknown op".into()) });
     assert_eq!(s.reply_to("e1").unwrap_err().condition, Condition::BadRequest);
@@ -684,7 +751,11 @@ fn garbage_from_a_bridge_outside_answers_is_refused_without_harm() {
     s.open_room("r1");
     s.join("r1", "aaaa1111");
     let (iq, _) = s.session_iq("aaaa1111", Action::SessionInitiate);
-    s.input(Input::IqError { id: iq.clone(), from: Addr::Bridge(br("jvb-a")), error: StanzaError::new(Condition::Other, "spoof") });
+    s.input(Input::IqError {
+        id: iq.clone(),
+        from: Addr::Bridge(br("jvb-a")),
+        error: StanzaError::new(Condition::Other, "spoof"),
+    });
     assert_eq!(s.focus.stats(s.now).counters.participant_failures, 0, "spoofed answer ignored");
     s.ack_participant("r1", "aaaa1111", &iq);
 }
@@ -852,7 +923,11 @@ fn burst_of_fifty_joins_sends_each_participant_at_most_one_renegotiation_at_a_ti
             }
         }
     }
-    let sent = s.out.iter().filter(|o| matches!(o, Output::SessionIq { jingle, .. } if jingle.action == Action::SourceAdd)).count();
+    let sent = s
+        .out
+        .iter()
+        .filter(|o| matches!(o, Output::SessionIq { jingle, .. } if jingle.action == Action::SourceAdd))
+        .count();
     assert_eq!(sent, 50, "2450 bridge offers became 50 source-adds in flight");
 }
 
@@ -873,9 +948,15 @@ fn reconnect_forgets_participants_that_left_while_the_bus_was_down() {
     // signal announces who is there now, then our self-presence
     s.join("r1", "aaaa1111");
     s.join("r1", "cccc3333");
-    s.input(Input::Occupant { room: room("r1"), nick: "focus".into(), presence: OccupantPresence { available: true, ..Default::default() } });
+    s.input(Input::Occupant {
+        room: room("r1"),
+        nick: "focus".into(),
+        presence: OccupantPresence { available: true, ..Default::default() },
+    });
     s.colibri(|_, r| matches!(r, ColibriRequest::Expire { endpoint, .. } if endpoint == &ep("bbbb2222")));
-    assert!(s.notifications().contains(&Notification::ParticipantLeft { room: room("r1"), participant: ep("bbbb2222") }));
+    assert!(s
+        .notifications()
+        .contains(&Notification::ParticipantLeft { room: room("r1"), participant: ep("bbbb2222") }));
     let st = s.focus.stats(s.now);
     assert_eq!((st.participants, st.bridge_sessions_active), (2, 2), "the others keep their sessions");
 }
@@ -974,7 +1055,12 @@ fn new_offer_on_an_active_session_is_an_ice_restart_on_the_same_bridge() {
     s.offer_event(&b, "r1", "bbbb2222", &["cccc3333"], &[]).unwrap();
     let (_, add) = s.session_iq("bbbb2222", Action::SourceAdd);
     let restart = Jingle::new(Action::SessionAccept, add.sid.clone()).with_sdp(SdpType::Offer, OFFER);
-    s.input(Input::SessionIq { room: room("r1"), nick: "bbbb2222".into(), id: "restart1".into(), jingle: Ok(restart.clone()) });
+    s.input(Input::SessionIq {
+        room: room("r1"),
+        nick: "bbbb2222".into(),
+        id: "restart1".into(),
+        jingle: Ok(restart.clone()),
+    });
     let (cid, to, rq) = s.colibri(|_, rq| matches!(rq, ColibriRequest::Allocate { .. }));
     assert_eq!(to, b, "re-allocated on the same bridge (replaces the endpoint there)");
     assert!(matches!(rq, ColibriRequest::Allocate { endpoint, .. } if endpoint == ep("bbbb2222")));
@@ -983,7 +1069,9 @@ fn new_offer_on_an_active_session_is_an_ice_restart_on_the_same_bridge() {
     assert_eq!(s.reply_to("restart2").map_err(|e| e.condition), Err(Condition::UnexpectedRequest));
     s.ack_bridge(&b, &cid, ResultBody::Colibri(ColibriResponse::Allocated { answer: ANSWER.into() }));
     match s.reply_to("restart1") {
-        Ok(Reply::Jingle(a)) => assert_eq!((a.sid.as_str(), a.sdp(SdpType::Answer).unwrap()), (add.sid.as_str(), ANSWER)),
+        Ok(Reply::Jingle(a)) => {
+            assert_eq!((a.sid.as_str(), a.sdp(SdpType::Answer).unwrap()), (add.sid.as_str(), ANSWER))
+        }
         other => panic!("restart not answered with the bridge's answer: {other:?}"),
     }
     assert!(!s.has_session_iq("bbbb2222", Action::SessionTerminate), "no terminate, no new session");
@@ -1045,12 +1133,24 @@ fn after_a_resync_endpoints_of_departed_participants_are_expired_when_the_bridge
     s.take();
     // the pages rejoin with new nicks; only one made it before our self-presence
     s.join("r1", "dddd4444");
-    s.input(Input::Occupant { room: room("r1"), nick: "focus".into(), presence: OccupantPresence { available: true, ..Default::default() } });
+    s.input(Input::Occupant {
+        room: room("r1"),
+        nick: "focus".into(),
+        presence: OccupantPresence { available: true, ..Default::default() },
+    });
     let mut gone = Vec::new();
-    while let Some(i) = s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. }, .. })) {
-        let Output::Colibri { id, request: ColibriRequest::Expire { endpoint, .. }, .. } = s.out.remove(i) else { unreachable!() };
+    while let Some(i) =
+        s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. }, .. }))
+    {
+        let Output::Colibri { id, request: ColibriRequest::Expire { endpoint, .. }, .. } = s.out.remove(i) else {
+            unreachable!()
+        };
         // the bridge is not on the bus yet: signal bounces the IQ
-        s.input(Input::IqError { id, from: Addr::Bridge(b.clone()), error: StanzaError::new(Condition::ServiceUnavailable, "no such component") });
+        s.input(Input::IqError {
+            id,
+            from: Addr::Bridge(b.clone()),
+            error: StanzaError::new(Condition::ServiceUnavailable, "no such component"),
+        });
         gone.push(endpoint.to_string());
     }
     gone.sort();
@@ -1062,7 +1162,12 @@ fn after_a_resync_endpoints_of_departed_participants_are_expired_when_the_bridge
     // the bridge is back on the bus and announces itself
     s.bridge("jvb-a", 0.1);
     let mut again = Vec::new();
-    while let Some(i) = s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. } | ColibriRequest::ExpireConference { .. }, .. })) {
+    while let Some(i) = s.out.iter().position(|o| {
+        matches!(
+            o,
+            Output::Colibri { request: ColibriRequest::Expire { .. } | ColibriRequest::ExpireConference { .. }, .. }
+        )
+    }) {
         let Output::Colibri { id, request, .. } = s.out.remove(i) else { unreachable!() };
         match request {
             ColibriRequest::Expire { endpoint, .. } => again.push(endpoint.to_string()),
@@ -1073,7 +1178,11 @@ fn after_a_resync_endpoints_of_departed_participants_are_expired_when_the_bridge
     again.sort();
     assert_eq!(again, ["aaaa1111", "bbbb2222", "cccc3333"], "the endpoints from before the restart are expired");
     s.bridge("jvb-a", 0.1);
-    assert!(s.out.iter().all(|o| !matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. }, .. })), "delivered once: {:?}", s.out);
+    assert!(
+        s.out.iter().all(|o| !matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. }, .. })),
+        "delivered once: {:?}",
+        s.out
+    );
     assert_eq!(s.focus.stats(s.now).bridge_sessions_active, 2);
 }
 
@@ -1095,7 +1204,12 @@ fn bridge_cut_off_from_the_bus_gets_the_expires_of_what_moved_off_it_when_it_is_
     // jvb-a is back (it never stopped forwarding): it must drop what moved away
     s.bridge("jvb-a", 0.1);
     let mut expired = Vec::new();
-    while let Some(i) = s.out.iter().position(|o| matches!(o, Output::Colibri { request: ColibriRequest::Expire { .. } | ColibriRequest::ExpireConference { .. }, .. })) {
+    while let Some(i) = s.out.iter().position(|o| {
+        matches!(
+            o,
+            Output::Colibri { request: ColibriRequest::Expire { .. } | ColibriRequest::ExpireConference { .. }, .. }
+        )
+    }) {
         let Output::Colibri { id, bridge, request } = s.out.remove(i) else { unreachable!() };
         assert_eq!(bridge, b);
         expired.push(match request {

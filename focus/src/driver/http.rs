@@ -77,14 +77,24 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     gauge("bridge_sessions_active", "participants with an active bridge session", st.bridge_sessions_active as f64);
     gauge("p2p_rooms", "rooms in P2P mode", st.p2p_rooms as f64);
     gauge("bridges", "bridges in the pool", st.bridges.len() as f64);
-    gauge("bridges_usable", "bridges that may take new conferences", st.bridges.iter().filter(|b| !b.failed && !b.draining).count() as f64);
+    gauge(
+        "bridges_usable",
+        "bridges that may take new conferences",
+        st.bridges.iter().filter(|b| !b.failed && !b.draining).count() as f64,
+    );
     if let Ok(serde_json::Value::Object(counters)) = serde_json::to_value(&st.counters) {
         for (k, v) in counters {
             let _ = writeln!(out, "# TYPE focus_{k}_total counter\nfocus_{k}_total {}", v.as_u64().unwrap_or(0));
         }
     }
-    for (k, c) in [("delivered", &s.webhooks.delivered), ("failed", &s.webhooks.failed), ("dropped", &s.webhooks.dropped)] {
-        let _ = writeln!(out, "# TYPE focus_webhooks_{k}_total counter\nfocus_webhooks_{k}_total {}", c.load(Ordering::Relaxed));
+    for (k, c) in
+        [("delivered", &s.webhooks.delivered), ("failed", &s.webhooks.failed), ("dropped", &s.webhooks.dropped)]
+    {
+        let _ = writeln!(
+            out,
+            "# TYPE focus_webhooks_{k}_total counter\nfocus_webhooks_{k}_total {}",
+            c.load(Ordering::Relaxed)
+        );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -4,8 +4,10 @@
 //! Anything unreadable becomes either an input that says so (the core decides whose fault
 //! it is) or an immediate IQ error; it never panics and never reaches the core as a guess.
 
-use crate::core::{Addr, BridgeId, BridgePresence, Condition, Input, Jingle, OccupantPresence, Output, Reply, ResultBody, StanzaError};
 use crate::core::Description;
+use crate::core::{
+    Addr, BridgeId, BridgePresence, Condition, Input, Jingle, OccupantPresence, Output, Reply, ResultBody, StanzaError,
+};
 use proto::bus::{iq_error, ErrorCondition, NS_STANZAS};
 use proto::colibri::{BridgeStats, ColibriEvent, ColibriResponse};
 use proto::ns;
@@ -118,16 +120,19 @@ fn incoming_iq(j: &Jids, el: &Element) -> Incoming {
                     Ok(jg) => ResultBody::Jingle(jg),
                     Err(e) => ResultBody::Unparsable(e),
                 },
-                Some(c) if c.is("colibri", ns::COLIBRI) => match serde_json::from_str::<ColibriResponse>(&c.text_content()) {
-                    Ok(r) => ResultBody::Colibri(r),
-                    Err(e) => ResultBody::Unparsable(format!("colibri JSON: {e}")),
-                },
+                Some(c) if c.is("colibri", ns::COLIBRI) => {
+                    match serde_json::from_str::<ColibriResponse>(&c.text_content()) {
+                        Ok(r) => ResultBody::Colibri(r),
+                        Err(e) => ResultBody::Unparsable(format!("colibri JSON: {e}")),
+                    }
+                }
                 Some(c) => ResultBody::Unparsable(format!("unexpected <{} xmlns={:?}>", c.name(), c.ns())),
             };
             Incoming::Input(Input::IqResult { id, from: j.parse_addr(from), body })
         }
         Some("error") => {
-            let (condition, text) = proto::bus::stanza_error(el).unwrap_or_else(|| ("undefined-condition".into(), None));
+            let (condition, text) =
+                proto::bus::stanza_error(el).unwrap_or_else(|| ("undefined-condition".into(), None));
             let error = StanzaError { condition: Condition::parse(&condition), text: text.unwrap_or(condition) };
             Incoming::Input(Input::IqError { id, from: j.parse_addr(from), error })
         }
@@ -149,16 +154,25 @@ fn incoming_iq(j: &Jids, el: &Element) -> Incoming {
                     (Some(room), Some(nick)) => {
                         Incoming::Input(Input::SessionIq { room, nick: nick.to_string(), id, jingle: parse_jingle(q) })
                     }
-                    _ => Incoming::Answer(iq_error(el, ErrorCondition::ItemNotFound, Some("session IQs come from room occupants"))),
+                    _ => Incoming::Answer(iq_error(
+                        el,
+                        ErrorCondition::ItemNotFound,
+                        Some("session IQs come from room occupants"),
+                    )),
                 };
             }
             if q.is("colibri", ns::COLIBRI) {
                 return match j.parse_addr(from) {
                     Addr::Bridge(bridge) => {
-                        let event = serde_json::from_str::<ColibriEvent>(&q.text_content()).map_err(|e| format!("colibri JSON: {e}"));
+                        let event = serde_json::from_str::<ColibriEvent>(&q.text_content())
+                            .map_err(|e| format!("colibri JSON: {e}"));
                         Incoming::Input(Input::BridgeEvent { bridge, id, event })
                     }
-                    _ => Incoming::Answer(iq_error(el, ErrorCondition::Forbidden, Some("colibri events come from bridges"))),
+                    _ => Incoming::Answer(iq_error(
+                        el,
+                        ErrorCondition::Forbidden,
+                        Some("colibri events come from bridges"),
+                    )),
                 };
             }
             if q.is("ping", "urn:xmpp:ping") {
@@ -220,7 +234,11 @@ fn parse_stats(el: &Element) -> Result<BridgeStats, String> {
 
 /// Reads a `<jingle/>` element (`proto::session`).
 pub fn parse_jingle(e: &Element) -> Result<Jingle, String> {
-    let action: Action = e.get_attr("action").ok_or("jingle without action")?.parse().map_err(|e: proto::session::UnknownValue| e.to_string())?;
+    let action: Action = e
+        .get_attr("action")
+        .ok_or("jingle without action")?
+        .parse()
+        .map_err(|e: proto::session::UnknownValue| e.to_string())?;
     let sid = e.get_attr("sid").filter(|s| !s.is_empty() && s.len() <= 128).ok_or("jingle without a usable sid")?;
     let mut j = Jingle::new(action, sid);
     if let Some(t) = e.get_attr("transport") {
@@ -235,11 +253,16 @@ pub fn parse_jingle(e: &Element) -> Result<Jingle, String> {
     };
     j.reason = e.get_attr("reason").map(str::to_string);
     if let Some(d) = e.get_child("description", ns::SDP) {
-        let kind: SdpType = d.get_attr("type").ok_or("description without type")?.parse().map_err(|e: proto::session::UnknownValue| e.to_string())?;
+        let kind: SdpType = d
+            .get_attr("type")
+            .ok_or("description without type")?
+            .parse()
+            .map_err(|e: proto::session::UnknownValue| e.to_string())?;
         // Plain or `encoding="deflate"` (proto::sdp_encoding); bad or oversized compressed
         // SDP is this participant's bad-request, never a large allocation.
-        let sdp = proto::sdp_encoding::decode(d.get_attr("encoding"), &d.text_content(), proto::sdp_encoding::MAX_SDP_BYTES)
-            .map_err(|e| e.to_string())?;
+        let sdp =
+            proto::sdp_encoding::decode(d.get_attr("encoding"), &d.text_content(), proto::sdp_encoding::MAX_SDP_BYTES)
+                .map_err(|e| e.to_string())?;
         j.description = Some(Description { kind, sdp });
     }
     Ok(j)
@@ -274,7 +297,9 @@ pub fn jingle_element(j: &Jingle) -> Element {
 
 /// The stanza for one core output (`Notify` is not a stanza: `None`).
 pub fn outgoing(j: &Jids, o: &Output) -> Option<Element> {
-    let iq = |ty: &str, id: &str, to: &str| Element::new("iq", NS_CLIENT).attr("type", ty).attr("id", id).attr("to", to).attr("from", &j.me);
+    let iq = |ty: &str, id: &str, to: &str| {
+        Element::new("iq", NS_CLIENT).attr("type", ty).attr("id", id).attr("to", to).attr("from", &j.me)
+    };
     Some(match o {
         Output::JoinRoom(room) => Element::new("presence", NS_CLIENT)
             .attr("to", j.occupant(room, crate::core::FOCUS_NICK))
@@ -284,7 +309,9 @@ pub fn outgoing(j: &Jids, o: &Output) -> Option<Element> {
             .attr("to", j.occupant(room, crate::core::FOCUS_NICK))
             .attr("from", &j.me)
             .attr("type", "unavailable"),
-        Output::SessionIq { id, room, nick, jingle } => iq("set", id, &j.occupant(room, nick.as_str())).child(jingle_element(jingle)),
+        Output::SessionIq { id, room, nick, jingle } => {
+            iq("set", id, &j.occupant(room, nick.as_str())).child(jingle_element(jingle))
+        }
         Output::Colibri { id, bridge, request } => {
             let json = serde_json::to_string(request).expect("Colibri requests are plain data and always serialize");
             iq("set", id, &j.bridge(bridge)).child(Element::new("colibri", ns::COLIBRI).text(json))
@@ -339,7 +366,9 @@ mod tests {
     fn conference_request_and_session_iqs_become_inputs() {
         let j = Jids::new("meet.lan");
         let el = parse("<iq xmlns='jabber:client' type='set' id='1' from='a@meet.lan/x' to='focus.meet.lan'><conference xmlns='http://jitsi.org/protocol/focus' room='r1@conference.meet.lan' machine-uid='m'/></iq>");
-        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::ConferenceRequest { room, .. }) if room == "r1@conference.meet.lan"));
+        assert!(
+            matches!(incoming(&j, &el), Incoming::Input(Input::ConferenceRequest { room, .. }) if room == "r1@conference.meet.lan")
+        );
         let el = parse("<iq xmlns='jabber:client' type='set' id='2' from='r1@conference.meet.lan/abcd1234'><jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s1'><description xmlns='urn:meet-lan:sdp:0' type='offer'>v=0&#13;\nm=audio 9 RTP/AVP 0&#13;\n</description></jingle></iq>");
         match incoming(&j, &el) {
             Incoming::Input(Input::SessionIq { room, nick, jingle: Ok(jg), .. }) => {
@@ -364,18 +393,30 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let el = parse("<presence xmlns='jabber:client' from='bridges@internal.meet.lan/jvb-1'><stats xmlns='urn:meet-lan:bridge-stats:0'>{\"stress\":0.5,\"conferences\":1,\"endpoints\":2,\"packet_rate_in\":0,\"packet_rate_out\":0,\"bitrate_in_kbps\":0,\"bitrate_out_kbps\":0,\"draining\":false,\"version\":\"x\"}</stats></presence>");
-        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::Bridge { presence: BridgePresence::Available(Ok(s)), .. }) if s.stress == 0.5));
+        assert!(
+            matches!(incoming(&j, &el), Incoming::Input(Input::Bridge { presence: BridgePresence::Available(Ok(s)), .. }) if s.stress == 0.5)
+        );
         let el = parse("<iq xmlns='jabber:client' type='result' id='f1' from='jvb-1.meet.lan'><colibri xmlns='urn:meet-lan:colibri:0'>not json</colibri></iq>");
-        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::IqResult { from: Addr::Bridge(_), body: ResultBody::Unparsable(_), .. })));
+        assert!(matches!(
+            incoming(&j, &el),
+            Incoming::Input(Input::IqResult { from: Addr::Bridge(_), body: ResultBody::Unparsable(_), .. })
+        ));
         let el = parse("<iq xmlns='jabber:client' type='error' id='f2' from='jvb-1.meet.lan'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>draining</text></error></iq>");
-        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::IqError { error, .. }) if error.condition == Condition::ServiceUnavailable && error.text == "draining"));
+        assert!(
+            matches!(incoming(&j, &el), Incoming::Input(Input::IqError { error, .. }) if error.condition == Condition::ServiceUnavailable && error.text == "draining")
+        );
     }
 
     #[test]
     fn outputs_round_trip_through_the_parser() {
         let j = Jids::new("meet.lan");
         let jg = Jingle::new(Action::SourceAdd, "s9").with_sdp(SdpType::Offer, "v=0\r\nm=video 9 RTP/AVP 96\r\n");
-        let o = Output::SessionIq { id: "f7".into(), room: RoomName::new("r1").unwrap(), nick: EndpointId::new("abcd1234").unwrap(), jingle: jg.clone() };
+        let o = Output::SessionIq {
+            id: "f7".into(),
+            room: RoomName::new("r1").unwrap(),
+            nick: EndpointId::new("abcd1234").unwrap(),
+            jingle: jg.clone(),
+        };
         let el = outgoing(&j, &o).unwrap();
         assert_eq!(el.get_attr("to"), Some("r1@conference.meet.lan/abcd1234"));
         let back = parse(&el.to_stanza_string());
@@ -393,20 +434,38 @@ mod tests {
     fn compressed_descriptions_are_decoded_and_bad_ones_are_bad_requests() {
         let j = Jids::new("meet.lan");
         let sdp = "v=0\r\nm=audio 9 RTP/AVP 0\r\n";
-        let el = session_accept_with(&format!("<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='deflate'>{}</description>", proto::sdp_encoding::encode_deflate(sdp)));
-        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Ok(jg), .. }) if jg.sdp(SdpType::Offer) == Ok(sdp)));
+        let el = session_accept_with(&format!(
+            "<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='deflate'>{}</description>",
+            proto::sdp_encoding::encode_deflate(sdp)
+        ));
+        assert!(
+            matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Ok(jg), .. }) if jg.sdp(SdpType::Offer) == Ok(sdp))
+        );
         // A bomb: 64 MiB of zeros, ~64 KB compressed.
         let bomb = {
             use std::io::Write;
             let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
             enc.write_all(&vec![0u8; 64 << 20]).expect("writing into a Vec");
-            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, enc.finish().expect("finishing into a Vec"))
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                enc.finish().expect("finishing into a Vec"),
+            )
         };
         for bad in ["not base64!", "AAAA", bomb.as_str()] {
-            let el = session_accept_with(&format!("<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='deflate'>{bad}</description>"));
-            assert!(matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Err(_), .. })), "{}", &bad[..bad.len().min(20)]);
+            let el = session_accept_with(&format!(
+                "<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='deflate'>{bad}</description>"
+            ));
+            assert!(
+                matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Err(_), .. })),
+                "{}",
+                &bad[..bad.len().min(20)]
+            );
         }
-        let el = session_accept_with("<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='brotli'>x</description>");
-        assert!(matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Err(e), .. }) if e.contains("brotli")));
+        let el = session_accept_with(
+            "<description xmlns='urn:meet-lan:sdp:0' type='offer' encoding='brotli'>x</description>",
+        );
+        assert!(
+            matches!(incoming(&j, &el), Incoming::Input(Input::SessionIq { jingle: Err(e), .. }) if e.contains("brotli"))
+        );
     }
 }

@@ -32,7 +32,15 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { bridges: 1, start_focus: true, p2p_enabled: false, p2p_delay_ms: 1000, focus_env: Vec::new(), signal_env: Vec::new(), focus_bin: None }
+        ClusterOptions {
+            bridges: 1,
+            start_focus: true,
+            p2p_enabled: false,
+            p2p_delay_ms: 1000,
+            focus_env: Vec::new(),
+            signal_env: Vec::new(),
+            focus_bin: None,
+        }
     }
 }
 
@@ -74,8 +82,11 @@ pub fn bin_dir() -> PathBuf {
 /// The binaries a test needs; `None` (test skipped) when one is missing outside CI, a panic
 /// in CI (where `./run-tests.sh` built them all).
 pub fn require_bins(names: &[&str]) -> Option<()> {
-    let missing: Vec<String> =
-        names.iter().filter(|n| !bin_dir().join(n).is_file()).map(|n| bin_dir().join(n).display().to_string()).collect();
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| !bin_dir().join(n).is_file())
+        .map(|n| bin_dir().join(n).display().to_string())
+        .collect();
     if missing.is_empty() {
         return Some(());
     }
@@ -140,7 +151,18 @@ impl Cluster {
             signal_env.push((k.as_str(), v.clone()));
         }
         let signal = spawn("signal", &bin_dir().join("signal"), &dir, &signal_env);
-        let mut c = Cluster { domain, dir, bus_secret, c2s, signal_http, bus, focus_http, signal, focus: None, bridges: Vec::new() };
+        let mut c = Cluster {
+            domain,
+            dir,
+            bus_secret,
+            c2s,
+            signal_http,
+            bus,
+            focus_http,
+            signal,
+            focus: None,
+            bridges: Vec::new(),
+        };
         c.wait_tcp(c.c2s, "signal c2s");
         c.wait_tcp(c.bus, "signal bus");
         if opts.start_focus {
@@ -326,7 +348,8 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
     Ok((code, body))
 }
 

@@ -26,7 +26,9 @@ pub async fn wait_mutual_media(peers: &mut [&mut Peer], via: Via, frames: u64, t
         let b = base[i].clone();
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         p.wait(&format!("{frames} more frames over {via:?} from {others:?}"), left, |v| {
-            others.iter().all(|(k, n)| v.audio_from(via, n) >= b[*k].0 + frames && v.video_from(via, n) >= b[*k].1 + frames)
+            others
+                .iter()
+                .all(|(k, n)| v.audio_from(via, n) >= b[*k].0 + frames && v.video_from(via, n) >= b[*k].1 + frames)
         })
         .await;
     }

@@ -303,11 +303,7 @@ struct Who<'a> {
     opts: PeerOptions,
 }
 
-async fn run(
-    who: Who<'_>,
-    view: watch::Sender<PeerView>,
-    mut cmd: mpsc::UnboundedReceiver<Cmd>,
-) -> Result<(), String> {
+async fn run(who: Who<'_>, view: watch::Sender<PeerView>, mut cmd: mpsc::UnboundedReceiver<Cmd>) -> Result<(), String> {
     let Who { c2s, domain, room, nick, display, opts } = who;
     let x = Xmpp::connect(c2s, domain).await?;
     let room_jid = format!("{room}@conference.{domain}");
@@ -386,7 +382,9 @@ async fn run(
             Ev::Bridge(Err(_)) | Ev::P2p(Err(_)) => {}
             Ev::Tick => {}
             Ev::Leave => {
-                let p = Element::new("presence", NS_CLIENT).attr("to", format!("{}/{}", st.room_jid, st.nick)).attr("type", "unavailable");
+                let p = Element::new("presence", NS_CLIENT)
+                    .attr("to", format!("{}/{}", st.room_jid, st.nick))
+                    .attr("type", "unavailable");
                 let _ = st.x.send(&p).await;
                 st.x.close().await;
                 return Ok(());
@@ -422,7 +420,8 @@ async fn run(
         }
         // Keep P2P media until the bridge's flows, then close it (proto::session).
         let bridge_flowing = st.bridge.as_ref().is_some_and(|b| b.media_seen);
-        let p2p_superseded = st.p2p.as_ref().is_some_and(|p| p.created < st.bridge.as_ref().map(|b| b.created).unwrap_or(p.created));
+        let p2p_superseded =
+            st.p2p.as_ref().is_some_and(|p| p.created < st.bridge.as_ref().map(|b| b.created).unwrap_or(p.created));
         if bridge_flowing && p2p_superseded {
             st.p2p = None;
             st.view.send_modify(|v| {
@@ -478,7 +477,9 @@ fn on_event(s: &mut Sess, e: Event, view: &watch::Sender<PeerView>) {
                 Via::P2p => v.p2p_connected = true,
             });
         }
-        Event::MediaAdded(m) if s.via == Via::P2p && matches!(m.direction, Direction::SendRecv | Direction::SendOnly) => {
+        Event::MediaAdded(m)
+            if s.via == Via::P2p && matches!(m.direction, Direction::SendRecv | Direction::SendOnly) =>
+        {
             match m.kind {
                 MediaKind::Audio => s.audio_mid = s.audio_mid.or(Some(m.mid)),
                 MediaKind::Video => s.video_mid = s.video_mid.or(Some(m.mid)),
@@ -488,7 +489,8 @@ fn on_event(s: &mut Sess, e: Event, view: &watch::Sender<PeerView>) {
         Event::MediaData(d) => {
             let video = d.params.spec().codec == Codec::Vp8;
             let at = if video { 12 } else { 0 };
-            let Some(sender) = d.data.get(at..at + 8).and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string) else {
+            let Some(sender) = d.data.get(at..at + 8).and_then(|b| std::str::from_utf8(b).ok()).map(str::to_string)
+            else {
                 return;
             };
             let via = s.via;
@@ -535,11 +537,8 @@ fn write_video(s: &mut Sess, now: Instant, frame: u64, nick: &str) {
     let key = s.keyframe || frame.is_multiple_of(90);
     s.keyframe = false;
     let t = MediaTime::new(frame * 1500, Frequency::NINETY_KHZ);
-    let layers: Vec<(Option<&str>, u16, usize)> = if s.simulcast {
-        LAYERS.iter().map(|(r, h, n)| (Some(*r), *h, *n)).collect()
-    } else {
-        vec![(None, 360, 900)]
-    };
+    let layers: Vec<(Option<&str>, u16, usize)> =
+        if s.simulcast { LAYERS.iter().map(|(r, h, n)| (Some(*r), *h, *n)).collect() } else { vec![(None, 360, 900)] };
     for (rid, height, size) in layers {
         let mut data = vec![0u8; size];
         // VP8 frame tag (P bit 0 = keyframe), start code, width and height, then our nick.
@@ -612,7 +611,11 @@ fn error_to(iq: &Element, condition: &str) -> Element {
         .attr("type", "error")
         .attr("id", iq.get_attr("id").unwrap_or_default())
         .attr("to", iq.get_attr("from").unwrap_or_default())
-        .child(Element::new("error", NS_CLIENT).attr("type", "cancel").child(Element::new(condition, proto::bus::NS_STANZAS)))
+        .child(
+            Element::new("error", NS_CLIENT)
+                .attr("type", "cancel")
+                .child(Element::new(condition, proto::bus::NS_STANZAS)),
+        )
 }
 
 async fn handle_stanza(st: &mut State, s: Element) -> Result<(), String> {
@@ -640,10 +643,15 @@ async fn handle_stanza(st: &mut State, s: Element) -> Result<(), String> {
                     match (ok, answer, st.bridge.as_mut()) {
                         (true, Some(a), Some(b)) if b.sid == sid => {
                             let a = SdpAnswer::from_sdp_string(&a).map_err(|e| format!("bridge answer: {e}"))?;
-                            b.rtc.sdp_api().accept_answer(pending, a).map_err(|e| format!("accept bridge answer: {e}"))?;
+                            b.rtc
+                                .sdp_api()
+                                .accept_answer(pending, a)
+                                .map_err(|e| format!("accept bridge answer: {e}"))?;
                         }
                         (true, _, _) => {}
-                        (false, _, _) => st.view.send_modify(|v| v.errors.push(format!("session-accept refused: {}", s.to_stanza_string()))),
+                        (false, _, _) => st.view.send_modify(|v| {
+                            v.errors.push(format!("session-accept refused: {}", s.to_stanza_string()))
+                        }),
                     }
                 }
                 Some(Pending::P2pOffer(sid, pending)) => {
@@ -651,7 +659,10 @@ async fn handle_stanza(st: &mut State, s: Element) -> Result<(), String> {
                     if let (true, Some(a), Some(p)) = (ok, answer, st.p2p.as_mut()) {
                         if p.sid == sid {
                             let a = SdpAnswer::from_sdp_string(&a).map_err(|e| format!("peer answer: {e}"))?;
-                            p.rtc.sdp_api().accept_answer(pending, a).map_err(|e| format!("accept peer answer: {e}"))?;
+                            p.rtc
+                                .sdp_api()
+                                .accept_answer(pending, a)
+                                .map_err(|e| format!("accept peer answer: {e}"))?;
                         }
                     }
                 }
@@ -713,7 +724,11 @@ async fn on_focus_jingle(st: &mut State, iq: &Element, j: &Element) -> Result<()
                     .attr("type", "set")
                     .attr("id", &id)
                     .attr("to", format!("{}/{peer}", st.room_jid))
-                    .child(with_sdp(jingle("session-initiate", &sid).attr("transport", "p2p"), "offer", &offer.to_sdp_string()));
+                    .child(with_sdp(
+                        jingle("session-initiate", &sid).attr("transport", "p2p"),
+                        "offer",
+                        &offer.to_sdp_string(),
+                    ));
                 st.pending.insert(id, Pending::P2pOffer(sid, pending));
                 st.x.send(&e).await?;
             } else {
@@ -819,6 +834,7 @@ async fn on_peer_jingle(st: &mut State, iq: &Element, j: &Element, from: &str) -
     drive(&mut sess, now, &st.view);
     st.p2p = Some(sess);
     st.view.send_modify(|v| v.has_p2p = true);
-    st.x.send(&result_to(iq, Some(with_sdp(jingle("session-accept", &sid), "answer", &answer.to_sdp_string())))).await?;
+    st.x.send(&result_to(iq, Some(with_sdp(jingle("session-accept", &sid), "answer", &answer.to_sdp_string()))))
+        .await?;
     Ok(())
 }

@@ -44,7 +44,8 @@ impl Xmpp {
         if features.get_child("bind", NS_BIND).is_none() {
             return Err("no resource binding offered".into());
         }
-        let bind = Element::new("iq", NS_CLIENT).attr("type", "set").attr("id", "bind1").child(Element::new("bind", NS_BIND));
+        let bind =
+            Element::new("iq", NS_CLIENT).attr("type", "set").attr("id", "bind1").child(Element::new("bind", NS_BIND));
         x.send(&bind).await?;
         let r = x.next_stanza().await?;
         let jid = r.get_child("bind", NS_BIND).and_then(|b| b.get_child("jid", NS_BIND)).map(|j| j.text_content());

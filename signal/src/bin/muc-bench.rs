@@ -143,7 +143,12 @@ fn cpu_ms(pid: u32) -> f64 {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -300,7 +305,8 @@ fn join_xml(room: &str, nick: &str) -> String {
 }
 
 async fn run_one(server: &Server, n: usize, repeats: usize) -> Result<Result1, BoxErr> {
-    let room: Arc<str> = format!("bench{n}x{}@conference.{DOMAIN}", proto::secrets::random_hex(3).unwrap_or_default()).into();
+    let room: Arc<str> =
+        format!("bench{n}x{}@conference.{DOMAIN}", proto::secrets::random_hex(3).unwrap_or_default()).into();
     let pid = server.child.id();
     let rss0 = rss_kib(pid);
 
@@ -441,7 +447,11 @@ async fn main() -> Result<(), BoxErr> {
                 "| {n} | **ratio prosody/signal** | {:.1}× | {:.1}× | {} | {:.1}× (signal/prosody) | {:.1}× | {:.1}× |",
                 p.login_ms / s.login_ms.max(1e-9),
                 p.burst_ms / s.burst_ms.max(1e-9),
-                if s.burst_cpu_ms >= 10.0 { format!("{:.1}×", p.burst_cpu_ms / s.burst_cpu_ms) } else { "(signal < 1 tick)".to_string() },
+                if s.burst_cpu_ms >= 10.0 {
+                    format!("{:.1}×", p.burst_cpu_ms / s.burst_cpu_ms)
+                } else {
+                    "(signal < 1 tick)".to_string()
+                },
                 s.stanzas_per_s / p.stanzas_per_s.max(1e-9),
                 p.last_joiner_ms / s.last_joiner_ms.max(1e-9),
                 p.kib_per_conn / s.kib_per_conn.max(1e-9),

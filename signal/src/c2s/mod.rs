@@ -29,13 +29,20 @@ use tokio_util::sync::CancellationToken;
 const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    crate::serve_connections(listener, shared, shutdown, "c2s", |m| &m.c2s_connections, |sock, _peer, shared, shutdown| async move {
-        let _ = sock.set_nodelay(true);
-        let (rd, wr) = sock.into_split();
-        if let Err(e) = drive(Source::Tcp(rd), StreamWriter::tcp(wr), shared, shutdown).await {
-            tracing::debug!("client connection ended: {e}");
-        }
-    })
+    crate::serve_connections(
+        listener,
+        shared,
+        shutdown,
+        "c2s",
+        |m| &m.c2s_connections,
+        |sock, _peer, shared, shutdown| async move {
+            let _ = sock.set_nodelay(true);
+            let (rd, wr) = sock.into_split();
+            if let Err(e) = drive(Source::Tcp(rd), StreamWriter::tcp(wr), shared, shutdown).await {
+                tracing::debug!("client connection ended: {e}");
+            }
+        },
+    )
     .await
 }
 
@@ -62,7 +69,9 @@ impl Source {
                     buf.extend_from_slice(t.as_bytes());
                     Ok(Some(buf.len()))
                 }
-                Some(Ok(Message::Binary(_))) => Err(Error::Stream("unsupported-encoding", "RFC 7395 frames are text".into())),
+                Some(Ok(Message::Binary(_))) => {
+                    Err(Error::Stream("unsupported-encoding", "RFC 7395 frames are text".into()))
+                }
                 Some(Ok(Message::Close(_))) => Ok(None),
                 // A pong (or ping) proves the peer is alive: activity without bytes.
                 Some(Ok(_)) => Ok(Some(0)),
@@ -79,7 +88,12 @@ async fn recv_opt(rx: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outbound>
 }
 
 /// Runs one client connection to its end.
-pub async fn drive(mut src: Source, mut w: StreamWriter, shared: Arc<Shared>, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn drive(
+    mut src: Source,
+    mut w: StreamWriter,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let websocket = w.is_ws();
     let cfg = &shared.config;
     let mut parser = StreamParser::new(ParserLimits {

@@ -129,7 +129,10 @@ impl ClientStream {
         if self.host != self.domain && self.host != self.auth_domain {
             let asked = std::mem::replace(&mut self.host, self.domain.clone());
             out.push(Action::Write(self.header(&id)));
-            out.push(Action::Fail("host-unknown", format!("this server serves {} and {}, not {asked}", self.domain, self.auth_domain)));
+            out.push(Action::Fail(
+                "host-unknown",
+                format!("this server serves {} and {}, not {asked}", self.domain, self.auth_domain),
+            ));
             return out;
         }
         if !first && !to.is_empty() && to != self.host {
@@ -176,7 +179,10 @@ impl ClientStream {
             State::Bind | State::Binding => self.handle_bind(el),
             State::Bound => {
                 if stanza::kind(&el).is_none() {
-                    return vec![Action::Fail("unsupported-stanza-type", format!("<{}/> in {:?} is not a stanza", el.name(), el.ns()))];
+                    return vec![Action::Fail(
+                        "unsupported-stanza-type",
+                        format!("<{}/> in {:?} is not a stanza", el.name(), el.ns()),
+                    )];
                 }
                 vec![Action::Stanza(el)]
             }
@@ -225,14 +231,18 @@ impl ClientStream {
         match (el.name(), self.state == State::Sasl) {
             ("auth", false) => {
                 let mech = el.get_attr("mechanism").unwrap_or("").to_string();
-                let Some(initial) = Self::decode(&el.text_content()) else { return self.sasl_failure(Failure::IncorrectEncoding) };
+                let Some(initial) = Self::decode(&el.text_content()) else {
+                    return self.sasl_failure(Failure::IncorrectEncoding);
+                };
                 let anonymous_host = self.host == self.domain;
                 let (step, ex) = sasl::start(&mech, &initial, anonymous_host, &self.accounts);
                 self.exchange = ex;
                 self.apply(step)
             }
             ("response", true) => {
-                let Some(bytes) = Self::decode(&el.text_content()) else { return self.sasl_failure(Failure::IncorrectEncoding) };
+                let Some(bytes) = Self::decode(&el.text_content()) else {
+                    return self.sasl_failure(Failure::IncorrectEncoding);
+                };
                 match self.exchange.take() {
                     Some(ex) => {
                         let step = sasl::respond(ex, &bytes);
@@ -247,7 +257,8 @@ impl ClientStream {
     }
 
     fn handle_bind(&mut self, el: Element) -> Vec<Action> {
-        let is_bind = el.is("iq", NS_CLIENT) && el.get_attr("type") == Some("set") && el.get_child("bind", NS_BIND).is_some();
+        let is_bind =
+            el.is("iq", NS_CLIENT) && el.get_attr("type") == Some("set") && el.get_child("bind", NS_BIND).is_some();
         if !is_bind || self.state == State::Binding {
             if el.is("iq", NS_CLIENT) && stanza::is_iq_request(&el) {
                 let mut e = el.clone();

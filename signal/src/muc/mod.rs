@@ -62,9 +62,17 @@ impl MucService {
 
     /// A stanza addressed to this service's domain. `from` is the sender's authoritative JID
     /// (the hub has checked or rewritten it).
-    pub fn handle_stanza(&mut self, conn: ConnId, is_component: bool, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
+    pub fn handle_stanza(
+        &mut self,
+        conn: ConnId,
+        is_component: bool,
+        from: &Jid,
+        stanza: Element,
+        out: &mut Vec<Delivery>,
+    ) {
         // Occupant counts move only in the one room the stanza addresses.
-        let room_name = stanza.get_attr("to").and_then(|t| Jid::parse(t).ok()).and_then(|j| j.local().map(str::to_string));
+        let room_name =
+            stanza.get_attr("to").and_then(|t| Jid::parse(t).ok()).and_then(|j| j.local().map(str::to_string));
         let len = |me: &Self| room_name.as_ref().and_then(|n| me.rooms.get(n)).map(Room::len).unwrap_or(0);
         let before = len(self);
         self.handle_stanza_inner(conn, is_component, from, stanza, out);
@@ -72,10 +80,19 @@ impl MucService {
         self.occupants = (self.occupants + after).saturating_sub(before);
     }
 
-    fn handle_stanza_inner(&mut self, conn: ConnId, is_component: bool, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
+    fn handle_stanza_inner(
+        &mut self,
+        conn: ConnId,
+        is_component: bool,
+        from: &Jid,
+        stanza: Element,
+        out: &mut Vec<Delivery>,
+    ) {
         let real: Arc<str> = from.to_string().into();
         if self.access == Access::ComponentsOnly && !is_component {
-            if let Some(e) = stanza::error_reply(&stanza, stanza::FORBIDDEN, Some("this service is for components only")) {
+            if let Some(e) =
+                stanza::error_reply(&stanza, stanza::FORBIDDEN, Some("this service is for components only"))
+            {
                 out.push(Delivery::new(conn, real, &e));
             }
             return;
@@ -91,7 +108,9 @@ impl MucService {
         match (stanza.name(), to.resource()) {
             ("presence", Some(nick)) => self.handle_presence(conn, is_component, real, &room_name, nick, stanza, out),
             ("presence", None) => {
-                if let Some(e) = stanza::error_reply(&stanza, stanza::JID_MALFORMED, Some("join with room@service/nick")) {
+                if let Some(e) =
+                    stanza::error_reply(&stanza, stanza::JID_MALFORMED, Some("join with room@service/nick"))
+                {
                     out.push(Delivery::new(conn, real, &e));
                 }
             }
@@ -105,9 +124,15 @@ impl MucService {
                     return;
                 };
                 match (stanza.name(), nick) {
-                    ("message", None) if stanza.get_attr("type") == Some("groupchat") => room.handle_groupchat(conn, real, stanza, out),
+                    ("message", None) if stanza.get_attr("type") == Some("groupchat") => {
+                        room.handle_groupchat(conn, real, stanza, out)
+                    }
                     ("message", None) => {
-                        if let Some(e) = stanza::error_reply(&stanza, stanza::NOT_ACCEPTABLE, Some("only groupchat messages go to the room")) {
+                        if let Some(e) = stanza::error_reply(
+                            &stanza,
+                            stanza::NOT_ACCEPTABLE,
+                            Some("only groupchat messages go to the room"),
+                        ) {
                             out.push(Delivery::new(conn, real, &e));
                         }
                     }
@@ -122,23 +147,39 @@ impl MucService {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn handle_presence(&mut self, conn: ConnId, is_component: bool, real: Arc<str>, room_name: &str, nick: &str, presence: Element, out: &mut Vec<Delivery>) {
+    fn handle_presence(
+        &mut self,
+        conn: ConnId,
+        is_component: bool,
+        real: Arc<str>,
+        room_name: &str,
+        nick: &str,
+        presence: Element,
+        out: &mut Vec<Delivery>,
+    ) {
         match presence.get_attr("type") {
             None => {
                 if !is_component && !self.may_join_another(conn, &real, room_name) {
-                    if let Some(e) = stanza::error_reply(&presence, stanza::RESOURCE_CONSTRAINT, Some("in too many rooms at once")) {
+                    if let Some(e) =
+                        stanza::error_reply(&presence, stanza::RESOURCE_CONSTRAINT, Some("in too many rooms at once"))
+                    {
                         out.push(Delivery::new(conn, real, &e));
                     }
                     return;
                 }
                 if proto::RoomName::new(room_name).is_err() {
-                    if let Some(e) = stanza::error_reply(&presence, stanza::JID_MALFORMED, Some("room names are lowercase letters, digits, - _ .")) {
+                    if let Some(e) = stanza::error_reply(
+                        &presence,
+                        stanza::JID_MALFORMED,
+                        Some("room names are lowercase letters, digits, - _ ."),
+                    ) {
                         out.push(Delivery::new(conn, real, &e));
                     }
                     return;
                 }
                 let jid: Arc<str> = format!("{room_name}@{}", self.domain).into();
-                let room = self.rooms.entry(room_name.to_string()).or_insert_with(|| Room::new(jid, room_name.to_string()));
+                let room =
+                    self.rooms.entry(room_name.to_string()).or_insert_with(|| Room::new(jid, room_name.to_string()));
                 match room.handle_presence(conn, real, nick, &presence, out) {
                     JoinOutcome::Joined => {
                         self.by_conn.entry(conn).or_default().insert(room_name.to_string());
@@ -220,7 +261,10 @@ impl MucService {
         let reply = match (ty, q.name(), q.ns()) {
             ("get", "query", NS_DISCO_INFO) => {
                 let mut r = Element::new("query", NS_DISCO_INFO).child(
-                    Element::new("identity", NS_DISCO_INFO).attr("category", "conference").attr("type", "text").attr("name", "Rooms"),
+                    Element::new("identity", NS_DISCO_INFO)
+                        .attr("category", "conference")
+                        .attr("type", "text")
+                        .attr("name", "Rooms"),
                 );
                 let mut features = vec![NS_DISCO_INFO, NS_DISCO_ITEMS, occupant::NS_MUC, "urn:xmpp:ping"];
                 if self.token_secret.is_some() {
@@ -236,7 +280,11 @@ impl MucService {
                 let mut names: Vec<&String> = self.rooms.keys().collect();
                 names.sort();
                 for name in names.into_iter().take(1000) {
-                    r.append_child(Element::new("item", NS_DISCO_ITEMS).attr("jid", format!("{name}@{}", self.domain)).attr("name", name.as_str()));
+                    r.append_child(
+                        Element::new("item", NS_DISCO_ITEMS)
+                            .attr("jid", format!("{name}@{}", self.domain))
+                            .attr("name", name.as_str()),
+                    );
                 }
                 ok(Some(r))
             }
@@ -248,10 +296,12 @@ impl MucService {
                     None => return,
                 },
             },
-            _ if stanza::is_iq_request(stanza) => match stanza::error_reply(stanza, stanza::SERVICE_UNAVAILABLE, None) {
-                Some(e) => e,
-                None => return,
-            },
+            _ if stanza::is_iq_request(stanza) => {
+                match stanza::error_reply(stanza, stanza::SERVICE_UNAVAILABLE, None) {
+                    Some(e) => e,
+                    None => return,
+                }
+            }
             _ => return,
         };
         out.push(Delivery::new(conn, real, &reply));
@@ -267,7 +317,8 @@ impl MucService {
             .get(room_name.as_str())
             .and_then(|r| r.occupant_by_real(real))
             .ok_or((stanza::FORBIDDEN, "only occupants of the room get its token"))?;
-        let nick = proto::EndpointId::new(occ.nick.clone()).map_err(|_| (stanza::NOT_ACCEPTABLE, "nickname is not a valid endpoint id"))?;
+        let nick = proto::EndpointId::new(occ.nick.clone())
+            .map_err(|_| (stanza::NOT_ACCEPTABLE, "nickname is not a valid endpoint id"))?;
         let name = occ.display_name().filter(|n| !n.is_empty()).unwrap_or_else(|| occ.nick.clone());
         let claims = proto::token::Claims::new(real.to_string(), room_name, nick, name, proto::token::DEFAULT_TTL_SECS);
         proto::token::issue(secret, &claims).map_err(|_| (stanza::SERVICE_UNAVAILABLE, "could not sign the token"))

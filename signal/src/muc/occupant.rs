@@ -84,7 +84,15 @@ pub struct Occupant {
 }
 
 impl Occupant {
-    pub fn new(nick: String, room_jid: Arc<str>, real: Arc<str>, conn: ConnId, affiliation: Affiliation, role: Role, payload: Vec<Element>) -> Self {
+    pub fn new(
+        nick: String,
+        room_jid: Arc<str>,
+        real: Arc<str>,
+        conn: ConnId,
+        affiliation: Affiliation,
+        role: Role,
+        payload: Vec<Element>,
+    ) -> Self {
         let mut o = Occupant {
             nick,
             room_jid,

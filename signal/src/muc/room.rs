@@ -40,7 +40,15 @@ pub enum JoinOutcome {
 
 impl Room {
     pub fn new(jid: Arc<str>, name: String) -> Self {
-        Room { jid, name, occupants: HashMap::new(), by_real: HashMap::new(), password: None, subject: String::new(), created: true }
+        Room {
+            jid,
+            name,
+            occupants: HashMap::new(),
+            by_real: HashMap::new(),
+            password: None,
+            subject: String::new(),
+            created: true,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,14 +71,28 @@ impl Room {
         format!("{}/{}", self.jid, nick)
     }
 
-    fn reply_err(out: &mut Vec<Delivery>, conn: ConnId, real: &Arc<str>, stanza: &Element, cond: Cond, text: Option<&str>) {
+    fn reply_err(
+        out: &mut Vec<Delivery>,
+        conn: ConnId,
+        real: &Arc<str>,
+        stanza: &Element,
+        cond: Cond,
+        text: Option<&str>,
+    ) {
         if let Some(e) = stanza::error_reply(stanza, cond, text) {
             out.push(Delivery::new(conn, real.clone(), &e));
         }
     }
 
     /// Available presence from `real` to `room/nick`: a join or a presence update.
-    pub fn handle_presence(&mut self, conn: ConnId, real: Arc<str>, nick: &str, presence: &Element, out: &mut Vec<Delivery>) -> JoinOutcome {
+    pub fn handle_presence(
+        &mut self,
+        conn: ConnId,
+        real: Arc<str>,
+        nick: &str,
+        presence: &Element,
+        out: &mut Vec<Delivery>,
+    ) -> JoinOutcome {
         let payload: Vec<Element> = presence
             .children()
             .filter(|c| !(c.ns() == super::occupant::NS_MUC || c.ns() == NS_MUC_USER))
@@ -115,7 +137,8 @@ impl Room {
         }
         let creator = self.occupants.is_empty() && self.created;
         self.created = false;
-        let (aff, role) = if creator { (Affiliation::Owner, Role::Moderator) } else { (Affiliation::None, Role::Participant) };
+        let (aff, role) =
+            if creator { (Affiliation::Owner, Role::Moderator) } else { (Affiliation::None, Role::Participant) };
         let room_jid: Arc<str> = self.occupant_jid(nick).into();
         let occ = Occupant::new(nick.to_string(), room_jid, real.clone(), conn, aff, role, payload);
         // 1. everyone already here, to the joiner
@@ -175,7 +198,13 @@ impl Room {
 
     /// Removes `nick`, telling it (with `self_codes` + 110) and the others (with `codes`).
     /// `extra` is added to the `<x/>` of every copy (a `<destroy/>`).
-    fn remove(&mut self, nick: &str, codes: &[&str], extra: Option<&Element>, out: &mut Vec<Delivery>) -> Option<Occupant> {
+    fn remove(
+        &mut self,
+        nick: &str,
+        codes: &[&str],
+        extra: Option<&Element>,
+        out: &mut Vec<Delivery>,
+    ) -> Option<Occupant> {
         let occ = self.occupants.remove(nick)?;
         self.by_real.remove(&occ.real);
         let mut others = occ.presence_element(Some("unavailable"), codes);
@@ -205,7 +234,14 @@ impl Room {
     /// Groupchat message from occupant `real`: broadcast to all with `from=room/nick`.
     pub fn handle_groupchat(&mut self, conn: ConnId, real: Arc<str>, mut msg: Element, out: &mut Vec<Delivery>) {
         let Some(nick) = self.by_real.get(&real).cloned() else {
-            Self::reply_err(out, conn, &real, &msg, stanza::NOT_ACCEPTABLE, Some("only occupants may send to the room"));
+            Self::reply_err(
+                out,
+                conn,
+                &real,
+                &msg,
+                stanza::NOT_ACCEPTABLE,
+                Some("only occupants may send to the room"),
+            );
             return;
         };
         let occ = self.occupants.get(&nick).expect("by_real and occupants hold the same nicks");
@@ -215,7 +251,14 @@ impl Room {
         }
         if let Some(s) = msg.get_child("subject", NS_CLIENT) {
             if occ.role != Role::Moderator {
-                Self::reply_err(out, conn, &real, &msg, stanza::FORBIDDEN, Some("only moderators may change the subject"));
+                Self::reply_err(
+                    out,
+                    conn,
+                    &real,
+                    &msg,
+                    stanza::FORBIDDEN,
+                    Some("only moderators may change the subject"),
+                );
                 return;
             }
             self.subject = s.text_content();
@@ -230,12 +273,26 @@ impl Room {
 
     /// A message or IQ from `real` to occupant `nick`: forwarded to the target's real JID
     /// with `from` = the sender's room JID. IQ answers take the same path back.
-    pub fn handle_to_occupant(&mut self, conn: ConnId, real: Arc<str>, nick: &str, mut stanza: Element, out: &mut Vec<Delivery>) {
+    pub fn handle_to_occupant(
+        &mut self,
+        conn: ConnId,
+        real: Arc<str>,
+        nick: &str,
+        mut stanza: Element,
+        out: &mut Vec<Delivery>,
+    ) {
         let Some(sender) = self.by_real.get(&real).and_then(|n| self.occupants.get(n)) else {
             if stanza.name() == "iq" && !stanza::is_iq_request(&stanza) {
                 return;
             }
-            Self::reply_err(out, conn, &real, &stanza, stanza::NOT_ACCEPTABLE, Some("only occupants may address occupants"));
+            Self::reply_err(
+                out,
+                conn,
+                &real,
+                &stanza,
+                stanza::NOT_ACCEPTABLE,
+                Some("only occupants may address occupants"),
+            );
             return;
         };
         let Some(target) = self.occupants.get(nick) else {
@@ -266,19 +323,39 @@ impl Room {
         match (ty, q.name(), q.ns()) {
             ("get", "query", "http://jabber.org/protocol/disco#info") => {
                 let mut r = Element::new("query", q.ns()).child(
-                    Element::new("identity", q.ns()).attr("category", "conference").attr("type", "text").attr("name", &self.name),
+                    Element::new("identity", q.ns())
+                        .attr("category", "conference")
+                        .attr("type", "text")
+                        .attr("name", &self.name),
                 );
                 let pw = if self.password.is_some() { "muc_passwordprotected" } else { "muc_unsecured" };
-                for f in [super::NS_DISCO_INFO, super::occupant::NS_MUC, "muc_public", "muc_open", "muc_nonanonymous", "muc_temporary", pw] {
+                for f in [
+                    super::NS_DISCO_INFO,
+                    super::occupant::NS_MUC,
+                    "muc_public",
+                    "muc_open",
+                    "muc_nonanonymous",
+                    "muc_temporary",
+                    pw,
+                ] {
                     r.append_child(Element::new("feature", q.ns()).attr("var", f));
                 }
                 reply_ok(out, Some(r));
             }
-            ("get", "query", "http://jabber.org/protocol/disco#items") => reply_ok(out, Some(Element::new("query", q.ns()))),
+            ("get", "query", "http://jabber.org/protocol/disco#items") => {
+                reply_ok(out, Some(Element::new("query", q.ns())))
+            }
             ("get", "ping", "urn:xmpp:ping") => reply_ok(out, None),
             (_, "query", NS_MUC_OWNER) => {
                 if me.map(|m| m.affiliation) != Some(Affiliation::Owner) {
-                    Self::reply_err(out, conn, &real, iq, stanza::FORBIDDEN, Some("only owners may configure the room"));
+                    Self::reply_err(
+                        out,
+                        conn,
+                        &real,
+                        iq,
+                        stanza::FORBIDDEN,
+                        Some("only owners may configure the room"),
+                    );
                     return false;
                 }
                 if ty == "get" {
@@ -295,7 +372,14 @@ impl Room {
                         Ok(()) => reply_ok(out, None),
                         Err(text) => Self::reply_err(out, conn, &real, iq, stanza::NOT_ACCEPTABLE, Some(text)),
                     },
-                    None => Self::reply_err(out, conn, &real, iq, stanza::BAD_REQUEST, Some("expected a data form or <destroy/>")),
+                    None => Self::reply_err(
+                        out,
+                        conn,
+                        &real,
+                        iq,
+                        stanza::BAD_REQUEST,
+                        Some("expected a data form or <destroy/>"),
+                    ),
                 }
             }
             ("set", "query", NS_MUC_ADMIN) => {
@@ -327,7 +411,14 @@ impl Room {
     }
 
     /// One muc#admin item: a role change by nick (`none` = kick) or an affiliation change.
-    fn admin_item(&mut self, item: &Element, my_role: Role, my_aff: Affiliation, my_nick: &str, out: &mut Vec<Delivery>) -> Result<(), (Cond, &'static str)> {
+    fn admin_item(
+        &mut self,
+        item: &Element,
+        my_role: Role,
+        my_aff: Affiliation,
+        my_nick: &str,
+        out: &mut Vec<Delivery>,
+    ) -> Result<(), (Cond, &'static str)> {
         let nick = match (item.get_attr("nick"), item.get_attr("jid")) {
             (Some(n), _) => n.to_string(),
             (None, Some(j)) => self
@@ -468,7 +559,12 @@ impl Room {
                 "Password required to enter",
                 if self.password.is_some() { "1" } else { "0" }.into(),
             ))
-            .child(field("muc#roomconfig_roomsecret", "text-private", "Password", self.password.clone().unwrap_or_default()))
+            .child(field(
+                "muc#roomconfig_roomsecret",
+                "text-private",
+                "Password",
+                self.password.clone().unwrap_or_default(),
+            ))
             .child(field("muc#roomconfig_whois", "list-single", "Who may discover real JIDs", "anyone".into()))
     }
 
@@ -506,7 +602,10 @@ mod tests {
 
     fn join(room: &mut Room, conn: u64, nick: &str) -> Vec<Delivery> {
         let mut out = Vec::new();
-        let p = proto::xml::parse_element(&format!("<presence xmlns='jabber:client' to='r@c/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>")).unwrap();
+        let p = proto::xml::parse_element(&format!(
+            "<presence xmlns='jabber:client' to='r@c/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+        ))
+        .unwrap();
         let real: Arc<str> = format!("u{conn}@meet.lan/r").into();
         assert!(matches!(room.handle_presence(ConnId(conn), real, nick, &p, &mut out), JoinOutcome::Joined));
         out

@@ -35,7 +35,10 @@ pub enum Step {
     /// Send `<challenge>` with these bytes and wait for a `<response>`.
     Challenge(Vec<u8>),
     /// Authenticated as this local part (`None` = anonymous); `<success>` carries the bytes.
-    Success { user: Option<String>, additional: Vec<u8> },
+    Success {
+        user: Option<String>,
+        additional: Vec<u8>,
+    },
     Failure(Failure),
 }
 
@@ -70,7 +73,9 @@ fn plain(msg: &[u8], accounts: &Accounts) -> Step {
     if parts.len() != 3 {
         return Step::Failure(Failure::MalformedRequest);
     }
-    let (Ok(authz), Ok(user), Ok(pass)) = (std::str::from_utf8(parts[0]), std::str::from_utf8(parts[1]), std::str::from_utf8(parts[2])) else {
+    let (Ok(authz), Ok(user), Ok(pass)) =
+        (std::str::from_utf8(parts[0]), std::str::from_utf8(parts[1]), std::str::from_utf8(parts[2]))
+    else {
         return Step::Failure(Failure::MalformedRequest);
     };
     let user = user.to_lowercase();

@@ -40,7 +40,9 @@ impl ScramServer {
         let Ok(msg) = std::str::from_utf8(msg) else { return fail(Failure::MalformedRequest) };
         // gs2-header: "n,," or "y,," (we offer no -PLUS, so "y" is fine); "p=" is refused.
         let mut it = msg.splitn(3, ',');
-        let (Some(cb), Some(authz), Some(bare)) = (it.next(), it.next(), it.next()) else { return fail(Failure::MalformedRequest) };
+        let (Some(cb), Some(authz), Some(bare)) = (it.next(), it.next(), it.next()) else {
+            return fail(Failure::MalformedRequest);
+        };
         if !(cb == "n" || cb == "y") || !(authz.is_empty() || authz.starts_with("a=")) {
             return fail(Failure::MalformedRequest);
         }
@@ -106,7 +108,8 @@ impl ScramServer {
         }
         let client_key: Vec<u8> = proof.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
         let candidate = Sha1::digest(&client_key);
-        let same = candidate.len() == stored.len() && candidate.iter().zip(&stored).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+        let same =
+            candidate.len() == stored.len() && candidate.iter().zip(&stored).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
         if !same {
             return fail(Failure::NotAuthorized);
         }

@@ -35,7 +35,8 @@ pub fn free_addr() -> SocketAddr {
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("signal-test-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
+    let d = std::env::temp_dir()
+        .join(format!("signal-test-{tag}-{}", proto::secrets::random_hex(6).expect("os randomness")));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
@@ -107,7 +108,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 impl RawStream {
     pub async fn connect(addr: SocketAddr, component: bool) -> RawStream {
         let sock = TcpStream::connect(addr).await.expect("connect to signal");
-        let parser = StreamParser::new(ParserLimits { component_as_client: component, max_stanza_bytes: 1 << 22, ..Default::default() });
+        let parser = StreamParser::new(ParserLimits {
+            component_as_client: component,
+            max_stanza_bytes: 1 << 22,
+            ..Default::default()
+        });
         RawStream { sock, parser }
     }
 
@@ -201,7 +206,12 @@ impl Client {
         s.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>test</resource></bind></iq>").await;
         let r = s.stanza().await;
         assert_eq!(r.get_attr("type"), Some("result"), "{r}");
-        let jid = r.get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind").unwrap().get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind").unwrap().text_content();
+        let jid = r
+            .get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
+            .unwrap()
+            .get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind")
+            .unwrap()
+            .text_content();
         Client { s, jid }
     }
 
@@ -235,7 +245,10 @@ impl Client {
             assert_ne!(p.get_attr("type"), Some("error"), "join refused: {p}");
             if p.get_attr("from") == Some(me.as_str()) {
                 let subject = self.s.stanza().await;
-                assert!(subject.get_child("subject", proto::xml::NS_CLIENT).is_some(), "subject after self-presence: {subject}");
+                assert!(
+                    subject.get_child("subject", proto::xml::NS_CLIENT).is_some(),
+                    "subject after self-presence: {subject}"
+                );
                 return (p, others);
             }
             others.push(p);
@@ -245,7 +258,13 @@ impl Client {
 
 pub fn status_codes(p: &Element) -> Vec<String> {
     p.get_child("x", NS_MUC_USER)
-        .map(|x| x.children().filter(|c| c.name() == "status").filter_map(|c| c.get_attr("code")).map(str::to_string).collect())
+        .map(|x| {
+            x.children()
+                .filter(|c| c.name() == "status")
+                .filter_map(|c| c.get_attr("code"))
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

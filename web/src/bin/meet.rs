@@ -38,7 +38,10 @@ fn selected() -> Result<Vec<&'static str>, String> {
     let mut out = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let known = ALL.iter().find(|a| **a == name).ok_or_else(|| {
-            format!("setting MEET_COMPONENTS={raw:?} is not valid: unknown component {name:?} (known: {})", ALL.join(", "))
+            format!(
+                "setting MEET_COMPONENTS={raw:?} is not valid: unknown component {name:?} (known: {})",
+                ALL.join(", ")
+            )
         })?;
         if !out.contains(known) {
             out.push(*known);

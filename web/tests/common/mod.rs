@@ -31,7 +31,11 @@ pub fn bin(name: &str) -> PathBuf {
 pub use proto::testkit::{free_tcp_port as free_tcp, free_udp_port as free_udp};
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("meet-web-{tag}-{}-{}", std::process::id(), proto::secrets::random_hex(4).expect("OS randomness")));
+    let d = std::env::temp_dir().join(format!(
+        "meet-web-{tag}-{}-{}",
+        std::process::id(),
+        proto::secrets::random_hex(4).expect("OS randomness")
+    ));
     std::fs::create_dir_all(&d).expect("creating a temp dir");
     d
 }
@@ -91,7 +95,13 @@ impl System {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", path.display()));
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let log = Arc::clone(&log);
             let tag = name.to_string();
             std::thread::spawn(move || {
@@ -120,7 +130,9 @@ impl System {
                 panic!("the system exited early: {status}");
             }
             if self.data_dir.join("tls/cert.pem").exists() {
-                if let Ok(r) = https_request(self, "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await {
+                if let Ok(r) =
+                    https_request(self, "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await
+                {
                     if r.status == 200 {
                         return;
                     }
@@ -166,7 +178,9 @@ impl Drop for System {
 pub fn tls_connector(sys: &System) -> tokio_rustls::TlsConnector {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(sys.data_dir.join("tls/cert.pem")).expect("the generated certificate exists") {
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(sys.data_dir.join("tls/cert.pem"))
+        .expect("the generated certificate exists")
+    {
         roots.add(c.expect("the generated certificate parses")).expect("the generated certificate is a usable anchor");
     }
     let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
@@ -177,7 +191,10 @@ pub fn tls_connector(sys: &System) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
-pub async fn tls_stream(sys: &System, server_name: &str) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+pub async fn tls_stream(
+    sys: &System,
+    server_name: &str,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(sys.https).await?;
     let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).map_err(std::io::Error::other)?;
     tls_connector(sys).connect(name, tcp).await
@@ -224,9 +241,13 @@ async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> std::io::R
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(std::io::Error::other("response timed out")),
     }
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other(format!("no header end in {:?}", String::from_utf8_lossy(&buf))))?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no header end in {:?}", String::from_utf8_lossy(&buf))))?;
     let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("no status"))?;
+    let status =
+        head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("no status"))?;
     let mut body = buf[split + 4..].to_vec();
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
@@ -254,7 +275,9 @@ pub fn get(path: &str) -> String {
 /// Where Node finds playwright-core, or None (then the browser test is skipped, except in
 /// CI, where a missing client is a failure).
 pub fn node_modules() -> Option<PathBuf> {
-    let dir = std::env::var("MEET_NODE_MODULES").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("tests/node/node_modules"));
+    let dir = std::env::var("MEET_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("tests/node/node_modules"));
     let ok = dir.join("playwright-core").exists() && Path::new(&chromium()).exists();
     if ok {
         return Some(dir);

@@ -55,8 +55,11 @@ pub fn run(core: usize, fanout: usize, size: usize, duration: Duration) -> Ceili
                 nonce[4..].copy_from_slice(&counter.to_be_bytes());
                 out.clear();
                 out.extend_from_slice(&buf[12..n.max(12)]);
-                let Ok(tag) = key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&buf[..12]), &mut out)
-                else {
+                let Ok(tag) = key.seal_in_place_separate_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&buf[..12]),
+                    &mut out,
+                ) else {
                     continue;
                 };
                 out.extend_from_slice(tag.as_ref());

@@ -128,7 +128,11 @@ impl Setup {
         self.rtc.sdp_api().accept_answer(self.pending, answer).expect("answer accepted");
         let (tx, rx) = mpsc::channel(8);
         let wish = max_height.map(|h| {
-            let c = ReceiverVideoConstraints { last_n: -1, default_constraints: Some(VideoConstraints { max_height: h }), ..Default::default() };
+            let c = ReceiverVideoConstraints {
+                last_n: -1,
+                default_constraints: Some(VideoConstraints { max_height: h }),
+                ..Default::default()
+            };
             serde_json::to_string(&BridgeChannelMessage::ReceiverVideoConstraints(c)).expect("constraints serialize")
         });
         tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, wish, rx));
@@ -144,7 +148,14 @@ fn arrival_instant(arrived: Option<SystemTime>) -> Instant {
     now.checked_sub(ago).unwrap_or(now)
 }
 
-async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, wish: Option<String>, mut cmds: mpsc::Receiver<Cmd>) {
+async fn run(
+    mut rtc: Rtc,
+    socket: UdpSocket,
+    audio_mid: Mid,
+    video_mid: Mid,
+    wish: Option<String>,
+    mut cmds: mpsc::Receiver<Cmd>,
+) {
     let c = counters();
     let local = socket.local_addr().expect("participant address");
     let mut buf = vec![0u8; 2000];
@@ -152,7 +163,8 @@ async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, wi
     // Spread publishers over the frame interval so the load is smooth.
     let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
-    let mut st = State { connected: false, keyframe_wanted: true, max_seq: HashMap::new(), received_at: Instant::now(), wish };
+    let mut st =
+        State { connected: false, keyframe_wanted: true, max_seq: HashMap::new(), received_at: Instant::now(), wish };
     let mut frame: u64 = 0;
     let mut audio_seq: u64 = 1;
     let mut video_seq = [1u64; 3];
@@ -222,7 +234,9 @@ async fn run(mut rtc: Rtc, socket: UdpSocket, audio_mid: Mid, video_mid: Mid, wi
                         payload[1] = if key { 0x00 } else { 0x01 };
                         let n = payload.len();
                         payload[n - 8..].copy_from_slice(&nanos_since_epoch(now).to_le_bytes());
-                        let w = RtpWrite::new(pt, video_seq[li].into(), ts, now, payload).marker(k + 1 == *packets).nackable(true);
+                        let w = RtpWrite::new(pt, video_seq[li].into(), ts, now, payload)
+                            .marker(k + 1 == *packets)
+                            .nackable(true);
                         tx.write_rtp(w);
                         video_seq[li] += 1;
                         c.sent.fetch_add(1, Ordering::Relaxed);

@@ -38,7 +38,16 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { meeting_size: 5, step_meetings: 2, max_meetings: 200, step_secs: 6, loss_limit: 0.01, bridge_core: 1, load_core: 0, max_height: None };
+    let mut a = Args {
+        meeting_size: 5,
+        step_meetings: 2,
+        max_meetings: 200,
+        step_secs: 6,
+        loss_limit: 0.01,
+        bridge_core: 1,
+        load_core: 0,
+        max_height: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let v = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -84,18 +93,34 @@ fn main() {
     let steps = rt.block_on(ramp(&args));
     drop(rt);
 
-    println!("\n== ceiling: raw UDP receive → AES-256-GCM seal ×{} → send, on core {}", args.meeting_size - 1, args.bridge_core);
+    println!(
+        "\n== ceiling: raw UDP receive → AES-256-GCM seal ×{} → send, on core {}",
+        args.meeting_size - 1,
+        args.bridge_core
+    );
     let ceil = ceiling::run(args.bridge_core, args.meeting_size - 1, 1000, Duration::from_secs(5));
-    println!("ceiling: {} packets in {:.2} CPU-s = {:.0} packets per CPU-second", ceil.sent, ceil.cpu_secs, ceil.per_cpu_sec());
+    println!(
+        "ceiling: {} packets in {:.2} CPU-s = {:.0} packets per CPU-second",
+        ceil.sent,
+        ceil.cpu_secs,
+        ceil.per_cpu_sec()
+    );
 
-    let best = steps.iter().filter(|s| s.loss <= args.loss_limit).max_by(|a, b| a.forwarded_per_sec.total_cmp(&b.forwarded_per_sec));
+    let best = steps
+        .iter()
+        .filter(|s| s.loss <= args.loss_limit)
+        .max_by(|a, b| a.forwarded_per_sec.total_cmp(&b.forwarded_per_sec));
     let Some(best) = best else {
         println!("no step stayed under the loss limit");
         return;
     };
     let half = steps
         .iter()
-        .min_by(|a, b| (a.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs().total_cmp(&(b.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs()))
+        .min_by(|a, b| {
+            (a.forwarded_per_sec - best.forwarded_per_sec / 2.0)
+                .abs()
+                .total_cmp(&(b.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs())
+        })
         .expect("at least one step");
     let median_eff = {
         let mut v: Vec<f64> = steps.iter().filter(|s| s.bridge_cpu > 0.05).map(|s| s.per_cpu_sec).collect();
@@ -103,10 +128,26 @@ fn main() {
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
     println!("\n== summary (meeting size {})", args.meeting_size);
-    println!("max load under {:.1}% loss: {} endpoints, {:.0} forwarded packets/s, bridge CPU {:.0}%", args.loss_limit * 100.0, best.endpoints, best.forwarded_per_sec, best.bridge_cpu * 100.0);
-    println!("forwarded packets per bridge CPU-second: {:.0} at max load, median over steps {:.0}", best.per_cpu_sec, median_eff);
-    println!("ceiling packets per CPU-second: {:.0}; ratio bridge/ceiling: {:.2}", ceil.per_cpu_sec(), best.per_cpu_sec / ceil.per_cpu_sec());
-    println!("latency through the bridge at ~half load ({} endpoints): p50 {} µs, p99 {} µs", half.endpoints, half.p50_us, half.p99_us);
+    println!(
+        "max load under {:.1}% loss: {} endpoints, {:.0} forwarded packets/s, bridge CPU {:.0}%",
+        args.loss_limit * 100.0,
+        best.endpoints,
+        best.forwarded_per_sec,
+        best.bridge_cpu * 100.0
+    );
+    println!(
+        "forwarded packets per bridge CPU-second: {:.0} at max load, median over steps {:.0}",
+        best.per_cpu_sec, median_eff
+    );
+    println!(
+        "ceiling packets per CPU-second: {:.0}; ratio bridge/ceiling: {:.2}",
+        ceil.per_cpu_sec(),
+        best.per_cpu_sec / ceil.per_cpu_sec()
+    );
+    println!(
+        "latency through the bridge at ~half load ({} endpoints): p50 {} µs, p99 {} µs",
+        half.endpoints, half.p50_us, half.p99_us
+    );
     println!("bridge memory per endpoint at max load: {:.0} KiB", best.rss_per_endpoint_kib);
     if best.load_cpu > 0.9 {
         println!("note: the load generator used {:.0}% of its core at max load: the limit found is the generator's, not the bridge's", best.load_cpu * 100.0);
@@ -133,7 +174,12 @@ async fn ramp(args: &Args) -> Vec<Step> {
             for k in 0..args.meeting_size {
                 let id = EndpointId::new(format!("e{meetings}x{k}")).expect("valid id");
                 let setup = load::Setup::new(id.as_str()).await;
-                let req = ColibriRequest::Allocate { conference: conf.clone(), endpoint: id.clone(), display_name: String::new(), offer: setup.offer.clone() };
+                let req = ColibriRequest::Allocate {
+                    conference: conf.clone(),
+                    endpoint: id.clone(),
+                    display_name: String::new(),
+                    offer: setup.offer.clone(),
+                };
                 match focus.colibri(&req).await {
                     Ok(ColibriResponse::Allocated { answer }) => {
                         participants.insert(id, setup.start(&answer, args.max_height));
@@ -148,13 +194,23 @@ async fn ramp(args: &Args) -> Vec<Step> {
         while Instant::now() < settle_until {
             pump(&mut focus, &participants).await;
         }
-        let (s0, fwd0, cpu0, load0, w0) =
-            (load::snapshot(), procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await, procs::process_cpu_secs(pid), procs::process_cpu_secs(std::process::id()), Instant::now());
+        let (s0, fwd0, cpu0, load0, w0) = (
+            load::snapshot(),
+            procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await,
+            procs::process_cpu_secs(pid),
+            procs::process_cpu_secs(std::process::id()),
+            Instant::now(),
+        );
         let window_end = w0 + Duration::from_secs(args.step_secs - 2);
         while Instant::now() < window_end {
             pump(&mut focus, &participants).await;
         }
-        let (s1, fwd1, cpu1, load1) = (load::snapshot(), procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await, procs::process_cpu_secs(pid), procs::process_cpu_secs(std::process::id()));
+        let (s1, fwd1, cpu1, load1) = (
+            load::snapshot(),
+            procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await,
+            procs::process_cpu_secs(pid),
+            procs::process_cpu_secs(std::process::id()),
+        );
         let secs = w0.elapsed().as_secs_f64();
         let expected = s1.expected - s0.expected;
         let received = s1.received - s0.received;
@@ -172,11 +228,25 @@ async fn ramp(args: &Args) -> Vec<Step> {
             load_cpu: (load1 - load0) / secs,
         };
         if std::env::var("BENCH_DEBUG").is_ok() {
-            eprintln!("  p90 {} p95 {} p98 {}", load::percentile(&s0, &s1, 0.90), load::percentile(&s0, &s1, 0.95), load::percentile(&s0, &s1, 0.98));
+            eprintln!(
+                "  p90 {} p95 {} p98 {}",
+                load::percentile(&s0, &s1, 0.90),
+                load::percentile(&s0, &s1, 0.95),
+                load::percentile(&s0, &s1, 0.98)
+            );
         }
         println!(
             "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%",
-            step.meetings, step.endpoints, step.forwarded_per_sec, step.bridge_cpu * 100.0, step.per_cpu_sec, step.loss * 100.0, step.p50_us, step.p99_us, step.rss_per_endpoint_kib, step.load_cpu * 100.0
+            step.meetings,
+            step.endpoints,
+            step.forwarded_per_sec,
+            step.bridge_cpu * 100.0,
+            step.per_cpu_sec,
+            step.loss * 100.0,
+            step.p50_us,
+            step.p99_us,
+            step.rss_per_endpoint_kib,
+            step.load_cpu * 100.0
         );
         let stop = step.loss > args.loss_limit || step.load_cpu > 0.97;
         steps.push(step);
