@@ -601,3 +601,22 @@ impl WsClient {
         self.until(|s| s.name() == "presence" && s.get_attr("from") == Some(me.as_str())).await
     }
 }
+
+/// A plain HTTP GET to signal's HTTP port: (status, whole response).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect to signal's HTTP port");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("send");
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.expect("read the response");
+    let code = body.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, body)
+}
+
+/// The value of metric `name` in a Prometheus text.
+pub fn metric_value(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("metric {name} missing in {text}"))
+}
