@@ -454,7 +454,7 @@ pub mod jwt {
 
     /// Claims as Jitsi documents them, for `room`, valid for an hour.
     pub fn claims(room: &str, name: &str, moderator: Option<bool>) -> serde_json::Value {
-        let mut user = serde_json::json!({ "id": format!("id-{name}"), "name": name, "avatar": format!("https://intranet.example/a/{name}.png") });
+        let mut user = serde_json::json!({ "id": format!("id-{name}"), "name": name, "avatar": format!("https://intranet.example/a/{}.png", name.replace(' ', "-")) });
         if let Some(m) = moderator {
             user["moderator"] = serde_json::json!(m);
         }
