@@ -4,6 +4,8 @@
 use proto::bus::NS_STANZAS;
 use proto::xml::{Element, NS_CLIENT};
 
+const NS_MUC: &str = "http://jabber.org/protocol/muc";
+
 /// A stanza error condition (RFC 6120 §8.3.3) with its error type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cond {
@@ -85,6 +87,10 @@ pub fn error_reply(stanza: &Element, cond: Cond, text: Option<&str>) -> Option<E
     }
     if let Some(to) = stanza.get_attr("to") {
         e.set_attr("from", to);
+    }
+    // XEP-0045 §7.2: a refused join echoes the MUC <x/> (clients match errors to joins by it)
+    if stanza.name() == "presence" && stanza.get_child("x", NS_MUC).is_some() {
+        e.append_child(Element::new("x", NS_MUC));
     }
     e.append_child(error_child(cond, text));
     Some(e)

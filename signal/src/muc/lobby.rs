@@ -5,7 +5,7 @@
 //! per source address and per room.
 
 use super::limits::SourceLimits;
-use super::occupant::{Person, NS_MUC, NS_NICK};
+use super::occupant::{Person, NS_NICK};
 use super::room::{JoinOutcome, Room};
 use crate::conn::{ConnId, Delivery};
 use crate::stanza::{self, Refusal};
@@ -113,10 +113,7 @@ impl Room {
             .unwrap_or_else(|| nick.to_string());
         let r = Refusal::new(stanza::REGISTRATION_REQUIRED, "the lobby is on: wait for a moderator to let you in")
             .room("lobby");
-        if let Some(mut e) = r.reply_to(presence) {
-            e.append_child(Element::new("x", NS_MUC));
-            out.push(Delivery::new(conn, real.clone(), &e));
-        }
+        Self::refuse(out, conn, &real, presence, &r);
         let k = Knock { nick: nick.to_string(), name, real, conn, presence: presence.clone(), person };
         let changed = previous.as_ref().is_none_or(|p| p.nick != k.nick || p.name != k.name);
         if let (Some(p), true) = (&previous, changed) {

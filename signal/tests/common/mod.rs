@@ -620,3 +620,17 @@ pub fn metric_value(text: &str, name: &str) -> i64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("metric {name} missing in {text}"))
 }
+
+/// The Python of the test venv (`$MEET_PYTHON`, else `../.venv`), for interop tests with
+/// slixmpp. Under `CI=true` a missing one fails the test; elsewhere the test is skipped.
+pub fn meet_python() -> Option<String> {
+    let p = std::env::var("MEET_PYTHON").ok().filter(|p| !p.is_empty()).or_else(|| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+        std::path::Path::new(venv).exists().then(|| venv.to_string())
+    });
+    if p.is_none() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "MEET_PYTHON is required under CI=true");
+        eprintln!("skipping: MEET_PYTHON not set and no .venv");
+    }
+    p
+}
