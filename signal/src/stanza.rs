@@ -102,7 +102,7 @@ pub fn error_reply(stanza: &Element, cond: Cond, text: Option<&str>) -> Option<E
 pub struct Refusal {
     pub cond: Cond,
     pub text: String,
-    pub app: Option<Element>,
+    pub app: Option<Box<Element>>,
 }
 
 impl Refusal {
@@ -116,7 +116,7 @@ impl Refusal {
     }
 
     pub fn with(mut self, app: Element) -> Refusal {
-        self.app = Some(app);
+        self.app = Some(Box::new(app));
         self
     }
 
@@ -124,7 +124,7 @@ impl Refusal {
     pub fn reply_to(&self, stanza: &Element) -> Option<Element> {
         let mut e = error_reply(stanza, self.cond, Some(&self.text))?;
         if let (Some(app), Some(err)) = (&self.app, e.get_child_mut("error", NS_CLIENT)) {
-            err.append_child(app.clone());
+            err.append_child((**app).clone());
         }
         Some(e)
     }

@@ -1,5 +1,5 @@
 //! The lobby (ROOMS.md section 5): with the lobby on, a joiner knocks (`registration-required`
-//! + `<lobby/>`); every moderator sees `<knock nick name/>`; `admit` completes the stored
+//! with `<lobby/>`); every moderator sees `<knock nick name/>`; `admit` completes the stored
 //! join with no new input from the knocker, `deny` tells them; turning the lobby off admits
 //! every knock; a knock with the right password goes straight in, a wrong one is a wrong
 //! password; knocks are limited per source and per room; a knocker who leaves is gone.

@@ -131,13 +131,7 @@ impl Room {
     }
 
     /// `<lobby xmlns="R" enabled="true|false"/>`: off admits every open knock.
-    pub(super) fn set_lobby(
-        &mut self,
-        real: &str,
-        q: &Element,
-        now: Instant,
-        out: &mut Vec<Delivery>,
-    ) -> Result<(), Refusal> {
+    pub(super) fn set_lobby(&mut self, real: &str, q: &Element, out: &mut Vec<Delivery>) -> Result<(), Refusal> {
         self.moderator(real, "turn the lobby on or off")?;
         let enabled = match q.get_attr("enabled") {
             Some("true" | "1") => true,
@@ -151,13 +145,13 @@ impl Room {
         self.broadcast_room_state(out);
         if !enabled {
             for k in std::mem::take(&mut self.lobby.knocks) {
-                self.admit_knock(k, now, out);
+                self.admit_knock(k, out);
             }
         }
         Ok(())
     }
 
-    fn admit_knock(&mut self, k: Knock, now: Instant, out: &mut Vec<Delivery>) {
+    fn admit_knock(&mut self, k: Knock, out: &mut Vec<Delivery>) {
         if self.occupants.contains_key(&k.nick) {
             // cannot happen while knock nicks are reserved; refuse rather than replace
             let r = Refusal::new(stanza::CONFLICT, "that nickname is in use");
@@ -166,24 +160,18 @@ impl Room {
             return;
         }
         let nick = k.nick.clone();
-        self.enter(k.conn, k.real, &nick, &k.presence, Some(k.person), now, out);
+        self.enter(k.conn, k.real, &nick, &k.presence, Some(k.person), out);
         self.tell_moderators_knock_gone(&nick, "admitted", out);
     }
 
-    pub(super) fn admit(
-        &mut self,
-        real: &str,
-        q: &Element,
-        now: Instant,
-        out: &mut Vec<Delivery>,
-    ) -> Result<(), Refusal> {
+    pub(super) fn admit(&mut self, real: &str, q: &Element, out: &mut Vec<Delivery>) -> Result<(), Refusal> {
         self.moderator(real, "admit people from the lobby")?;
         let nick = q.get_attr("nick").ok_or(Refusal::new(stanza::BAD_REQUEST, "nick is required"))?;
         let k = self
             .lobby
             .remove_by_nick(nick)
             .ok_or(Refusal::new(stanza::ITEM_NOT_FOUND, "nobody knocks as that nick"))?;
-        self.admit_knock(k, now, out);
+        self.admit_knock(k, out);
         Ok(())
     }
 

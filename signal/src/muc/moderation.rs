@@ -53,21 +53,15 @@ fn media(q: &Element) -> Result<Media, Refusal> {
 
 impl Room {
     /// Our room controls (IQ `set` to the room's bare JID, namespace `urn:meet-lan:room:0`).
-    pub(super) fn handle_control(
-        &mut self,
-        real: &str,
-        q: &Element,
-        now: Instant,
-        out: &mut Vec<Delivery>,
-    ) -> Result<(), Refusal> {
+    pub(super) fn handle_control(&mut self, real: &str, q: &Element, out: &mut Vec<Delivery>) -> Result<(), Refusal> {
         match q.name() {
             "mute" => self.mute_one(real, q, out),
             "mute-all" => self.mute_all(real, q, out),
             "ask-unmute" => self.ask_unmute(real, q, out),
             "unmute" => self.unmute_self(real, q, out),
             "allow" => self.allow(real, q, out),
-            "lobby" => self.set_lobby(real, q, now, out),
-            "admit" => self.admit(real, q, now, out),
+            "lobby" => self.set_lobby(real, q, out),
+            "admit" => self.admit(real, q, out),
             "deny" => self.deny(real, q, out),
             _ => Err(Refusal::new(stanza::FEATURE_NOT_IMPLEMENTED, "unknown room control")),
         }

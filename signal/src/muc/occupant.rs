@@ -149,6 +149,7 @@ pub struct Occupant {
 }
 
 impl Occupant {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         nick: String,
         room_jid: Arc<str>,

@@ -179,7 +179,7 @@ impl Room {
         }
         let Some(session) = j.session.clone() else {
             // components (focus, bridges) are never held back
-            self.enter(conn, real, nick, presence, None, j.now, out);
+            self.enter(conn, real, nick, presence, None, out);
             return JoinOutcome::Joined;
         };
         let person = Person {
@@ -207,7 +207,7 @@ impl Room {
             Self::refuse(out, conn, &real, presence, &r);
             return JoinOutcome::Refused;
         }
-        self.enter(conn, real, nick, presence, Some(person), j.now, out);
+        self.enter(conn, real, nick, presence, Some(person), out);
         JoinOutcome::Joined
     }
 
@@ -245,7 +245,6 @@ impl Room {
         nick: &str,
         presence: &Element,
         person: Option<Person>,
-        _now: Instant,
         out: &mut Vec<Delivery>,
     ) {
         let payload = Self::payload(presence, person.as_ref().map(|p| &*p.session));
@@ -520,7 +519,7 @@ impl Room {
                 Err(r) => Err(r),
             },
             ("set", "query", NS_MUC_ADMIN) => self.handle_admin(&real, q, now, out),
-            ("set", _, NS_ROOM) => self.handle_control(&real, q, now, out),
+            ("set", _, NS_ROOM) => self.handle_control(&real, q, out),
             _ => {
                 if stanza::is_iq_request(iq) {
                     Self::reply_err(out, conn, &real, iq, stanza::SERVICE_UNAVAILABLE, None);
