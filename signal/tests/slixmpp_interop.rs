@@ -6,17 +6,12 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 fn run_script(py: &str, signal: &Signal, room: &str, mech: &str, creds: &[&str]) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slixmpp_room.py");
     let port = signal.c2s.port().to_string();
-    let mut args = vec![script, "127.0.0.1", port.as_str(), room, mech];
+    let mut args = vec!["127.0.0.1", port.as_str(), room, mech];
     args.extend_from_slice(creds);
-    let out = Command::new(py).args(&args).output().expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("OK"), "slixmpp {mech} failed:\n{stdout}\n{stderr}");
+    run_python_test(py, "slixmpp_room.py", &args);
 }
 
 #[test]

@@ -11,33 +11,20 @@ usage: slixmpp_moderation.py HOST PORT refusals ROOM
 Prints "OK" and exits 0 on success, exits 1 with a reason otherwise.
 """
 
-import asyncio
 import sys
 import xml.etree.ElementTree as ET
 
-import slixmpp
 from slixmpp.exceptions import IqError, PresenceError
+from slixmpp_room import DOMAIN, run_main, start
+from slixmpp_room import make_client as make_room_client
 
-DOMAIN = "meet.lan"
 NS_ROOM = "urn:meet-lan:room:0"
 
 
 def make_client():
-    c = slixmpp.ClientXMPP(DOMAIN, "", sasl_mech="ANONYMOUS")
-    c.enable_plaintext = True
-    c.enable_starttls = False
-    c.enable_direct_tls = False
+    c = make_room_client(DOMAIN, "", "ANONYMOUS")
     c.register_plugin("xep_0004")
-    c.register_plugin("xep_0030")
-    c.register_plugin("xep_0045")
     return c
-
-
-async def start(c, host, port):
-    started = asyncio.get_running_loop().create_future()
-    c.add_event_handler("session_start", lambda _e: started.done() or started.set_result(True))
-    c.connect(host=host, port=port)
-    await asyncio.wait_for(started, 20)
 
 
 async def room_control(c, room, xml):
@@ -112,8 +99,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(asyncio.wait_for(main(), 60))
-    except BaseException as e:  # report any failure as a reason on stderr
-        print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        sys.exit(1)
+    run_main(main)

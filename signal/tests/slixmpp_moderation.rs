@@ -7,16 +7,10 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 fn run(py: &str, signal: &Signal, scenario: &str, room: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slixmpp_moderation.py");
     let port = signal.c2s.port().to_string();
-    let out =
-        Command::new(py).args([script, "127.0.0.1", port.as_str(), scenario, room]).output().expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stdout.contains("OK"), "slixmpp {scenario} failed:\n{stdout}\n{stderr}");
+    run_python_test(py, "slixmpp_moderation.py", &["127.0.0.1", &port, scenario, room]);
 }
 
 #[test]

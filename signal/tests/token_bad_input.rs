@@ -55,14 +55,7 @@ async fn bad_tokens_are_refused_with_a_reason_and_change_nothing() {
     }
 
     // the room saw nothing: no presence reached alice, alice is still the only person
-    alice.send("<iq type='get' id='after' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>").await;
-    loop {
-        let s = alice.s.stanza().await;
-        assert_ne!(s.name(), "presence", "a refused token changed the room: {s}");
-        if s.get_attr("id") == Some("after") {
-            break;
-        }
-    }
+    alice.no_presence_until_ping("after").await;
     let (_, m) = http_get(signal.http, "/metrics").await;
     assert_eq!(metric_value(&m, "signal_occupants"), 1);
 }

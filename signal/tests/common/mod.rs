@@ -634,3 +634,27 @@ pub fn meet_python() -> Option<String> {
     }
     p
 }
+
+/// Runs `tests/<script>` with `args` under the venv's Python; it must print `OK`.
+pub fn run_python_test(py: &str, script: &str, args: &[&str]) {
+    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(py).arg(&path).args(args).output().expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("OK"), "{script} {args:?} failed:\n{stdout}\n{stderr}");
+}
+
+impl Client {
+    /// Proves nothing but the ping answer reaches this client meanwhile: no presence (the
+    /// room did not change for it).
+    pub async fn no_presence_until_ping(&mut self, id: &str) {
+        self.send(&format!("<iq type='get' id='{id}' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
+        loop {
+            let s = self.s.stanza().await;
+            assert_ne!(s.name(), "presence", "nothing should have changed for this client: {s}");
+            if s.get_attr("id") == Some(id) {
+                return;
+            }
+        }
+    }
+}
