@@ -98,3 +98,22 @@ async fn accounts_still_sign_in_and_open_any_room_in_token_mode() {
     let (me, _) = admin.join("anything", "admin").await;
     assert_eq!(role_of(&me).as_deref(), Some("moderator"));
 }
+
+#[tokio::test]
+async fn the_readme_script_mints_a_token_signal_accepts() {
+    let Some(py) = meet_python() else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/mint-token.py");
+    let out = std::process::Command::new(py)
+        .args([script, "planning", "Alice Example", "true"])
+        .env("JWT_APP_ID", APP_ID)
+        .env("JWT_APP_SECRET", SECRET)
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let signal = Signal::start_with(&token_mode_env());
+    let mut alice = Client::token(&signal, &token).await.expect("the minted token signs in");
+    let me = alice.try_join("planning", "a", "").await;
+    assert_eq!(role_of(&me).as_deref(), Some("moderator"));
+    assert_eq!(me.get_child("nick", "http://jabber.org/protocol/nick").unwrap().text_content(), "Alice Example");
+}
