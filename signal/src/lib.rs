@@ -178,11 +178,7 @@ impl Config {
             ),
             None => None,
         };
-        let policy = auth::Policy {
-            mode: self.auth_mode,
-            jwt: verifier.is_some(),
-            removal: std::time::Duration::from_secs(self.removal_secs),
-        };
+        let policy = auth::Policy { mode: self.auth_mode, removal: std::time::Duration::from_secs(self.removal_secs) };
         Ok(auth::Auth { policy, verifier })
     }
 }

@@ -103,19 +103,17 @@ pub struct Session {
     pub source: std::net::IpAddr,
 }
 
-/// The room rules of one server: auth mode, whether JWT is configured, and how long a
-/// removed person stays out.
+/// The room rules of one server: auth mode, and how long a removed person stays out.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
     pub mode: AuthMode,
-    pub jwt: bool,
     /// How long a removed person is kept out (`SIGNAL_REMOVAL_SECS`, default 600).
     pub removal: Duration,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { mode: AuthMode::Open, jwt: false, removal: Duration::from_secs(600) }
+        Policy { mode: AuthMode::Open, removal: Duration::from_secs(600) }
     }
 }
 

@@ -232,3 +232,46 @@ impl Room {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::limits::SourceLimits;
+    use super::super::room::{Join, JoinOutcome, Room};
+    use crate::auth::{Identity, Policy, Session};
+    use crate::conn::ConnId;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn join(room: &mut Room, conn: u64, nick: &str, now: Instant) -> JoinOutcome {
+        let p = proto::xml::parse_element(&format!(
+            "<presence xmlns='jabber:client' to='r@c/{nick}'><x xmlns='http://jabber.org/protocol/muc'>\
+             <browser xmlns='urn:meet-lan:room:0' key='{:032x}'/></x></presence>",
+            conn
+        ))
+        .unwrap();
+        let session = Some(Arc::new(Session { identity: Identity::Guest, source: "127.0.0.1".parse().unwrap() }));
+        let j =
+            Join { conn: ConnId(conn), real: format!("u{conn}@meet.lan/r").into(), nick, presence: &p, session, now };
+        room.handle_presence(j, &mut SourceLimits::default(), &mut Vec::new())
+    }
+
+    #[test]
+    fn a_removal_lasts_the_removal_period_in_virtual_time() {
+        let t0 = Instant::now();
+        let mut room =
+            Room::new("r@c".into(), "r".into(), Policy { removal: Duration::from_secs(600), ..Policy::default() });
+        assert!(matches!(join(&mut room, 1, "m", t0), JoinOutcome::Joined));
+        assert!(matches!(join(&mut room, 2, "g", t0), JoinOutcome::Joined));
+        let mut out = Vec::new();
+        room.kick("g", "m", Some("bye".into()), t0, &mut out);
+        assert!(out.iter().any(|d| d.conn == ConnId(1) && d.body.name() == "message"), "the moderator gets the list");
+        assert!(matches!(join(&mut room, 2, "g", t0 + Duration::from_secs(599)), JoinOutcome::Refused));
+
+        let mut out = Vec::new();
+        room.handle_timeout(t0 + Duration::from_secs(599), &mut out);
+        assert!(out.is_empty(), "nothing ends early");
+        room.handle_timeout(t0 + Duration::from_secs(600), &mut out);
+        assert_eq!(out.len(), 1, "the moderator hears that the list is shorter");
+        assert!(matches!(join(&mut room, 2, "g", t0 + Duration::from_secs(600)), JoinOutcome::Joined));
+    }
+}
