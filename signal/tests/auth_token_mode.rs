@@ -117,3 +117,16 @@ async fn the_readme_script_mints_a_token_signal_accepts() {
     assert_eq!(role_of(&me).as_deref(), Some("moderator"));
     assert_eq!(me.get_child("nick", "http://jabber.org/protocol/nick").unwrap().text_content(), "Alice Example");
 }
+
+#[tokio::test]
+async fn in_open_mode_a_token_is_optional_and_its_moderator_claim_counts_only_in_its_room() {
+    let signal = Signal::start_with(&[("JWT_APP_ID", APP_ID), ("JWT_APP_SECRET", SECRET)]);
+    let mut guest = Client::anonymous(&signal).await;
+    guest.join("lounge", "g").await;
+    let mut other_room = Client::token(&signal, &hs256(&claims("planning", "Pat", Some(true)))).await.expect("pat");
+    let p = other_room.try_join("lounge", "p", "").await;
+    assert_eq!(role_of(&p).as_deref(), Some("participant"), "a planning token makes no moderator in lounge");
+    let mut here = Client::token(&signal, &hs256(&claims("lounge", "Lou", Some(true)))).await.expect("lou");
+    let l = here.try_join("lounge", "l", "").await;
+    assert_eq!(role_of(&l).as_deref(), Some("moderator"), "a lounge token does");
+}

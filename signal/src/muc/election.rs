@@ -17,9 +17,11 @@ impl Room {
         self.occupants.values().any(|o| o.is_person() && o.is_moderator())
     }
 
-    /// Would `p` be moderator if it joined now?
+    /// Would `p` be moderator if it joined now? A token's moderator claim counts only in
+    /// the rooms the token covers.
     pub(super) fn would_be_moderator(&self, p: &Person) -> bool {
-        match p.session.identity.token().and_then(|t| t.moderator) {
+        let claim = p.session.identity.token().filter(|t| t.room.covers(&self.name)).and_then(|t| t.moderator);
+        match claim {
             Some(claim) => claim && p.host,
             None => p.electable() && !self.has_person_moderator(),
         }
