@@ -58,4 +58,5 @@ async fn bad_tokens_are_refused_with_a_reason_and_change_nothing() {
     alice.no_presence_until_ping("after").await;
     let (_, m) = http_get(signal.http, "/metrics").await;
     assert_eq!(metric_value(&m, "signal_occupants"), 1);
+    assert_eq!(metric_value(&m, "signal_auth_failures_total"), 12, "each refused token is a failed sign-in");
 }

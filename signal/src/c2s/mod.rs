@@ -159,6 +159,7 @@ pub async fn drive(
                             }
                             StreamEvent::Close => vec![Action::Close],
                         };
+                        crate::metrics::Metrics::add(&shared.metrics.auth_failures, u64::from(core.take_auth_failures()));
                         for a in actions {
                             match a {
                                 Action::Write(x) => w.write_raw(&x).await?,

@@ -66,6 +66,8 @@ pub struct ClientStream {
     who: Option<Who>,
     exchange: Option<Exchange>,
     attempts: u32,
+    /// Failed attempts not yet counted in `/metrics`.
+    uncounted_failures: u32,
     jid: Option<Jid>,
 }
 
@@ -82,6 +84,7 @@ impl ClientStream {
             who: None,
             exchange: None,
             attempts: 0,
+            uncounted_failures: 0,
             jid: None,
         }
     }
@@ -93,6 +96,11 @@ impl ClientStream {
     /// True once our stream header went out (errors after it need no header of their own).
     pub fn opened(&self) -> bool {
         self.state != State::Open
+    }
+
+    /// Failed SASL attempts since the last call (for `signal_auth_failures_total`).
+    pub fn take_auth_failures(&mut self) -> u32 {
+        std::mem::take(&mut self.uncounted_failures)
     }
 
     pub fn jid(&self) -> Option<&Jid> {
@@ -213,6 +221,7 @@ impl ClientStream {
         self.exchange = None;
         self.state = State::Auth;
         self.attempts += 1;
+        self.uncounted_failures += 1;
         let text = text.map(|t| format!("<text xml:lang='en'>{}</text>", proto::xml::escape(t))).unwrap_or_default();
         let mut out = vec![Action::Write(format!("<failure xmlns='{NS_SASL}'><{}/>{text}</failure>", f.as_str()))];
         if self.attempts >= MAX_AUTH_ATTEMPTS {
