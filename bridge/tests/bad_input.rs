@@ -171,6 +171,17 @@ fn force_mute_stops_forwarding_that_source() {
     assert_eq!(w.received(0, 1).audio_frames, 0, "bob's audio is muted");
     assert!(w.received(0, 1).video_frames > 20, "bob's video still flows");
     assert!(w.received(0, 2).audio_frames > 40);
+    // The request states the whole mute state: audio false lifts it (bob unmuted himself).
+    let req = ColibriRequest::ForceMute {
+        conference: w.conference.clone(),
+        endpoint: EndpointId::new("bob").unwrap(),
+        audio: false,
+        video: false,
+    };
+    w.sfu.handle_colibri(w.now, req).expect("lifting the mute");
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert!(w.received(0, 1).audio_frames > 40, "bob's audio flows again");
 }
 
 #[test]
