@@ -118,7 +118,10 @@ impl Conference {
     /// it), so a repeated or reordered request cannot leave a track muted by mistake.
     pub fn force_mute(&mut self, id: &EndpointId, audio: bool, video: bool) -> bool {
         let Some(i) = self.index_of(id) else { return false };
-        for t in &mut self.endpoints[i].tracks_in {
+        let ep = &mut self.endpoints[i];
+        ep.forced_audio = audio;
+        ep.forced_video = video;
+        for t in &mut ep.tracks_in {
             t.muted = match t.kind {
                 MediaKind::Audio => audio,
                 MediaKind::Video => video,

@@ -185,6 +185,30 @@ fn force_mute_stops_forwarding_that_source() {
 }
 
 #[test]
+fn force_mute_right_after_allocation_holds_for_tracks_added_later() {
+    // Focus sends ForceMute as soon as the allocation is answered (a muted person who
+    // rejoins or moves to this bridge): the endpoint's tracks do not exist yet.
+    let mut w = World::new();
+    for name in ["alice", "bob"] {
+        w.join(name);
+    }
+    let req = ColibriRequest::ForceMute {
+        conference: w.conference.clone(),
+        endpoint: EndpointId::new("bob").unwrap(),
+        audio: true,
+        video: true,
+    };
+    w.sfu.handle_colibri(w.now, req).expect("force mute of a just-allocated endpoint");
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.received(0, 1).audio_frames, 0, "bob's audio never reaches alice");
+    assert_eq!(w.received(0, 1).video_frames, 0, "nor his video");
+    assert!(w.received(1, 0).audio_frames > 40, "alice is heard");
+}
+
+#[test]
 fn wrong_dtls_fingerprint_fails_that_endpoint_only() {
     let mut w = World::new();
     for name in ["alice", "bob"] {
