@@ -39,4 +39,6 @@ pub mod ns {
     pub const FOCUS: &str = "http://jitsi.org/protocol/focus";
     /// Bridge load announced in presence to `bridges@internal.<domain>`.
     pub const BRIDGE_STATS: &str = "urn:meet-lan:bridge-stats:0";
+    /// Rooms an organisation can trust: moderation, lobby, room state (`signal/ROOMS.md`).
+    pub const ROOM: &str = "urn:meet-lan:room:0";
 }
