@@ -41,6 +41,8 @@ impl AppState {
             "chat": "/chat",
             "files": "/files/",
             "iceServers": config.ice_servers,
+            "authMode": config.auth_mode.as_str(),
+            "authDomain": format!("auth.{d}"),
         });
         Ok(AppState {
             inner: Arc::new(Shared {
