@@ -59,12 +59,24 @@ export async function join(browser, room, name, { autojoin = true, viewport = { 
 }
 
 /** Remote videos on `page`: their data-participant and decoded frame counts. */
-/** Everyone in `names` joins a fresh room `<prefix>-<time>`, in order; `options` as for `join`. */
+/**
+ * Everyone in `names` joins a fresh room `<prefix>-<time>`, in order; `options` as for `join`.
+ * With `inRoomOrder: true` each page is in the room before the next one loads (the first is
+ * then surely the room's first person, its moderator).
+ */
 export async function joinAll(browser, prefix, names, options = {}) {
   const room = `${prefix}-${Date.now().toString(36)}`;
   const pages = {};
-  for (const n of names) pages[n] = await join(browser, room, n, options);
+  for (const n of names) {
+    pages[n] = await join(browser, room, n, options);
+    if (options.inRoomOrder) await waitJoined(pages[n]);
+  }
   return { room, pages };
+}
+
+/** Waits until `page` has joined its room. */
+export function waitJoined(page, timeoutMs = 60000) {
+  return waitFor(`${page.displayName} to be in the room`, () => page.evaluate(() => !!(window.meet && window.meet.conference.joinedOnce)), timeoutMs);
 }
 
 export function remoteVideos(page) {
@@ -216,7 +228,7 @@ export async function hears(page, name) {
 export function tryAction(page, method, ...args) {
   return page.evaluate(async ([m, a]) => {
     const conf = window.meet.conference;
-    const nickOf = (name) => ([...conf.participants.values()].find((p) => p.name === name) || {}).nick || name;
+    const nickOf = (name) => (name === conf.displayName ? conf.nick : ([...conf.participants.values()].find((p) => p.name === name) || {}).nick || name);
     try {
       await conf[m](...a.map((x) => (typeof x === 'object' && x && x.person ? nickOf(x.person) : x)));
       return 'accepted';

@@ -9,7 +9,7 @@ import {
 await scenario('lobby', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const { room, pages } = await joinAll(browser, 'lobby', ['Alice', 'Bob']);
+  const { room, pages } = await joinAll(browser, 'lobby', ['Alice', 'Bob'], { inRoomOrder: true });
   await waitFor('Alice to be moderator', () => pages.Alice.evaluate(() => window.meet.conference.isModerator), 30000);
   await roomAction(pages.Alice, 'lobby-on');
   for (const p of Object.values(pages)) await waitRootAttr(p, 'data-lobby', 'on');

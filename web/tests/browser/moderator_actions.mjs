@@ -11,7 +11,7 @@ await scenario('moderator-actions', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
   const names = ['Alice', 'Bob', 'Carol'];
-  const { pages } = await joinAll(browser, 'modact', names);
+  const { pages } = await joinAll(browser, 'modact', names, { inRoomOrder: true });
   for (const n of names) await waitPlaying(pages[n], names.filter((x) => x !== n), 120000);
   await waitFor('Alice to be moderator', () => pages.Alice.evaluate(() => window.meet.conference.isModerator), 20000);
   // Carol's page ignores mutes (a tampered or broken page): only the bridge can stop her.

@@ -7,7 +7,7 @@ import { launch, joinAll, join, scenario, assert, waitFor, waitRoles, personActi
 await scenario('moderators', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const { room, pages } = await joinAll(browser, 'mods', ['Alice', 'Bob', 'Carol']);
+  const { room, pages } = await joinAll(browser, 'mods', ['Alice', 'Bob', 'Carol'], { inRoomOrder: true });
   const all = () => Object.values(pages);
   for (const p of all()) await waitRoles(p, { Alice: 'moderator', Bob: 'participant', Carol: 'participant' }, 60000);
   log('Alice, the first, is the moderator on every page');

@@ -14,7 +14,7 @@ const noMedia = async (page) => {
 await scenario('room-password', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
-  const { room, pages } = await joinAll(browser, 'locked', ['Alice', 'Bob']);
+  const { room, pages } = await joinAll(browser, 'locked', ['Alice', 'Bob'], { inRoomOrder: true });
   await waitFor('Alice to be moderator', () => pages.Alice.evaluate(() => window.meet.conference.isModerator), 30000);
   for (const p of Object.values(pages)) await waitRootAttr(p, 'data-room-locked', 'false');
 

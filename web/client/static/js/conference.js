@@ -109,6 +109,7 @@ export class Conference extends EventTarget {
     this.knocks = new Map(); // nick -> display name, for moderators
     this.removed = []; // [{ id, name }], for moderators
     this.outcome = null;
+    this.inRoom = false;
     this.config = config;
     this.room = room;
     this.displayName = displayName;
@@ -216,6 +217,7 @@ export class Conference extends EventTarget {
     await this.#askFocus();
     this.nick = this.nick || randomHex(4);
     await this.#enterRoom();
+    this.inRoom = true;
     console.info(`joined ${this.roomJid} as ${this.nick}`);
   }
 
@@ -1034,6 +1036,7 @@ export class Conference extends EventTarget {
     for (const nick of [...this.participants.keys()]) this.#removeParticipant(nick);
     this.orphans.clear();
     this.nick = null;
+    this.inRoom = false;
   }
 
   /** Asks signal for a room token (filestore access), CLIENT_FLOW step 6. */
@@ -1049,7 +1052,7 @@ export class Conference extends EventTarget {
     const sess = (s) => s && { sid: s.sid, closed: s.closed, ice: s.pc.iceConnectionState, flowing: [...(s.flowingNicks || [])] };
     const shown = {};
     for (const p of this.participants.values()) shown[p.name] = p.shown ? p.shown.session.kind : null;
-    return { nick: this.nick, joined: !!this.nick, bridge: sess(this.bridge), p2p: sess(this.p2p), shown };
+    return { nick: this.nick, joined: this.inRoom, bridge: sess(this.bridge), p2p: sess(this.p2p), shown };
   }
 
   leave() {
