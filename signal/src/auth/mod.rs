@@ -10,30 +10,11 @@ pub mod jwt;
 
 use std::time::Duration;
 
-/// `AUTH_MODE`: who may open rooms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
-    /// Anyone who reaches the server opens any room and is eligible as moderator.
-    Open,
-    /// Only signed-in accounts (and token sessions, when JWT is configured) open rooms and
-    /// become moderators; guests join rooms a host has been in.
-    Accounts,
-    /// Only token sessions (for the rooms their token names) and accounts.
-    Token,
-}
-
-impl std::str::FromStr for AuthMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "open" => Ok(AuthMode::Open),
-            "accounts" => Ok(AuthMode::Accounts),
-            "token" => Ok(AuthMode::Token),
-            other => Err(format!("{other:?} is not one of open, accounts, token")),
-        }
-    }
-}
+/// `AUTH_MODE`: `Open` (anyone opens any room), `Accounts` (only accounts, and token
+/// sessions for their rooms, open rooms and become moderators; guests join rooms a host has
+/// been in), `Token` (only token sessions for their rooms, and accounts). Declared once in
+/// `proto`: web tells the page the same setting.
+pub use proto::config::AuthMode;
 
 /// Which rooms a token lets its bearer into (the `room` claim).
 #[derive(Debug, Clone, PartialEq, Eq)]
