@@ -64,6 +64,8 @@ async fn removed_guest_stays_out_until_allowed_back() {
         )
         .await;
     assert_refused(&r, "forbidden", Some("removed"));
+    let jitsi_style = format!("<iq type='set' id='c2' to='focus.meet.lan'><conference xmlns='http://jitsi.org/protocol/focus' room='kick@conference.meet.lan' machine-uid='{KEY}'/></iq>");
+    assert_refused(&g2.iq("c2", &jitsi_style).await, "forbidden", Some("removed"));
     assert!(focus.next_within(Duration::from_millis(300), |s| s.name() == "iq").await.is_none());
     // a participant cannot allow anyone back
     let r = other.control("kick", "a0", &format!("<allow xmlns='urn:meet-lan:room:0' id='{id}'/>")).await;

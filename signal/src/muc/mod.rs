@@ -273,9 +273,10 @@ impl MucService {
         let Ok(name) = proto::RoomName::normalize(local) else { return Ok(()) };
         self.gate(session, name.as_str())?;
         let Some(room) = self.rooms.get(name.as_str()) else { return Ok(()) };
+        // a guest's browser key: Jitsi's `machine-uid` attribute, or our `<browser key/>`
         let key = session.identity.removal_key().or_else(|| {
-            q.get_child("browser", proto::ns::ROOM)
-                .and_then(|b| b.get_attr("key"))
+            q.get_attr("machine-uid")
+                .or_else(|| q.get_child("browser", proto::ns::ROOM).and_then(|b| b.get_attr("key")))
                 .filter(|k| room::browser_key_valid(k))
                 .map(|k| format!("browser:{}", k.to_ascii_lowercase()))
         });
