@@ -19,7 +19,7 @@ WORKDIR /src
 COPY . .
 # target/ goes in the same step: the stage the legacy builder keeps behind (as an untagged
 # image) then holds the sources and five binaries, not gigabytes of build products.
-RUN cargo build --profile dist --locked --bins -p signal -p focus -p bridge -p filestore -p web \
+RUN cargo build --profile dist --locked --bin signal --bin focus --bin bridge --bin filestore --bin web \
     && mkdir /out \
     && cp target/dist/signal target/dist/focus target/dist/bridge target/dist/filestore target/dist/web /out/ \
     && rm -rf target
