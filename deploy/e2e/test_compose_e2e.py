@@ -69,6 +69,8 @@ def ports_free():
     for kind, port in ((socket.SOCK_STREAM, 8443), (socket.SOCK_STREAM, 8000), (socket.SOCK_DGRAM, 10000),
                        (socket.SOCK_DGRAM, 10001)):
         s = socket.socket(socket.AF_INET, kind)
+        # As servers bind (docker-proxy too): a closed connection in TIME_WAIT is no holder.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
         except OSError:
