@@ -30,6 +30,8 @@ pub struct Config {
     pub max_ws_frame: usize,
     /// STUN/TURN servers for the page (`ICE_SERVERS`); empty by default.
     pub ice_servers: Vec<crate::ice::IceServer>,
+    /// Who may open rooms (`AUTH_MODE`, enforced by signal; the page only adapts to it).
+    pub auth_mode: proto::config::AuthMode,
 }
 
 impl Config {
@@ -65,6 +67,7 @@ impl Config {
                 proto::config::env_secret("TURN_USERNAME"),
                 proto::config::env_secret("TURN_CREDENTIAL"),
             )?,
+            auth_mode: env_parse("AUTH_MODE", proto::config::AuthMode::Open)?,
         })
     }
 }

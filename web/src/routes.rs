@@ -41,6 +41,8 @@ impl AppState {
             "chat": "/chat",
             "files": "/files/",
             "iceServers": config.ice_servers,
+            "authMode": config.auth_mode.as_str(),
+            "authDomain": format!("auth.{d}"),
         });
         Ok(AppState {
             inner: Arc::new(Shared {
@@ -78,7 +80,7 @@ async fn security_headers(mut res: Response) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; \
              media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; \
              base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),

@@ -176,6 +176,7 @@ pub fn header_to(host: &str) -> String {
 
 pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
 pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub const NS_ROOM: &str = "urn:meet-lan:room:0";
 
 /// A client stream after anonymous login and binding.
 pub struct Client {
@@ -244,10 +245,13 @@ impl Client {
             assert_eq!(p.name(), "presence", "expected presences before the subject: {p}");
             assert_ne!(p.get_attr("type"), Some("error"), "join refused: {p}");
             if p.get_attr("from") == Some(me.as_str()) {
+                let state = self.s.stanza().await;
+                assert!(state.get_child("room-state", NS_ROOM).is_some(), "room state after self-presence: {state}");
+                assert!(status_codes(&state).contains(&"104".to_string()), "{state}");
                 let subject = self.s.stanza().await;
                 assert!(
                     subject.get_child("subject", proto::xml::NS_CLIENT).is_some(),
-                    "subject after self-presence: {subject}"
+                    "subject after the room state: {subject}"
                 );
                 return (p, others);
             }
