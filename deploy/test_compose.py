@@ -1,4 +1,4 @@
-"""Static checks of the Docker deployment (no Docker engine runs on CI machines).
+"""Static checks of the Docker deployment (no Docker engine needed; deploy/e2e runs it).
 
 - compose.yaml is valid for Debian's docker-compose (`docker-compose config`, which checks it
   against its bundled Compose specification schema);
@@ -210,3 +210,21 @@ def test_gen_secrets_fills_empty_secrets_once():
             m = re.search(rf"^{s}=([0-9a-f]{{64}})$", first, re.M)
             assert m, f"{s} not generated"
         assert oct(os.stat(Path(d) / ".env").st_mode & 0o777) == "0o600"
+        hostname = Path("/proc/sys/kernel/hostname").read_text().strip()
+        names = re.search(r"^PUBLIC_HOSTNAMES=(.+)$", first, re.M)
+        assert names and hostname in names.group(1).split(","), "PUBLIC_HOSTNAMES holds the host's name"
+
+
+def test_gen_secrets_takes_addresses_and_names_given_to_it():
+    with tempfile.TemporaryDirectory() as d:
+        for f in ("env.example", "gen-secrets.sh"):
+            shutil.copy(ROOT / f, d)
+        env = {**os.environ, "ADVERTISE_IPS": "192.0.2.7", "PUBLIC_HOSTNAMES": "meet.example.lan"}
+        subprocess.run(["bash", "gen-secrets.sh"], cwd=d, check=True, capture_output=True, env=env)
+        text = (Path(d) / ".env").read_text()
+        assert re.search(r"^ADVERTISE_IPS=192\.0\.2\.7$", text, re.M), text
+        assert re.search(r"^PUBLIC_HOSTNAMES=meet\.example\.lan$", text, re.M), text
+        # A later run with other values keeps what .env has: the certificate depends on it.
+        env["ADVERTISE_IPS"] = "192.0.2.8"
+        subprocess.run(["bash", "gen-secrets.sh"], cwd=d, check=True, capture_output=True, env=env)
+        assert (Path(d) / ".env").read_text() == text

@@ -3,7 +3,7 @@
 
 use crate::Error;
 use proto::config::{env_parse, env_string, ConfigError};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Largest WebSocket frame or message the proxies accept from a browser or an upstream.
@@ -21,6 +21,10 @@ pub struct Config {
     /// Own certificate and key (PEM) from `TLS_CERT`/`TLS_KEY`; when absent a self-signed
     /// one is generated into `DATA_DIR/tls`.
     pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// The addresses (`ADVERTISE_IPS`) and names (`PUBLIC_HOSTNAMES`) people open the page at.
+    /// When either is given the generated certificate names exactly these (plus `localhost`
+    /// and loopback), so it does not follow the container's own hostname and address.
+    pub public_names: Vec<String>,
     pub data_dir: PathBuf,
     pub domain: String,
     pub max_ws_frame: usize,
@@ -54,6 +58,7 @@ impl Config {
             signal_authority: http_authority("SIGNAL_HTTP_URL", &signal)?,
             filestore_authority: http_authority("FILESTORE_URL", &filestore)?,
             tls_files,
+            public_names: public_names(&env_string("ADVERTISE_IPS", ""), &env_string("PUBLIC_HOSTNAMES", ""))?,
             data_dir: proto::config::data_dir(),
             domain: proto::config::xmpp_domain(),
             max_ws_frame: env_parse("WEB_MAX_WS_FRAME", DEFAULT_MAX_WS_FRAME)?,
@@ -83,9 +88,58 @@ pub fn http_authority(name: &str, url: &str) -> Result<String, ConfigError> {
     Ok(format!("{}:{}", auth.host(), port))
 }
 
+/// `ADVERTISE_IPS` (IP addresses) and `PUBLIC_HOSTNAMES` (DNS names), both comma lists, as
+/// the lower-case names a certificate carries; duplicates dropped, order kept.
+pub fn public_names(advertise_ips: &str, hostnames: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for ip in advertise_ips.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || ConfigError { name: "ADVERTISE_IPS".into(), value: ip.into(), reason: "not an IP address".into() };
+        out.push(ip.parse::<IpAddr>().map_err(|_| bad())?.to_string());
+    }
+    for name in hostnames.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !is_dns_name(name) {
+            return Err(ConfigError {
+                name: "PUBLIC_HOSTNAMES".into(),
+                value: name.into(),
+                reason: "not a host name (letters, digits, '-' and '.', labels of 1 to 63)".into(),
+            });
+        }
+        out.push(name.to_ascii_lowercase());
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
+    Ok(out)
+}
+
+/// A host name a certificate can carry as a DNS SAN (RFC 1123 labels, no wildcard).
+fn is_dns_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_names_take_addresses_and_host_names_and_refuse_anything_else() {
+        assert_eq!(
+            public_names("192.168.1.20, fd00::1", "Meet-Box,meet-box.local,meet-box").unwrap(),
+            ["192.168.1.20", "fd00::1", "meet-box", "meet-box.local"]
+        );
+        assert!(public_names("", "").unwrap().is_empty());
+        assert_eq!(public_names("192.168.1.300", "").unwrap_err().name, "ADVERTISE_IPS");
+        for bad in ["-box", "a..b", "white space", "*.example", "host_name", "x/y"] {
+            assert_eq!(public_names("", bad).unwrap_err().name, "PUBLIC_HOSTNAMES", "{bad}");
+        }
+    }
 
     #[test]
     fn upstream_urls_must_be_plain_http_without_path() {

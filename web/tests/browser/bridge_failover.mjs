@@ -2,16 +2,32 @@
 // bridge (session-terminate reason="moving", then a new session-initiate) and the pages,
 // without reloading, play each other's video again.
 // Env: BRIDGES = "pid@http://addr,pid@http://addr" (the bridges' /stats), FOCUS_METRICS.
+// Or, for bridges in containers, COMPOSE = the docker-compose command as a JSON array (with
+// its -f files) and BRIDGES = their service names: /stats and focus's /metrics are read with
+// `exec`, and the kill is `docker-compose kill` (SIGKILL; the restart policy leaves it down).
+import { execFileSync } from 'node:child_process';
 import { launch, join, scenario, assert, waitFor, waitPlaying, log } from './lib.mjs';
 
+const compose = process.env.COMPOSE ? JSON.parse(process.env.COMPOSE) : null;
+const inCompose = (...args) => execFileSync(compose[0], [...compose.slice(1), ...args], { encoding: 'utf8' });
 const bridges = process.env.BRIDGES.split(',').map((b) => {
+  if (compose) {
+    return {
+      name: b,
+      stats: async () => JSON.parse(inCompose('exec', '-T', b, 'curl', '-fsS', 'http://127.0.0.1:8080/stats')),
+      kill: () => inCompose('kill', b),
+    };
+  }
   const [pid, url] = b.split('@');
-  return { pid: Number(pid), url };
+  return { name: url, stats: async () => (await fetch(`${url}/stats`)).json(), kill: () => process.kill(Number(pid), 'SIGKILL') };
 });
+const focusMetrics = compose
+  ? async () => inCompose('exec', '-T', 'focus', 'curl', '-fsS', 'http://127.0.0.1:8888/metrics')
+  : async () => (await fetch(process.env.FOCUS_METRICS)).text();
 
 await scenario('bridge_failover', async (onClose) => {
   await waitFor('focus to have both bridges in its pool', async () => {
-    const text = await (await fetch(process.env.FOCUS_METRICS)).text();
+    const text = await focusMetrics();
     const m = text.match(/bridges_usable\S* (\d+)/);
     return m && Number(m[1]) >= 2;
   }, 60000, 250);
@@ -27,14 +43,14 @@ await scenario('bridge_failover', async (onClose) => {
 
   const used = await waitFor('the bridge that carries the room', async () => {
     for (const br of bridges) {
-      const s = await (await fetch(`${br.url}/stats`)).json();
+      const s = await br.stats();
       if (s.endpoints >= 2) return br;
     }
     return null;
   }, 20000);
-  log(`killing bridge pid ${used.pid} (${used.url})`);
+  log(`killing bridge ${used.name}`);
   const t0 = Date.now();
-  process.kill(used.pid, 'SIGKILL');
+  used.kill();
 
   for (const [i, p] of [a, b].entries()) {
     await waitFor(`${p.displayName} to get a new bridge session`, async () => {
@@ -48,6 +64,6 @@ await scenario('bridge_failover', async (onClose) => {
   const nicksAfter = await Promise.all([a, b].map((p) => p.evaluate(() => window.meet.conference.nick)));
   assert(JSON.stringify(nicksAfter) === JSON.stringify(nicksBefore), 'same participants: nobody rejoined, nobody reloaded');
   const other = bridges.find((br) => br !== used);
-  const s = await (await fetch(`${other.url}/stats`)).json();
+  const s = await other.stats();
   assert(s.endpoints >= 2, `the other bridge now carries the room (${JSON.stringify(s)})`);
 });

@@ -5,6 +5,7 @@
 
 import path from 'node:path';
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const modules = process.env.MEET_NODE_MODULES;
 if (!modules) throw new Error('MEET_NODE_MODULES is not set');
@@ -153,6 +154,39 @@ export async function scenario(name, main) {
   }
   process.exit(code);
 }
+
+/** Opens the side panel's chat on `page` and waits until it is connected. */
+export async function openChat(page) {
+  await page.click('#btn-side');
+  await page.click('.side-tabs button[data-tab="chat"]');
+  await waitFor(`${page.displayName}'s chat to connect`, () => page.evaluate(() => !document.querySelector('#chat-form').hidden), 30000);
+}
+
+/** `page`'s chat log, oldest first (each message's text or file's name), once it holds `n` items. */
+export function chatHistory(page, n) {
+  return waitFor(`${page.displayName} to see ${n} chat items`, () => page.evaluate((n) => {
+    const items = [...document.querySelectorAll('#chat-log .chat-msg')].map((m) => m.querySelector('.text, .file-name')?.textContent);
+    return items.length >= n && items;
+  }, n), 30000);
+}
+
+/** Clicks the download link of the file card `name` in `page`'s chat; the saved bytes. */
+export async function downloadFile(page, name) {
+  const download = page.waitForEvent('download');
+  await page.evaluate((n) => [...document.querySelectorAll('#chat-log .file')]
+    .find((f) => f.querySelector('.file-name').textContent === n).querySelector('.download').click(), name);
+  return fs.readFileSync(await (await download).path());
+}
+
+export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** What chat.mjs sends, so that a later run (chat_kept.mjs) can check the server kept it. */
+export const CHAT_SAMPLE = {
+  text: 'hello <b>bold</b> & <script>alert(1)</script>',
+  fileName: 'notes <1>.bin',
+  bytes: () => Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7) % 251)),
+  dropped: { name: 'dropped.txt', text: 'dropped bytes' },
+};
 
 // --- rooms an organisation can trust (signal/ROOMS.md): the page hooks of ARCHITECTURE.md ---
 
