@@ -26,6 +26,9 @@ pub struct Config {
     pub max_ws_frame: usize,
     /// STUN/TURN servers for the page (`ICE_SERVERS`); empty by default.
     pub ice_servers: Vec<crate::ice::IceServer>,
+    /// Who may show the pages in a frame: the CSP `frame-ancestors` sources
+    /// (`WEB_FRAME_ANCESTORS`, default `'none'`).
+    pub frame_ancestors: String,
 }
 
 impl Config {
@@ -60,8 +63,39 @@ impl Config {
                 proto::config::env_secret("TURN_USERNAME"),
                 proto::config::env_secret("TURN_CREDENTIAL"),
             )?,
+            frame_ancestors: frame_ancestors(&env_string("WEB_FRAME_ANCESTORS", "none"))?,
         })
     }
+}
+
+/// Checks a `frame-ancestors` source list: `'none'` alone, or `'self'`, schemes (`https:`)
+/// and origins (`https://intranet.example`, `https://*.example:8443`), separated by spaces.
+/// Nothing that could end the directive or add another (`;`, `,`, quotes, controls).
+pub fn frame_ancestors(value: &str) -> Result<String, ConfigError> {
+    let bad =
+        |reason: &str| ConfigError { name: "WEB_FRAME_ANCESTORS".into(), value: value.into(), reason: reason.into() };
+    // `none`/`self` may come without their quotes (env files and shells strip them).
+    let sources: Vec<&str> = value
+        .split_ascii_whitespace()
+        .map(|s| match s {
+            "none" => "'none'",
+            "self" => "'self'",
+            s => s,
+        })
+        .collect();
+    if sources.is_empty() {
+        return Err(bad("empty: use 'none' to forbid framing"));
+    }
+    if sources.contains(&"'none'") && sources.len() > 1 {
+        return Err(bad("'none' cannot be combined with other sources"));
+    }
+    for s in &sources {
+        let plain = s.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:/*_".contains(&b));
+        if !(matches!(*s, "'none'" | "'self'") || plain && !s.starts_with(':')) {
+            return Err(bad("each source must be 'none', 'self', a scheme (https:) or an origin"));
+        }
+    }
+    Ok(sources.join(" "))
 }
 
 /// `http://host:port[/]` → `host:port`. Upstreams are on loopback or a private network, so
@@ -83,6 +117,20 @@ pub fn http_authority(name: &str, url: &str) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_ancestors_are_sources_only() {
+        assert_eq!(frame_ancestors("'none'").unwrap(), "'none'");
+        assert_eq!(frame_ancestors("none").unwrap(), "'none'");
+        assert_eq!(frame_ancestors("self https://a.example").unwrap(), "'self' https://a.example");
+        assert_eq!(
+            frame_ancestors(" 'self'  https://intranet.example https://*.corp.example:8443 ").unwrap(),
+            "'self' https://intranet.example https://*.corp.example:8443"
+        );
+        for bad in ["", "'none' 'self'", "https://a; script-src *", "'unsafe-inline'", "https://a,b", "\"x\""] {
+            assert!(frame_ancestors(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn upstream_urls_must_be_plain_http_without_path() {
