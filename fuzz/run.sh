@@ -46,6 +46,7 @@ case "${1:-}" in
   run) shift; t=$1; shift; build; run_one "$t" "$@" ;;
   ci)
     secs=${2:-20}
+    mkdir -p artifacts
     build
     failed=()
     for t in $(targets); do
@@ -57,6 +58,8 @@ case "${1:-}" in
         grep -E '^stat::number_of_executed_units|^#[0-9]+ *DONE' "artifacts/$t.log" | tail -n 2 || true
       fi
     done
+    n=$(targets | wc -l)
+    echo "fuzz: $((n - ${#failed[@]})) passed, ${#failed[@]} failed"
     if ((${#failed[@]})); then
       echo "fuzz: crash in ${failed[*]}: inputs in fuzz/artifacts/<target>/" >&2
       exit 1
