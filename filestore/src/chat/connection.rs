@@ -64,6 +64,11 @@ fn err(code: u16, error: &'static str, message: impl Into<String>, client_id: Op
 }
 
 fn from_error(e: &Error, client_id: Option<String>) -> ServerMsg {
+    if e.status() == axum::http::StatusCode::INSUFFICIENT_STORAGE {
+        tracing::error!(error = %e, "storage is full: a chat message was refused");
+        let message = "the server's storage is full: this message was not stored or sent; try again later";
+        return err(507, "storage-full", message, client_id);
+    }
     let (code, name) = match e {
         Error::Forbidden(_) => (403, "forbidden"),
         Error::NotFound(_) => (404, "not-found"),
