@@ -240,7 +240,7 @@ impl Element {
         let mut rest = String::with_capacity(128);
         let mut head = String::new();
         self.write_head(&mut head, NS_CLIENT, Some("to"));
-        // head = "<name attrs…"; keep everything after "<name"
+        // head = "<name attrs…", written just above; keep everything after "<name"
         rest.push_str(&head[1 + self.name.len()..]);
         self.write_tail(&mut rest);
         Prepared { name: self.name.clone(), rest, client_ns: self.ns == NS_CLIENT }
@@ -682,8 +682,7 @@ impl StreamParser {
             }
             quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => {
                 // "&am" at the end of what we have: wait, but only for a plausible entity.
-                let amp = slice.iter().rposition(|b| *b == b'&').unwrap_or(0);
-                let tail = &slice[amp + 1..];
+                let tail = slice.iter().rposition(|b| *b == b'&').map_or(&[][..], |amp| &slice[amp + 1..]);
                 if tail.len() < 12 && tail.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'#') {
                     Ok(Step::NeedMore)
                 } else {

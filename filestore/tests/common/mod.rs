@@ -159,6 +159,11 @@ impl Server {
             .success()
     }
 
+    /// The server's process id (for its memory and open files over a soak).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
