@@ -114,12 +114,18 @@ impl Conference {
         Some(ep)
     }
 
+    /// A moderator's mute as focus states it: `audio`/`video` is the whole state (false lifts
+    /// it), so a repeated or reordered request cannot leave a track muted by mistake.
     pub fn force_mute(&mut self, id: &EndpointId, audio: bool, video: bool) -> bool {
         let Some(i) = self.index_of(id) else { return false };
-        for t in &mut self.endpoints[i].tracks_in {
-            if (t.kind == MediaKind::Audio && audio) || (t.kind == MediaKind::Video && video) {
-                t.muted = true;
-            }
+        let ep = &mut self.endpoints[i];
+        ep.forced_audio = audio;
+        ep.forced_video = video;
+        for t in &mut ep.tracks_in {
+            t.muted = match t.kind {
+                MediaKind::Audio => audio,
+                MediaKind::Video => video,
+            };
         }
         self.allocation_due = true;
         true
@@ -419,15 +425,17 @@ impl Conference {
             let t = &s.tracks_in[track];
             (s.num, t.kind, t.muted, t.codec_kind(packet.header.payload_type))
         };
-        if muted {
+        if muted && kind == MediaKind::Video {
             return;
         }
         if kind == MediaKind::Audio {
             let level = packet.header.ext_vals.audio_level;
-            if let Some(level) = level {
+            if let Some(level) = level.filter(|_| !muted) {
                 self.speakers.handle_level(src, level, now);
             }
-            if !self.loudest.route(src, level, self.speakers.current(), now) {
+            // Muted audio pauses like audio left out by loudest-only routing, so that it
+            // resumes without a sequence gap and with the talkspurt marker.
+            if muted || !self.loudest.route(src, level, self.speakers.current(), now) {
                 for r in self.endpoints.iter_mut() {
                     let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == src && t.kind == kind) else { continue };
                     if !t.paused {
@@ -435,7 +443,9 @@ impl Conference {
                         t.rewriter.pause();
                     }
                 }
-                sink.metrics.audio_not_routed_total.inc();
+                if !muted {
+                    sink.metrics.audio_not_routed_total.inc();
+                }
                 return;
             }
         }

@@ -161,6 +161,10 @@ pub struct Endpoint {
     /// Video sources forwarded to this receiver, by source name, as last announced.
     pub forwarded_sources: Vec<String>,
     pub last_n_endpoints: Vec<String>,
+    /// A moderator's mute of this endpoint's audio / video (Colibri `ForceMute`): held here
+    /// too, so that tracks the offer adds later start muted.
+    pub forced_audio: bool,
+    pub forced_video: bool,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -230,6 +234,8 @@ impl Endpoint {
             desired_bitrate: 0,
             forwarded_sources: Vec::new(),
             last_n_endpoints: Vec::new(),
+            forced_audio: false,
+            forced_video: false,
         };
         Ok((ep, answer.to_sdp_string()))
     }
@@ -363,7 +369,7 @@ impl Endpoint {
                     layers,
                     codecs,
                     last_keyframe_request: vec![None; n],
-                    muted: false,
+                    muted: if m.kind == MediaKind::Audio { self.forced_audio } else { self.forced_video },
                     announced_max_height: None,
                 });
                 events.push(EpEvent::SourceAdded(m.kind));

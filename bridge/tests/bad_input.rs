@@ -171,6 +171,41 @@ fn force_mute_stops_forwarding_that_source() {
     assert_eq!(w.received(0, 1).audio_frames, 0, "bob's audio is muted");
     assert!(w.received(0, 1).video_frames > 20, "bob's video still flows");
     assert!(w.received(0, 2).audio_frames > 40);
+    // The request states the whole mute state: audio false lifts it (bob unmuted himself).
+    let req = ColibriRequest::ForceMute {
+        conference: w.conference.clone(),
+        endpoint: EndpointId::new("bob").unwrap(),
+        audio: false,
+        video: false,
+    };
+    w.sfu.handle_colibri(w.now, req).expect("lifting the mute");
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert!(w.received(0, 1).audio_frames > 40, "bob's audio flows again");
+}
+
+#[test]
+fn force_mute_right_after_allocation_holds_for_tracks_added_later() {
+    // Focus sends ForceMute as soon as the allocation is answered (a muted person who
+    // rejoins or moves to this bridge): the endpoint's tracks do not exist yet.
+    let mut w = World::new();
+    for name in ["alice", "bob"] {
+        w.join(name);
+    }
+    let req = ColibriRequest::ForceMute {
+        conference: w.conference.clone(),
+        endpoint: EndpointId::new("bob").unwrap(),
+        audio: true,
+        video: true,
+    };
+    w.sfu.handle_colibri(w.now, req).expect("force mute of a just-allocated endpoint");
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.received(0, 1).audio_frames, 0, "bob's audio never reaches alice");
+    assert_eq!(w.received(0, 1).video_frames, 0, "nor his video");
+    assert!(w.received(1, 0).audio_frames > 40, "alice is heard");
 }
 
 #[test]

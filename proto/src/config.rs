@@ -44,3 +44,34 @@ pub fn data_dir() -> PathBuf {
 pub fn env_secret(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
+
+/// `AUTH_MODE` (signal/ROOMS.md, section 1): who may open rooms. signal enforces it; web
+/// tells the page, which then offers sign-in or expects a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    Open,
+    Accounts,
+    Token,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Open => "open",
+            AuthMode::Accounts => "accounts",
+            AuthMode::Token => "token",
+        }
+    }
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "open" => Ok(AuthMode::Open),
+            "accounts" => Ok(AuthMode::Accounts),
+            "token" => Ok(AuthMode::Token),
+            _ => Err("expected open, accounts or token".into()),
+        }
+    }
+}

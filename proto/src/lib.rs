@@ -39,4 +39,7 @@ pub mod ns {
     pub const FOCUS: &str = "http://jitsi.org/protocol/focus";
     /// Bridge load announced in presence to `bridges@internal.<domain>`.
     pub const BRIDGE_STATS: &str = "urn:meet-lan:bridge-stats:0";
+    /// Room control beyond XEP-0045 (mute flags, lobby, removed list, room state, gate
+    /// errors): `signal/ROOMS.md`.
+    pub const ROOM: &str = "urn:meet-lan:room:0";
 }

@@ -127,6 +127,7 @@ async fn handle(sock: TcpStream, shared: Arc<Shared>, shutdown: CancellationToke
     let reg = HubMsg::Register {
         conn,
         kind: PeerKind::Component,
+        session: None,
         jid: jid.clone(),
         outbox: tx,
         kill: kill.clone(),
@@ -201,13 +202,20 @@ async fn pump(
                 }
             }
             item = outbox.recv() => {
-                let Some(item) = item else { return Err(crate::Error::Closed) };
+                let Some(item) = item else {
+                    // the hub is gone: at shutdown that is the reason to give
+                    return Err(if shutdown.is_cancelled() { shutdown_error() } else { crate::Error::Closed });
+                };
                 write_outbound(w, item, outbox).await?;
             }
             _ = kill.cancelled() => return Err(crate::Error::Stream("policy-violation", "too slow to read".into())),
-            _ = shutdown.cancelled() => return Err(crate::Error::Stream("system-shutdown", "signal is stopping".into())),
+            _ = shutdown.cancelled() => return Err(shutdown_error()),
         }
     }
+}
+
+fn shutdown_error() -> crate::Error {
+    crate::Error::Stream("system-shutdown", "signal is stopping".into())
 }
 
 #[cfg(test)]

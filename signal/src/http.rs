@@ -2,18 +2,22 @@
 //! handed to the same client driver as TCP), `/health` and Prometheus `/metrics`.
 //! It must never accept a WebSocket without the `xmpp` subprotocol, nor frames larger than
 //! the stanza limit.
+//!
+//! The client's address for per-source limits is the last `X-Forwarded-For` entry (the one
+//! `web`, the only proxy in front of this port, appends), else the TCP peer.
 
 use crate::c2s::{self, Source};
 use crate::metrics::Metrics;
 use crate::stream::StreamWriter;
 use crate::Shared;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +38,9 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/xmpp-websocket", get(websocket))
         .with_state(AppState { shared, shutdown: shutdown.clone() });
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
     Ok(())
 }
 
@@ -46,7 +52,25 @@ async fn metrics(State(st): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.shared.metrics.render()).into_response()
 }
 
-async fn websocket(State(st): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+/// The client's address: the last `X-Forwarded-For` entry when there is a readable one.
+pub fn client_address(headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+async fn websocket(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let source = client_address(&headers, peer.ip());
     let offers_xmpp = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -64,7 +88,9 @@ async fn websocket(State(st): State<AppState>, headers: HeaderMap, ws: WebSocket
         let shared = st.shared.clone();
         Metrics::gauge(&shared.metrics.websocket_connections, 1);
         let (sink, stream) = socket.split();
-        if let Err(e) = c2s::drive(Source::Ws(stream), StreamWriter::ws(sink), shared.clone(), st.shutdown).await {
+        if let Err(e) =
+            c2s::drive(Source::Ws(stream), StreamWriter::ws(sink), source, shared.clone(), st.shutdown).await
+        {
             tracing::debug!("websocket client ended: {e}");
         }
         drop(permit);

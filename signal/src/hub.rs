@@ -7,14 +7,16 @@
 //! must never block: a connection whose outbox is full is closed (slow consumer), never waited
 //! for.
 
+use crate::auth::{Auth, Policy, Session};
 use crate::conn::{ConnId, Delivery, Outbound};
 use crate::jid::{domain_within, Jid};
 use crate::metrics::Metrics;
-use crate::muc::{Access, MucService, NS_DISCO_INFO, NS_DISCO_ITEMS};
+use crate::muc::{Access, MucService, Sender, NS_DISCO_INFO, NS_DISCO_ITEMS};
 use crate::stanza;
 use proto::xml::Element;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +44,8 @@ pub enum HubMsg {
         conn: ConnId,
         kind: PeerKind,
         jid: Jid,
+        /// Who a client session is and where it comes from (`None` for components).
+        session: Option<Arc<Session>>,
         outbox: mpsc::Sender<Outbound>,
         kill: CancellationToken,
         reply: oneshot::Sender<Result<Jid, RegisterError>>,
@@ -55,6 +59,7 @@ pub enum HubMsg {
 struct Peer {
     kind: PeerKind,
     jid: Jid,
+    session: Option<Arc<Session>>,
     jid_str: Arc<str>,
     outbox: mpsc::Sender<Outbound>,
     kill: CancellationToken,
@@ -70,20 +75,31 @@ pub struct Hub {
     components: HashMap<String, ConnId>,
     metrics: Arc<Metrics>,
     out: Vec<Delivery>,
+    /// The time of the message being handled.
+    now: Instant,
 }
 
+/// How often time-based room work runs (removals ending, limit windows).
+const TICK: Duration = Duration::from_secs(1);
+
 impl Hub {
-    pub fn new(domain: &str, token_secret: Vec<u8>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(domain: &str, token_secret: Vec<u8>, metrics: Arc<Metrics>, auth: &Auth) -> Self {
         Hub {
             domain: domain.to_string(),
             auth_domain: format!("auth.{domain}"),
-            conference: MucService::new(format!("conference.{domain}"), Access::Everyone, Some(token_secret)),
-            internal: MucService::new(format!("internal.{domain}"), Access::ComponentsOnly, None),
+            conference: MucService::new(
+                format!("conference.{domain}"),
+                Access::Everyone,
+                Some(token_secret),
+                auth.policy,
+            ),
+            internal: MucService::new(format!("internal.{domain}"), Access::ComponentsOnly, None, Policy::default()),
             peers: HashMap::new(),
             sessions: HashMap::new(),
             components: HashMap::new(),
             metrics,
             out: Vec::new(),
+            now: Instant::now(),
         }
     }
 
@@ -94,9 +110,15 @@ impl Hub {
 
     /// Runs until every sender of `rx` is gone or `shutdown` fires.
     pub async fn run(mut self, mut rx: mpsc::Receiver<HubMsg>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = tokio::select! {
                 m = rx.recv() => match m { Some(m) => m, None => break },
+                _ = tick.tick() => {
+                    self.handle_timeout(Instant::now());
+                    continue;
+                }
                 _ = shutdown.cancelled() => break,
             };
             self.handle(msg);
@@ -110,10 +132,20 @@ impl Hub {
         }
     }
 
+    /// Time-based work of the rooms.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        let mut out = std::mem::take(&mut self.out);
+        self.conference.handle_timeout(now, &mut out);
+        self.out = out;
+        self.flush();
+    }
+
     pub fn handle(&mut self, msg: HubMsg) {
+        self.now = Instant::now();
         match msg {
-            HubMsg::Register { conn, kind, jid, outbox, kill, reply } => {
-                let r = self.register(conn, kind, jid, outbox, kill);
+            HubMsg::Register { conn, kind, jid, session, outbox, kill, reply } => {
+                let r = self.register(conn, kind, jid, session, outbox, kill);
                 let _ = reply.send(r);
             }
             HubMsg::Stanza { conn, stanza } => {
@@ -130,6 +162,7 @@ impl Hub {
         conn: ConnId,
         kind: PeerKind,
         mut jid: Jid,
+        session: Option<Arc<Session>>,
         outbox: mpsc::Sender<Outbound>,
         kill: CancellationToken,
     ) -> Result<Jid, RegisterError> {
@@ -154,7 +187,7 @@ impl Hub {
             }
         }
         let jid_str: Arc<str> = jid.to_string().into();
-        self.peers.insert(conn, Peer { kind, jid: jid.clone(), jid_str, outbox, kill });
+        self.peers.insert(conn, Peer { kind, jid: jid.clone(), session, jid_str, outbox, kill });
         Ok(jid)
     }
 
@@ -181,6 +214,7 @@ impl Hub {
         self.metrics
             .occupants
             .store((self.conference.occupant_count() + self.internal.occupant_count()) as i64, Ordering::Relaxed);
+        self.metrics.room_password_failures.store(self.conference.password_failures(), Ordering::Relaxed);
     }
 
     /// Sends what the last step produced.
@@ -221,6 +255,7 @@ impl Hub {
     fn handle_stanza(&mut self, conn: ConnId, mut stanza: Element) {
         let Some(peer) = self.peers.get(&conn) else { return };
         let (kind, peer_jid, peer_str) = (peer.kind.clone(), peer.jid.clone(), peer.jid_str.clone());
+        let session = peer.session.clone();
         if stanza::kind(&stanza).is_none() {
             return;
         }
@@ -258,26 +293,46 @@ impl Hub {
             return;
         };
         let d = to.domain().to_string();
-        let is_component = kind == PeerKind::Component;
+        let sender = Sender { conn, session, now: self.now };
         if d == self.conference.domain() {
             let mut out = std::mem::take(&mut self.out);
-            self.conference.handle_stanza(conn, is_component, &from, stanza, &mut out);
+            self.conference.handle_stanza(&sender, &from, stanza, &mut out);
             self.out = out;
             self.update_gauges();
         } else if d == self.internal.domain() {
             let mut out = std::mem::take(&mut self.out);
-            self.internal.handle_stanza(conn, is_component, &from, stanza, &mut out);
+            self.internal.handle_stanza(&sender, &from, stanza, &mut out);
             self.out = out;
             self.update_gauges();
         } else if d == self.domain || d == self.auth_domain {
             self.handle_local(conn, &from_str, &to, stanza);
         } else if let Some(target) = self.component_for(&d) {
+            if let Some(session) = &sender.session {
+                if let Some(r) = self.conference_request_refused(session, &stanza) {
+                    Metrics::inc(&self.metrics.stanza_errors);
+                    if let Some(e) = r.reply_to(&stanza) {
+                        self.reply(conn, &from_str, &e);
+                    }
+                    return;
+                }
+            }
             let to_str: Arc<str> = to.to_string().into();
             stanza.remove_attr("to");
             self.out.push(Delivery::new(target, to_str, &stanza));
         } else {
             self.refuse(conn, &from_str, &stanza, stanza::REMOTE_SERVER_NOT_FOUND, Some("no such domain here"));
         }
+    }
+
+    /// A client's conference request (the IQ that makes focus open a room) is checked here,
+    /// before focus sees it: in `accounts` and `token` modes a non-host only gets a room a
+    /// host has been in, a token session only its token's rooms; removed people none.
+    fn conference_request_refused(&self, session: &Session, stanza: &Element) -> Option<stanza::Refusal> {
+        if stanza.name() != "iq" || stanza.get_attr("type") != Some("set") {
+            return None;
+        }
+        let q = stanza.first_child().filter(|q| q.is("conference", proto::ns::FOCUS))?;
+        self.conference.conference_gate(session, q, self.now).err()
     }
 
     /// The component serving `d`: exact match, else the nearest parent domain.

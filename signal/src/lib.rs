@@ -10,6 +10,7 @@
 //! size, rate, outbox length) and a misbehaving peer gets a stream error, alone.
 
 pub mod accounts;
+pub mod auth;
 pub mod c2s;
 pub mod component;
 pub mod conn;
@@ -84,6 +85,56 @@ pub struct Config {
     pub idle_secs: u64,
     /// Open connections at most, all transports together (`SIGNAL_MAX_CONNECTIONS`, 20000).
     pub max_connections: usize,
+    /// Who may open rooms (`AUTH_MODE`: open, accounts, token).
+    pub auth_mode: auth::AuthMode,
+    /// Token sign-in (`JWT_APP_ID` with `JWT_APP_SECRET` or `JWT_PUBLIC_KEY`).
+    pub jwt: Option<auth::jwt::JwtSettings>,
+    /// Seconds a removed person stays out of the room (`SIGNAL_REMOVAL_SECS`, 600).
+    pub removal_secs: u64,
+}
+
+fn config_error(name: &str, value: &str, reason: impl Into<String>) -> Error {
+    Error::Config(proto::config::ConfigError { name: name.into(), value: value.into(), reason: reason.into() })
+}
+
+/// The JWT settings, or `None` without `JWT_APP_ID`; refuses half-done or double keys.
+fn jwt_from_env(mode: auth::AuthMode) -> Result<Option<auth::jwt::JwtSettings>, Error> {
+    use auth::jwt::{JwtSettings, KeySetting};
+    use proto::config::env_secret;
+    let list = |name: &str, default: &str| -> Vec<String> {
+        proto::config::env_string(name, default)
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let (app_id, secret, public) =
+        (env_secret("JWT_APP_ID"), env_secret("JWT_APP_SECRET"), env_secret("JWT_PUBLIC_KEY"));
+    let Some(app_id) = app_id else {
+        if secret.is_some() || public.is_some() {
+            return Err(config_error("JWT_APP_ID", "", "JWT_APP_SECRET or JWT_PUBLIC_KEY is set: set JWT_APP_ID too"));
+        }
+        if mode == auth::AuthMode::Token {
+            return Err(config_error("JWT_APP_ID", "", "AUTH_MODE=token needs JWT_APP_ID"));
+        }
+        return Ok(None);
+    };
+    let key = match (secret, public) {
+        (Some(s), None) => KeySetting::Secret(s),
+        (None, Some(p)) if p.contains("-----BEGIN") => KeySetting::PublicKeyPem(p),
+        (None, Some(path)) => KeySetting::PublicKeyPem(std::fs::read_to_string(path.trim()).map_err(|e| {
+            config_error("JWT_PUBLIC_KEY", &path, format!("neither PEM text nor a readable file: {e}"))
+        })?),
+        (Some(_), Some(_)) => {
+            return Err(config_error("JWT_APP_SECRET", "<set>", "set JWT_APP_SECRET or JWT_PUBLIC_KEY, not both"))
+        }
+        (None, None) => {
+            return Err(config_error("JWT_APP_SECRET", "", "JWT_APP_ID needs JWT_APP_SECRET (HS256) or JWT_PUBLIC_KEY"))
+        }
+    };
+    let issuers = list("JWT_ACCEPTED_ISSUERS", &app_id);
+    let audiences = list("JWT_ACCEPTED_AUDIENCES", "jitsi");
+    Ok(Some(JwtSettings { app_id, key, issuers, audiences }))
 }
 
 impl Config {
@@ -92,8 +143,15 @@ impl Config {
         let data_dir = proto::config::data_dir();
         let bus_secret = proto::secrets::load_or_generate(&data_dir, "bus_secret", env_secret("BUS_SECRET"))?;
         let token_secret = proto::secrets::load_or_generate(&data_dir, "token_secret", env_secret("TOKEN_SECRET"))?;
+        let auth_mode = env_parse("AUTH_MODE", auth::AuthMode::Open)?;
+        let jwt = jwt_from_env(auth_mode)?;
+        let domain = proto::config::xmpp_domain().to_ascii_lowercase();
+        if let Some(j) = &jwt {
+            // a key that cannot verify anything is refused at start, not at the first token
+            auth::jwt::Verifier::new(j, &domain).map_err(|e| config_error("JWT_PUBLIC_KEY", "<key>", e))?;
+        }
         Ok(Config {
-            domain: proto::config::xmpp_domain().to_ascii_lowercase(),
+            domain,
             data_dir,
             c2s_addr: env_parse("SIGNAL_C2S_ADDR", SocketAddr::from(([127, 0, 0, 1], 5222)))?,
             http_addr: env_parse("SIGNAL_HTTP_ADDR", SocketAddr::from(([127, 0, 0, 1], 5280)))?,
@@ -106,7 +164,22 @@ impl Config {
             c2s_burst: env_parse("SIGNAL_C2S_BURST", 1000.0)?,
             idle_secs: env_parse("SIGNAL_IDLE_SECS", 60)?,
             max_connections: env_parse("SIGNAL_MAX_CONNECTIONS", 20_000)?,
+            auth_mode,
+            jwt,
+            removal_secs: env_parse("SIGNAL_REMOVAL_SECS", 600)?,
         })
+    }
+
+    /// The sign-in rules these settings describe.
+    pub fn auth(&self) -> Result<auth::Auth, Error> {
+        let verifier = match &self.jwt {
+            Some(j) => Some(
+                auth::jwt::Verifier::new(j, &self.domain).map_err(|e| config_error("JWT_PUBLIC_KEY", "<key>", e))?,
+            ),
+            None => None,
+        };
+        let policy = auth::Policy { mode: self.auth_mode, removal: std::time::Duration::from_secs(self.removal_secs) };
+        Ok(auth::Auth { policy, verifier })
     }
 }
 
@@ -115,6 +188,8 @@ pub struct Shared {
     pub config: Config,
     pub hub: mpsc::Sender<HubMsg>,
     pub metrics: Arc<Metrics>,
+    /// Sign-in: `AUTH_MODE`, the token verifier.
+    pub auth: Arc<auth::Auth>,
     next_conn: AtomicU64,
     /// One permit per open connection (all transports): past `SIGNAL_MAX_CONNECTIONS`, new
     /// connections are closed at once.
@@ -187,9 +262,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tracing::info!(domain = %config.domain, c2s = %c2s_l.local_addr()?, http = %http_l.local_addr()?, bus = %bus.local_addr()?, "signal listening");
     let metrics = Arc::new(Metrics::default());
     let (hub_tx, hub_rx) = mpsc::channel(16 * 1024);
-    let hub = Hub::new(&config.domain, config.token_secret.as_bytes().to_vec(), metrics.clone());
+    let auth = Arc::new(config.auth()?);
+    let hub = Hub::new(&config.domain, config.token_secret.as_bytes().to_vec(), metrics.clone(), &auth);
     let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
-    let shared = Arc::new(Shared { config, hub: hub_tx, metrics, next_conn: AtomicU64::new(1), connections });
+    let shared = Arc::new(Shared { config, hub: hub_tx, metrics, auth, next_conn: AtomicU64::new(1), connections });
     let hub_task = tokio::spawn(hub.run(hub_rx, shutdown.clone()));
     let bus_task = tokio::spawn(component::serve(bus, shared.clone(), shutdown.clone()));
     let c2s_task = tokio::spawn(c2s::serve(c2s_l, shared.clone(), shutdown.clone()));

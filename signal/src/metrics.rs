@@ -16,6 +16,8 @@ pub struct Metrics {
     pub stream_errors: AtomicU64,
     pub stanza_errors: AtomicU64,
     pub auth_failures: AtomicU64,
+    /// Wrong room passwords (a copy of the rooms service's count, set by the hub).
+    pub room_password_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -54,6 +56,12 @@ impl Metrics {
         c(&mut s, "signal_stream_errors_total", "Streams closed with a stream error.", lu(&self.stream_errors));
         c(&mut s, "signal_stanza_errors_total", "Error stanzas sent for refused stanzas.", lu(&self.stanza_errors));
         c(&mut s, "signal_auth_failures_total", "Failed SASL or component handshakes.", lu(&self.auth_failures));
+        c(
+            &mut s,
+            "signal_room_password_failures_total",
+            "Joins refused for a wrong room password.",
+            lu(&self.room_password_failures),
+        );
         s
     }
 }

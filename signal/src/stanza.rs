@@ -4,6 +4,8 @@
 use proto::bus::NS_STANZAS;
 use proto::xml::{Element, NS_CLIENT};
 
+const NS_MUC: &str = "http://jabber.org/protocol/muc";
+
 /// A stanza error condition (RFC 6120 §8.3.3) with its error type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cond {
@@ -24,6 +26,9 @@ pub const NOT_AUTHORIZED: Cond = Cond { name: "not-authorized", kind: "auth", co
 pub const REMOTE_SERVER_NOT_FOUND: Cond = Cond { name: "remote-server-not-found", kind: "cancel", code: Some("404") };
 pub const SERVICE_UNAVAILABLE: Cond = Cond { name: "service-unavailable", kind: "cancel", code: Some("503") };
 pub const RESOURCE_CONSTRAINT: Cond = Cond { name: "resource-constraint", kind: "wait", code: Some("500") };
+pub const FEATURE_NOT_IMPLEMENTED: Cond = Cond { name: "feature-not-implemented", kind: "cancel", code: Some("501") };
+pub const POLICY_VIOLATION: Cond = Cond { name: "policy-violation", kind: "modify", code: None };
+pub const REGISTRATION_REQUIRED: Cond = Cond { name: "registration-required", kind: "auth", code: Some("407") };
 pub const RECIPIENT_UNAVAILABLE: Cond = Cond { name: "recipient-unavailable", kind: "wait", code: Some("404") };
 
 /// Stanza kinds; anything else at the top level of a stream is not a stanza.
@@ -83,8 +88,46 @@ pub fn error_reply(stanza: &Element, cond: Cond, text: Option<&str>) -> Option<E
     if let Some(to) = stanza.get_attr("to") {
         e.set_attr("from", to);
     }
+    // XEP-0045 §7.2: a refused join echoes the MUC <x/> (clients match errors to joins by it)
+    if stanza.name() == "presence" && stanza.get_child("x", NS_MUC).is_some() {
+        e.append_child(Element::new("x", NS_MUC));
+    }
     e.append_child(error_child(cond, text));
     Some(e)
+}
+
+/// A refusal: the condition, a text for people, and an element of our namespace saying
+/// which rule refused (`<host-required xmlns="urn:meet-lan:room:0"/>`), for pages.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub cond: Cond,
+    pub text: String,
+    pub app: Option<Box<Element>>,
+}
+
+impl Refusal {
+    pub fn new(cond: Cond, text: impl Into<String>) -> Refusal {
+        Refusal { cond, text: text.into(), app: None }
+    }
+
+    /// Adds `<name xmlns="urn:meet-lan:room:0"/>`.
+    pub fn room(self, name: &str) -> Refusal {
+        self.with(Element::new(name, proto::ns::ROOM))
+    }
+
+    pub fn with(mut self, app: Element) -> Refusal {
+        self.app = Some(Box::new(app));
+        self
+    }
+
+    /// The error answer to `stanza` (see [`error_reply`]).
+    pub fn reply_to(&self, stanza: &Element) -> Option<Element> {
+        let mut e = error_reply(stanza, self.cond, Some(&self.text))?;
+        if let (Some(app), Some(err)) = (&self.app, e.get_child_mut("error", NS_CLIENT)) {
+            err.append_child((**app).clone());
+        }
+        Some(e)
+    }
 }
 
 /// An empty IQ result for `request`.

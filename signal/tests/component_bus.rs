@@ -182,6 +182,8 @@ async fn focus_joins_a_conference_room_as_occupant_and_iqs_route_to_and_from_it(
     assert!(codes.contains(&"110") && codes.contains(&"201"), "{codes:?}");
     let item = x.get_child("item", "http://jabber.org/protocol/muc#user").unwrap();
     assert_eq!(item.get_attr("affiliation"), Some("owner"));
+    let state = next_matching(&mut focus_rx, |s| s.name() == "message").await;
+    assert!(state.get_child("room-state", proto::ns::ROOM).is_some(), "room state before the subject: {state}");
     let subject = next_matching(&mut focus_rx, |s| s.name() == "message").await;
     assert!(subject.get_child("subject", NS_CLIENT).is_some());
 

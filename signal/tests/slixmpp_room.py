@@ -98,9 +98,14 @@ async def main():
     print("OK", flush=True)
 
 
-if __name__ == "__main__":
+def run_main(main):
+    """Runs `main` for at most a minute; any failure exits 1 with a reason on stderr."""
     try:
         asyncio.run(asyncio.wait_for(main(), 60))
     except BaseException as e:  # report any failure as a reason on stderr
         print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run_main(main)

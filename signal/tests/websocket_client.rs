@@ -78,6 +78,8 @@ async fn websocket_client_logs_in_and_chats_with_a_tcp_client() {
     assert!(other.is("presence", "jabber:client"), "each frame names jabber:client");
     let me = until(&mut ws, |e| e.name() == "presence").await;
     assert!(status_codes(&me).contains(&"110".to_string()));
+    let state = until(&mut ws, |e| e.name() == "message").await;
+    assert!(state.get_child("room-state", NS_ROOM).is_some(), "room state before the subject: {state}");
     let subject = until(&mut ws, |e| e.name() == "message").await;
     assert!(subject.get_child("subject", "jabber:client").is_some());
 

@@ -29,6 +29,8 @@ pub struct Config {
     /// Who may show the pages in a frame: the CSP `frame-ancestors` sources
     /// (`WEB_FRAME_ANCESTORS`, default `'none'`).
     pub frame_ancestors: String,
+    /// Who may open rooms (`AUTH_MODE`, enforced by signal; the page only adapts to it).
+    pub auth_mode: proto::config::AuthMode,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
                 proto::config::env_secret("TURN_CREDENTIAL"),
             )?,
             frame_ancestors: frame_ancestors(&env_string("WEB_FRAME_ANCESTORS", "none"))?,
+            auth_mode: env_parse("AUTH_MODE", proto::config::AuthMode::Open)?,
         })
     }
 }

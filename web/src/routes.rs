@@ -46,6 +46,8 @@ impl AppState {
             "chat": "/chat",
             "files": "/files/",
             "iceServers": config.ice_servers,
+            "authMode": config.auth_mode.as_str(),
+            "authDomain": format!("auth.{d}"),
         });
         // Scripts, styles and fonts only from this origin, never inline; media from the
         // page's own streams; images also from https: (avatar URLs that tokens from another

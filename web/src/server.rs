@@ -45,7 +45,9 @@ pub async fn serve_https(
             tracing::warn!(%peer, "too many connections; closing a new one");
             continue;
         };
-        let (tls, app, shutdown) = (tls.clone(), app.clone(), shutdown.clone());
+        // Handlers learn the browser's address (signal limits password guesses per source).
+        let app = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let (tls, shutdown) = (tls.clone(), shutdown.clone());
         tracker.spawn(async move {
             handle(tcp, tls, app, shutdown).await;
             drop(permit);

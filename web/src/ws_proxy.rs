@@ -10,10 +10,12 @@
 
 use crate::routes::{text, AppState};
 use axum::extract::ws::{self, CloseFrame, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::{SinkExt, StreamExt};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -29,14 +31,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
 
-/// `/xmpp-websocket`: the browser must ask for subprotocol `xmpp` (RFC 7395).
-pub async fn xmpp(State(s): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+/// `/xmpp-websocket`: the browser must ask for subprotocol `xmpp` (RFC 7395). Signal is told
+/// the browser's address in `X-Forwarded-For` (set here, never passed on from the browser):
+/// it limits password guesses and lobby knocks per source.
+pub async fn xmpp(
+    State(s): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let upgrade = upgrade.protocols(["xmpp"]);
     if upgrade.selected_protocol().is_none() {
         return text(StatusCode::BAD_REQUEST, "subprotocol xmpp required\n");
     }
     let url = format!("ws://{}/xmpp-websocket", s.inner.signal_authority);
-    proxy(s, upgrade, url, Some("xmpp")).await
+    let source = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    proxy(s, upgrade, url, Some("xmpp"), source).await
 }
 
 /// `/chat`: the query string (the room token) is passed on unchanged.
@@ -46,12 +55,18 @@ pub async fn chat(State(s): State<AppState>, RawQuery(query): RawQuery, upgrade:
         url.push('?');
         url.push_str(&q);
     }
-    proxy(s, upgrade, url, None).await
+    proxy(s, upgrade, url, None, None).await
 }
 
-async fn proxy(s: AppState, upgrade: WebSocketUpgrade, url: String, protocol: Option<&'static str>) -> Response {
+async fn proxy(
+    s: AppState,
+    upgrade: WebSocketUpgrade,
+    url: String,
+    protocol: Option<&'static str>,
+    source: Option<IpAddr>,
+) -> Response {
     let max = s.inner.max_ws_frame;
-    let upstream = match connect(&url, protocol, max).await {
+    let upstream = match connect(&url, protocol, max, source).await {
         Ok(u) => u,
         Err(ConnectError::Refused { status, body }) => {
             tracing::info!(path = %url_path(&url), %status, "upstream refused the WebSocket upgrade; status passed on");
@@ -74,11 +89,20 @@ enum ConnectError {
     Refused { status: StatusCode, body: Vec<u8> },
 }
 
-async fn connect(url: &str, protocol: Option<&str>, max: usize) -> Result<Upstream, ConnectError> {
+async fn connect(
+    url: &str,
+    protocol: Option<&str>,
+    max: usize,
+    source: Option<IpAddr>,
+) -> Result<Upstream, ConnectError> {
     let mut req = url.into_client_request().map_err(|e| ConnectError::Unavailable(e.to_string()))?;
     if let Some(p) = protocol {
         let v = HeaderValue::from_str(p).map_err(|e| ConnectError::Unavailable(e.to_string()))?;
         req.headers_mut().insert("Sec-WebSocket-Protocol", v);
+    }
+    if let Some(ip) = source {
+        let v = HeaderValue::from_str(&ip.to_string()).map_err(|e| ConnectError::Unavailable(e.to_string()))?;
+        req.headers_mut().insert("X-Forwarded-For", v);
     }
     let cfg = WebSocketConfig::default().max_frame_size(Some(max)).max_message_size(Some(max));
     match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async_with_config(req, Some(cfg), true))

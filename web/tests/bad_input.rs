@@ -236,3 +236,40 @@ async fn chat_upgrade_refused_by_filestore_passes_its_status_through() {
     assert!(next_text(&mut ok).await.expect("welcome").contains("welcome"), "a good token is upgraded and relayed");
     assert!(sys.stop().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signal_learns_the_browsers_address_never_one_the_browser_claims() {
+    // A stand-in for signal that records the upgrade request it gets, then refuses it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("web connects upstream");
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+        let _ =
+            tokio::io::AsyncWriteExt::write_all(&mut s, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno").await;
+    });
+    let mut sys = System::start("web", vec![("SIGNAL_HTTP_URL".into(), format!("http://127.0.0.1:{port}"))]);
+    sys.wait_ready().await;
+    let upgrade =
+        "GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\
+                   Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Sec-WebSocket-Protocol: xmpp\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
+    let r = https_request(&sys, upgrade).await.expect("answer");
+    assert_eq!(r.status, 403, "the stand-in's refusal is passed on");
+    let head =
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx).await.expect("upstream saw it").expect("head");
+    let forwarded: Vec<&str> =
+        head.lines().filter(|l| l.to_ascii_lowercase().starts_with("x-forwarded-for:")).collect();
+    assert_eq!(forwarded, ["x-forwarded-for: 127.0.0.1"], "only web's statement of the address: {head}");
+    assert!(sys.stop().success());
+}

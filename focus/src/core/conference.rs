@@ -135,12 +135,17 @@ impl Focus {
                     part.display_name = p.display_name;
                     part.audio_muted = p.audio_muted;
                     part.video_muted = p.video_muted;
+                    if part.forced != p.forced {
+                        part.forced = p.forced;
+                        self.forced_mute_changed(now, &name, &ep);
+                    }
                 }
                 None => {
                     let mut part = Participant::new(ep.clone(), now);
                     part.display_name = p.display_name.clone();
                     part.audio_muted = p.audio_muted;
                     part.video_muted = p.video_muted;
+                    part.forced = p.forced;
                     r.participants.insert(ep.clone(), part);
                     r.empty_since = None;
                     r.p2p_blocked = false;

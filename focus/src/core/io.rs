@@ -54,6 +54,22 @@ pub struct OccupantPresence {
     pub display_name: String,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// A moderator's mute as signal states it (`<muted xmlns=proto::ns::ROOM/>`, written by
+    /// signal alone): focus makes the bridge stop forwarding these media.
+    pub forced: ForcedMute,
+}
+
+/// Which of an occupant's media a moderator muted (signal/ROOMS.md, section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ForcedMute {
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl ForcedMute {
+    pub fn any(self) -> bool {
+        self.audio || self.video
+    }
 }
 
 /// A bridge's presence in `bridges@internal.<domain>`.

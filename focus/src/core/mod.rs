@@ -12,6 +12,7 @@ mod expiry;
 mod failover;
 mod io;
 mod jingle;
+mod moderation;
 mod p2p;
 mod room;
 mod session;
@@ -21,8 +22,8 @@ mod stats;
 pub use bridge_pool::BridgePool;
 pub use conference::FOCUS_NICK;
 pub use io::{
-    Addr, BridgeId, BridgePresence, Condition, Input, Notification, OccupantPresence, Output, Reply, ResultBody,
-    StanzaError,
+    Addr, BridgeId, BridgePresence, Condition, ForcedMute, Input, Notification, OccupantPresence, Output, Reply,
+    ResultBody, StanzaError,
 };
 pub use jingle::{check_sdp, Description, Jingle, MAX_SDP_BYTES};
 pub use room::BridgeSession;
@@ -73,6 +74,11 @@ enum Pending {
     Health {
         bridge: BridgeId,
     },
+    /// A `ForceMute`: a refusal is logged (the endpoint is gone or moving, and the next
+    /// allocation states the mute again).
+    ForceMute {
+        bridge: BridgeId,
+    },
 }
 
 impl Pending {
@@ -81,7 +87,8 @@ impl Pending {
             Pending::Allocate { bridge, .. }
             | Pending::Answer { bridge, .. }
             | Pending::Expire { bridge, .. }
-            | Pending::Health { bridge } => Some(bridge),
+            | Pending::Health { bridge }
+            | Pending::ForceMute { bridge } => Some(bridge),
             _ => None,
         }
     }
@@ -248,6 +255,11 @@ impl Focus {
             Pending::Answer { room, ep, bridge } => self.on_answer_done(now, &room, &ep, &bridge, body),
             Pending::Expire { bridge, request } => self.on_expire_done(bridge, request, body),
             Pending::Health { bridge } => self.on_health(now, &bridge, &id, body),
+            Pending::ForceMute { bridge } => {
+                if let Err(e) = body {
+                    tracing::warn!(%bridge, error = %e.text, "the bridge did not take a force-mute");
+                }
+            }
         }
     }
 

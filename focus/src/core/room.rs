@@ -2,7 +2,7 @@
 //! on, whether media goes through the bridge or peer to peer, and each participant's bridge
 //! session state. Plain data; the transitions live in the modules that own each behaviour.
 
-use super::io::BridgeId;
+use super::io::{BridgeId, ForcedMute};
 use proto::session::Action;
 use proto::{EndpointId, RoomName};
 use std::collections::BTreeMap;
@@ -71,6 +71,8 @@ pub struct Participant {
     pub display_name: String,
     pub audio_muted: bool,
     pub video_muted: bool,
+    /// What a moderator muted (signal states it in the presence; the bridge enforces it).
+    pub forced: ForcedMute,
     pub joined_at: Instant,
     pub session: BridgeSession,
     /// Id of the `source-add`/`source-remove` IQ awaiting the participant's answer.
@@ -96,6 +98,7 @@ impl Participant {
             display_name: String::new(),
             audio_muted: false,
             video_muted: false,
+            forced: ForcedMute::default(),
             joined_at: now,
             session: BridgeSession::None,
             reneg_in_flight: None,

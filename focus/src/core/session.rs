@@ -22,7 +22,8 @@ impl Focus {
         let delay = self.settings.p2p_delay;
         let usable = self.pool.any_usable(now);
         let Some(r) = self.rooms.get_mut(room) else { return };
-        let two_healthy = r.participants.len() == 2 && r.participants.values().all(|p| !p.failed);
+        // A moderator's mute is enforced by the bridge: a pair with one stays off P2P.
+        let two_healthy = r.participants.len() == 2 && r.participants.values().all(|p| !p.failed && !p.forced.any());
         let mut cancelled = None;
         match &mut r.mode {
             Mode::P2p(p) => {
@@ -31,7 +32,7 @@ impl Focus {
                     && r.participants.contains_key(&p.initiator)
                     && r.participants.contains_key(&p.responder);
                 if !keep {
-                    tracing::info!(%room, "leaving P2P: the pair changed");
+                    tracing::info!(%room, "leaving P2P: the pair changed, or a moderator muted one of them");
                     if let Mode::P2p(p) = std::mem::replace(&mut r.mode, Mode::Bridge { p2p_at: None }) {
                         cancelled = Some(p);
                     }
@@ -290,8 +291,14 @@ impl Focus {
             Ok(ResultBody::Colibri(ColibriResponse::Allocated { answer })) if check_sdp(&answer).is_ok() => {
                 p.session = BridgeSession::Active { sid: sid.to_string(), bridge: bridge.clone() };
                 p.had_session = true;
+                let forced = p.forced;
                 let j = Jingle::new(Action::SessionAccept, sid).with_sdp(SdpType::Answer, answer);
                 self.reply(from, accept_id, Ok(Reply::Jingle(j)));
+                if forced.any() {
+                    // A new endpoint on the bridge (a join, an ICE restart, a move) starts
+                    // unmuted: state the moderator's mute again.
+                    self.send_force_mute(now, room, ep);
+                }
                 self.flush_reneg(now, room, ep);
             }
             Ok(other) => {

@@ -1222,3 +1222,71 @@ fn bridge_cut_off_from_the_bus_gets_the_expires_of_what_moved_off_it_when_it_is_
     expired.sort();
     assert_eq!(expired, ["aaaa1111", "bbbb2222", "cccc3333", "conference r1"]);
 }
+
+fn set_forced(s: &mut Sim, nick: &str, audio: bool, video: bool) {
+    let presence = OccupantPresence {
+        available: true,
+        display_name: format!("Name {nick}"),
+        audio_muted: audio,
+        video_muted: video,
+        forced: ForcedMute { audio, video },
+    };
+    s.input(Input::Occupant { room: room("r1"), nick: nick.into(), presence });
+}
+
+fn force_mute_to(s: &mut Sim, bridge: &BridgeId, nick: &str) -> (bool, bool) {
+    let (_, _, rq) = s.colibri(|b, rq| {
+        b == bridge && matches!(rq, ColibriRequest::ForceMute { endpoint, .. } if endpoint.as_str() == nick)
+    });
+    match rq {
+        ColibriRequest::ForceMute { audio, video, .. } => (audio, video),
+        _ => unreachable!("matched a ForceMute"),
+    }
+}
+
+#[test]
+fn a_moderators_mute_is_stated_to_the_bridge_and_lifted_when_the_person_unmutes() {
+    let mut s = Sim::new();
+    let b = three_on(&mut s, &[("jvb-a", 0.1)]);
+    set_forced(&mut s, "bbbb2222", true, false);
+    assert_eq!(force_mute_to(&mut s, &b, "bbbb2222"), (true, false));
+    // an unrelated presence change (a raised hand) states nothing new
+    set_forced(&mut s, "bbbb2222", true, false);
+    assert!(!s.out.iter().any(|o| matches!(o, Output::Colibri { request: ColibriRequest::ForceMute { .. }, .. })));
+    set_forced(&mut s, "bbbb2222", false, false);
+    assert_eq!(force_mute_to(&mut s, &b, "bbbb2222"), (false, false));
+}
+
+#[test]
+fn a_muted_person_moved_to_another_bridge_stays_muted_there() {
+    let mut s = Sim::new();
+    let b = three_on(&mut s, &[("jvb-a", 0.1), ("jvb-b", 0.3)]);
+    set_forced(&mut s, "cccc3333", true, true);
+    force_mute_to(&mut s, &b, "cccc3333");
+    s.input(Input::Bridge { bridge: "jvb-a".into(), presence: BridgePresence::Unavailable });
+    assert_moved(&mut s, &b, "jvb-b");
+    assert_eq!(force_mute_to(&mut s, &br("jvb-b"), "cccc3333"), (true, true), "the new endpoint is muted too");
+    assert!(
+        !s.out.iter().any(|o| matches!(o, Output::Colibri { request: ColibriRequest::ForceMute { endpoint, .. }, .. } if endpoint.as_str() != "cccc3333")),
+        "nobody else is muted"
+    );
+}
+
+#[test]
+fn a_moderators_mute_takes_a_pair_off_p2p_where_no_bridge_could_stop_it() {
+    let mut s = Sim::new();
+    two_in_p2p(&mut s);
+    set_forced(&mut s, "bbbb2222", true, false);
+    for nick in ["aaaa1111", "bbbb2222"] {
+        s.connect("r1", nick);
+    }
+    assert_eq!(s.focus.stats(s.now).p2p_rooms, 0);
+    assert_eq!(force_mute_to(&mut s, &br("jvb-a"), "bbbb2222"), (true, false));
+    s.advance(Duration::from_secs(30));
+    assert!(s.out.iter().all(|o| !matches!(o, Output::SessionIq { .. })), "no P2P while muted: {:?}", s.out);
+    set_forced(&mut s, "bbbb2222", false, false);
+    s.take();
+    s.advance(Duration::from_secs(4));
+    let (_, j) = s.session_iq("aaaa1111", Action::SessionInitiate);
+    assert_eq!(j.transport, Some(Transport::P2p), "P2P again once the mute is lifted");
+}

@@ -6,7 +6,8 @@
 
 use crate::core::Description;
 use crate::core::{
-    Addr, BridgeId, BridgePresence, Condition, Input, Jingle, OccupantPresence, Output, Reply, ResultBody, StanzaError,
+    Addr, BridgeId, BridgePresence, Condition, ForcedMute, Input, Jingle, OccupantPresence, Output, Reply, ResultBody,
+    StanzaError,
 };
 use proto::bus::{iq_error, ErrorCondition, NS_STANZAS};
 use proto::colibri::{BridgeStats, ColibriEvent, ColibriResponse};
@@ -215,11 +216,16 @@ fn incoming_presence(j: &Jids, el: &Element) -> Incoming {
         }
         None => {
             let flag = |name: &str| el.get_child(name, NS_MEDIA).is_some_and(|c| c.text_content().trim() == "true");
+            let forced = el.get_child("muted", ns::ROOM).map(|m| ForcedMute {
+                audio: m.get_attr("audio") == Some("true"),
+                video: m.get_attr("video") == Some("true"),
+            });
             let presence = OccupantPresence {
                 available: true,
                 display_name: el.get_child("nick", NS_NICK).map(|n| n.text_content()).unwrap_or_default(),
                 audio_muted: flag("audiomuted"),
                 video_muted: flag("videomuted"),
+                forced: forced.unwrap_or_default(),
             };
             Incoming::Input(Input::Occupant { room, nick: nick.to_string(), presence })
         }
@@ -389,6 +395,15 @@ mod tests {
             Incoming::Input(Input::Occupant { presence, .. }) => {
                 assert!(presence.available && presence.audio_muted && !presence.video_muted);
                 assert_eq!(presence.display_name, "Ann");
+                assert!(!presence.forced.any());
+            }
+            other => panic!("{other:?}"),
+        }
+        // signal's statement of a moderator's mute (signal/ROOMS.md, section 3)
+        let el = parse("<presence xmlns='jabber:client' from='r1@conference.meet.lan/abcd1234'><muted xmlns='urn:meet-lan:room:0' audio='true' video='false' by='mod1'/></presence>");
+        match incoming(&j, &el) {
+            Incoming::Input(Input::Occupant { presence, .. }) => {
+                assert_eq!(presence.forced, ForcedMute { audio: true, video: false });
             }
             other => panic!("{other:?}"),
         }

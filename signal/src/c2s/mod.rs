@@ -7,6 +7,7 @@
 
 pub mod negotiation;
 
+use crate::auth::Session;
 use crate::conn::{Outbound, OUTBOX_CAPACITY};
 use crate::hub::{HubMsg, PeerKind};
 use crate::ratelimit::{Budget, RateLimit};
@@ -35,10 +36,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
         shutdown,
         "c2s",
         |m| &m.c2s_connections,
-        |sock, _peer, shared, shutdown| async move {
+        |sock, peer, shared, shutdown| async move {
             let _ = sock.set_nodelay(true);
             let (rd, wr) = sock.into_split();
-            if let Err(e) = drive(Source::Tcp(rd), StreamWriter::tcp(wr), shared, shutdown).await {
+            if let Err(e) = drive(Source::Tcp(rd), StreamWriter::tcp(wr), peer.ip(), shared, shutdown).await {
                 tracing::debug!("client connection ended: {e}");
             }
         },
@@ -87,10 +88,12 @@ async fn recv_opt(rx: &mut Option<mpsc::Receiver<Outbound>>) -> Option<Outbound>
     }
 }
 
-/// Runs one client connection to its end.
+/// Runs one client connection to its end. `source` is the client's address (the TCP peer,
+/// or for WebSocket the address `web` forwards): per-source limits in rooms count by it.
 pub async fn drive(
     mut src: Source,
     mut w: StreamWriter,
+    source: std::net::IpAddr,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
@@ -102,7 +105,8 @@ pub async fn drive(
         default_ns: if websocket { NS_CLIENT.into() } else { String::new() },
         ..Default::default()
     });
-    let mut core = ClientStream::new(&cfg.domain, websocket, crate::accounts::Accounts::new(&cfg.data_dir));
+    let mut core =
+        ClientStream::new(&cfg.domain, websocket, crate::accounts::Accounts::new(&cfg.data_dir), shared.auth.clone());
     let budget = Budget {
         stanzas_per_sec: cfg.c2s_rate,
         stanza_burst: cfg.c2s_burst,
@@ -155,6 +159,7 @@ pub async fn drive(
                             }
                             StreamEvent::Close => vec![Action::Close],
                         };
+                        crate::metrics::Metrics::add(&shared.metrics.auth_failures, u64::from(core.take_auth_failures()));
                         for a in actions {
                             match a {
                                 Action::Write(x) => w.write_raw(&x).await?,
@@ -165,11 +170,12 @@ pub async fn drive(
                                         return Err(Error::Closed);
                                     }
                                 }
-                                Action::Bind { jid, iq_id } => {
+                                Action::Bind { jid, iq_id, identity } => {
                                     let c = shared.next_conn();
                                     let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
                                     let (reply_tx, reply_rx) = oneshot::channel();
-                                    let reg = HubMsg::Register { conn: c, kind: PeerKind::Client, jid, outbox: tx, kill: kill.clone(), reply: reply_tx };
+                                    let session = Some(Arc::new(Session { identity, source }));
+                                    let reg = HubMsg::Register { conn: c, kind: PeerKind::Client, jid, session, outbox: tx, kill: kill.clone(), reply: reply_tx };
                                     shared.hub.send(reg).await.map_err(|_| Error::Closed)?;
                                     let jid = reply_rx.await.map_err(|_| Error::Closed)?.map_err(|e| Error::Stream("conflict", e.to_string()))?;
                                     conn = Some(c);
@@ -184,7 +190,10 @@ pub async fn drive(
                     }
                 }
                 item = recv_opt(&mut outbox) => {
-                    let Some(item) = item else { return Err(Error::Closed) };
+                    let Some(item) = item else {
+                        // the hub is gone: at shutdown that is the reason to give
+                        return Err(if shutdown.is_cancelled() { Error::Stream("system-shutdown", "signal is stopping".into()) } else { Error::Closed });
+                    };
                     let rx = outbox.as_mut().expect("an item came from the outbox");
                     write_outbound(&mut w, item, rx).await?;
                 }

@@ -7,12 +7,14 @@
 //! host it does not serve.
 
 use crate::accounts::Accounts;
+use crate::auth::{Auth, AuthMode, Identity};
 use crate::jid::Jid;
-use crate::sasl::{self, Exchange, Failure, Step, NS_SASL};
+use crate::sasl::{self, Exchange, Failure, Offer, Step, Who, NS_SASL};
 use crate::stanza;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use proto::xml::{Element, NS_CLIENT, NS_FRAMING, NS_STREAM};
+use std::sync::Arc;
 
 pub const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 pub const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
@@ -24,9 +26,9 @@ pub enum Action {
     Write(String),
     /// The next bytes start a new stream: reset the parser.
     Restart,
-    /// Register `jid` with the hub, then call [`ClientStream::handle_bound`] with the JID the
-    /// hub assigned.
-    Bind { jid: Jid, iq_id: String },
+    /// Register `jid` (a session of `identity`) with the hub, then call
+    /// [`ClientStream::handle_bound`] with the JID the hub assigned.
+    Bind { jid: Jid, iq_id: String, identity: Identity },
     /// A stanza for the hub.
     Stanza(Element),
     /// End the stream with this stream error.
@@ -57,27 +59,32 @@ pub struct ClientStream {
     auth_domain: String,
     websocket: bool,
     accounts: Accounts,
+    auth: Arc<Auth>,
     state: State,
     /// The host the client addressed (`domain` or `auth_domain`).
     host: String,
-    user: Option<String>,
+    who: Option<Who>,
     exchange: Option<Exchange>,
     attempts: u32,
+    /// Failed attempts not yet counted in `/metrics`.
+    uncounted_failures: u32,
     jid: Option<Jid>,
 }
 
 impl ClientStream {
-    pub fn new(domain: &str, websocket: bool, accounts: Accounts) -> Self {
+    pub fn new(domain: &str, websocket: bool, accounts: Accounts, auth: Arc<Auth>) -> Self {
         ClientStream {
             domain: domain.to_string(),
             auth_domain: format!("auth.{domain}"),
             websocket,
             accounts,
+            auth,
             state: State::Open,
             host: String::new(),
-            user: None,
+            who: None,
             exchange: None,
             attempts: 0,
+            uncounted_failures: 0,
             jid: None,
         }
     }
@@ -91,8 +98,27 @@ impl ClientStream {
         self.state != State::Open
     }
 
+    /// Failed SASL attempts since the last call (for `signal_auth_failures_total`).
+    pub fn take_auth_failures(&mut self) -> u32 {
+        std::mem::take(&mut self.uncounted_failures)
+    }
+
     pub fn jid(&self) -> Option<&Jid> {
         self.jid.as_ref()
+    }
+
+    /// The mechanisms of the addressed host (`signal/ROOMS.md` section 1).
+    fn offer(&self, now: i64) -> Offer<'_> {
+        if self.host == self.domain {
+            Offer {
+                anonymous: self.auth.policy.mode != AuthMode::Token,
+                token: self.auth.verifier.as_ref(),
+                accounts: None,
+                now,
+            }
+        } else {
+            Offer { anonymous: false, token: None, accounts: Some(&self.accounts), now }
+        }
     }
 
     fn header(&self, id: &str) -> String {
@@ -149,10 +175,8 @@ impl ClientStream {
         let mut features = String::from("<stream:features xmlns:stream='http://etherx.jabber.org/streams'>");
         if self.state == State::Open {
             features.push_str(&format!("<mechanisms xmlns='{NS_SASL}'>"));
-            if self.host == self.domain {
-                features.push_str("<mechanism>ANONYMOUS</mechanism>");
-            } else {
-                features.push_str("<mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism>");
+            for m in self.offer(0).names() {
+                features.push_str(&format!("<mechanism>{m}</mechanism>"));
             }
             features.push_str("</mechanisms>");
             self.state = State::Auth;
@@ -190,10 +214,16 @@ impl ClientStream {
     }
 
     fn sasl_failure(&mut self, f: Failure) -> Vec<Action> {
+        self.sasl_refused(f, None)
+    }
+
+    fn sasl_refused(&mut self, f: Failure, text: Option<&str>) -> Vec<Action> {
         self.exchange = None;
         self.state = State::Auth;
         self.attempts += 1;
-        let mut out = vec![Action::Write(format!("<failure xmlns='{NS_SASL}'><{}/></failure>", f.as_str()))];
+        self.uncounted_failures += 1;
+        let text = text.map(|t| format!("<text xml:lang='en'>{}</text>", proto::xml::escape(t))).unwrap_or_default();
+        let mut out = vec![Action::Write(format!("<failure xmlns='{NS_SASL}'><{}/>{text}</failure>", f.as_str()))];
         if self.attempts >= MAX_AUTH_ATTEMPTS {
             out.push(Action::Fail("policy-violation", "too many failed authentication attempts".into()));
         }
@@ -206,13 +236,14 @@ impl ClientStream {
                 self.state = State::Sasl;
                 vec![Action::Write(format!("<challenge xmlns='{NS_SASL}'>{}</challenge>", B64.encode(bytes)))]
             }
-            Step::Success { user, additional } => {
-                self.user = user;
+            Step::Success { who, additional } => {
+                self.who = Some(who);
                 self.state = State::Restart;
                 let body = if additional.is_empty() { String::new() } else { B64.encode(additional) };
                 vec![Action::Write(format!("<success xmlns='{NS_SASL}'>{body}</success>")), Action::Restart]
             }
             Step::Failure(f) => self.sasl_failure(f),
+            Step::Refused(f, text) => self.sasl_refused(f, Some(&text)),
         }
     }
 
@@ -234,8 +265,11 @@ impl ClientStream {
                 let Some(initial) = Self::decode(&el.text_content()) else {
                     return self.sasl_failure(Failure::IncorrectEncoding);
                 };
-                let anonymous_host = self.host == self.domain;
-                let (step, ex) = sasl::start(&mech, &initial, anonymous_host, &self.accounts);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let (step, ex) = sasl::start(&mech, &initial, &self.offer(now));
                 self.exchange = ex;
                 self.apply(step)
             }
@@ -275,15 +309,20 @@ impl ClientStream {
             .map(|r| r.text_content())
             .filter(|r| !r.trim().is_empty() && r.len() <= 256 && !r.chars().any(char::is_control));
         let resource = requested.unwrap_or_else(|| proto::secrets::random_hex(6).unwrap_or_else(|_| "r".into()));
-        let jid = match &self.user {
-            Some(u) => Jid::new(Some(u), &self.auth_domain, Some(&resource)),
-            None => {
-                let local = proto::secrets::random_hex(8).unwrap_or_else(|_| "guest".into());
-                Jid::new(Some(&local), &self.domain, Some(&resource))
+        let random_local = || proto::secrets::random_hex(8).unwrap_or_else(|_| "guest".into());
+        let (jid, identity) = match self.who.take() {
+            Some(Who::Account(u)) => {
+                let jid = Jid::new(Some(&u), &self.auth_domain, Some(&resource));
+                let bare = jid.bare().to_string();
+                (jid, Identity::Account(bare))
+            }
+            Some(Who::Token(t)) => (Jid::new(Some(&random_local()), &self.domain, Some(&resource)), Identity::Token(t)),
+            Some(Who::Anonymous) | None => {
+                (Jid::new(Some(&random_local()), &self.domain, Some(&resource)), Identity::Guest)
             }
         };
         self.state = State::Binding;
-        vec![Action::Bind { jid, iq_id: el.get_attr("id").unwrap_or("").to_string() }]
+        vec![Action::Bind { jid, iq_id: el.get_attr("id").unwrap_or("").to_string(), identity }]
     }
 
     /// The hub registered the session as `jid`: the bind result to write.

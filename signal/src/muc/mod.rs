@@ -3,19 +3,30 @@
 //!
 //! The service addresses rooms, creates them on first join and drops them after the last
 //! leave, answers service-level IQs (disco, ping, the room-token request of CLIENT_FLOW step
-//! 6) and forgets a connection's occupants when it goes away. Sans-IO like [`room::Room`]:
-//! stanzas in, [`Delivery`]s out. It must never trust a `from` it was not given by the hub.
+//! 6) and forgets a connection's occupants and knocks when it goes away. It holds the gate
+//! of `signal/ROOMS.md` section 1 (in `accounts` and `token` modes only hosts get a room
+//! going; a token session stays in its token's rooms) and the per-source limits shared by
+//! all rooms. Sans-IO like [`room::Room`]: stanzas and time in, [`Delivery`]s out. It must
+//! never trust a `from` it was not given by the hub, and a refused join creates nothing.
 
+pub mod config;
+pub mod election;
+pub mod limits;
+pub mod lobby;
+pub mod moderation;
 pub mod occupant;
 pub mod room;
 
+use crate::auth::{Policy, Session};
 use crate::conn::{ConnId, Delivery};
 use crate::jid::Jid;
-use crate::stanza;
+use crate::stanza::{self, Refusal};
+use limits::SourceLimits;
 use proto::xml::Element;
-use room::{JoinOutcome, Room};
+use room::{Join, JoinOutcome, Room};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 pub const NS_DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
@@ -32,9 +43,20 @@ pub enum Access {
     ComponentsOnly,
 }
 
+/// Who sent a stanza to the service, as the hub knows it.
+pub struct Sender {
+    pub conn: ConnId,
+    /// `None` for components.
+    pub session: Option<Arc<Session>>,
+    pub now: Instant,
+}
+
 pub struct MucService {
     domain: String,
     access: Access,
+    policy: Policy,
+    limits: SourceLimits,
+
     rooms: HashMap<String, Room>,
     /// Which rooms each connection has occupants in, for cleanup.
     by_conn: HashMap<ConnId, HashSet<String>>,
@@ -44,8 +66,22 @@ pub struct MucService {
 }
 
 impl MucService {
-    pub fn new(domain: String, access: Access, token_secret: Option<Vec<u8>>) -> Self {
-        MucService { domain, access, rooms: HashMap::new(), by_conn: HashMap::new(), token_secret, occupants: 0 }
+    pub fn new(domain: String, access: Access, token_secret: Option<Vec<u8>>, policy: Policy) -> Self {
+        MucService {
+            domain,
+            access,
+            policy,
+            limits: SourceLimits::default(),
+            rooms: HashMap::new(),
+            by_conn: HashMap::new(),
+            token_secret,
+            occupants: 0,
+        }
+    }
+
+    /// Wrong room passwords so far (`signal_room_password_failures_total`).
+    pub fn password_failures(&self) -> u64 {
+        self.limits.password_failures_total
     }
 
     pub fn domain(&self) -> &str {
@@ -62,32 +98,19 @@ impl MucService {
 
     /// A stanza addressed to this service's domain. `from` is the sender's authoritative JID
     /// (the hub has checked or rewritten it).
-    pub fn handle_stanza(
-        &mut self,
-        conn: ConnId,
-        is_component: bool,
-        from: &Jid,
-        stanza: Element,
-        out: &mut Vec<Delivery>,
-    ) {
+    pub fn handle_stanza(&mut self, sender: &Sender, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
         // Occupant counts move only in the one room the stanza addresses.
         let room_name =
             stanza.get_attr("to").and_then(|t| Jid::parse(t).ok()).and_then(|j| j.local().map(str::to_string));
         let len = |me: &Self| room_name.as_ref().and_then(|n| me.rooms.get(n)).map(Room::len).unwrap_or(0);
         let before = len(self);
-        self.handle_stanza_inner(conn, is_component, from, stanza, out);
+        self.handle_stanza_inner(sender, from, stanza, out);
         let after = len(self);
         self.occupants = (self.occupants + after).saturating_sub(before);
     }
 
-    fn handle_stanza_inner(
-        &mut self,
-        conn: ConnId,
-        is_component: bool,
-        from: &Jid,
-        stanza: Element,
-        out: &mut Vec<Delivery>,
-    ) {
+    fn handle_stanza_inner(&mut self, sender: &Sender, from: &Jid, stanza: Element, out: &mut Vec<Delivery>) {
+        let (conn, is_component) = (sender.conn, sender.session.is_none());
         let real: Arc<str> = from.to_string().into();
         if self.access == Access::ComponentsOnly && !is_component {
             if let Some(e) =
@@ -106,7 +129,7 @@ impl MucService {
             return;
         };
         match (stanza.name(), to.resource()) {
-            ("presence", Some(nick)) => self.handle_presence(conn, is_component, real, &room_name, nick, stanza, out),
+            ("presence", Some(nick)) => self.handle_presence(sender, real, &room_name, nick, stanza, out),
             ("presence", None) => {
                 if let Some(e) =
                     stanza::error_reply(&stanza, stanza::JID_MALFORMED, Some("join with room@service/nick"))
@@ -136,27 +159,28 @@ impl MucService {
                             out.push(Delivery::new(conn, real, &e));
                         }
                     }
-                    ("iq", None) if room.handle_room_iq(conn, real.clone(), &stanza, out) => self.drop_room(&room_name),
+                    ("iq", None) if room.handle_room_iq(conn, real.clone(), &stanza, sender.now, out) => {
+                        self.rooms.remove(&room_name);
+                    }
                     ("iq", None) => {}
                     (_, Some(nick)) => room.handle_to_occupant(conn, real, nick, stanza, out),
                     _ => {}
                 }
-                self.sync_after(&room_name);
+                self.sync_after(&room_name, out);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn handle_presence(
         &mut self,
-        conn: ConnId,
-        is_component: bool,
+        sender: &Sender,
         real: Arc<str>,
         room_name: &str,
         nick: &str,
         presence: Element,
         out: &mut Vec<Delivery>,
     ) {
+        let (conn, is_component) = (sender.conn, sender.session.is_none());
         match presence.get_attr("type") {
             None => {
                 if !is_component && !self.may_join_another(conn, &real, room_name) {
@@ -177,28 +201,96 @@ impl MucService {
                     }
                     return;
                 }
+                let known = self.rooms.get(room_name).is_some_and(|r| r.has_real(&real));
+                if let (Some(session), false) = (&sender.session, known) {
+                    if let Err(r) = self.gate(session, room_name) {
+                        if let Some(e) = r.reply_to(&presence) {
+                            out.push(Delivery::new(conn, real, &e));
+                        }
+                        return;
+                    }
+                }
                 let jid: Arc<str> = format!("{room_name}@{}", self.domain).into();
-                let room =
-                    self.rooms.entry(room_name.to_string()).or_insert_with(|| Room::new(jid, room_name.to_string()));
-                match room.handle_presence(conn, real, nick, &presence, out) {
-                    JoinOutcome::Joined => {
+                let policy = self.policy;
+                let room = self
+                    .rooms
+                    .entry(room_name.to_string())
+                    .or_insert_with(|| Room::new(jid, room_name.to_string(), policy));
+                let j =
+                    Join { conn, real, nick, presence: &presence, session: sender.session.clone(), now: sender.now };
+                match room.handle_presence(j, &mut self.limits, out) {
+                    JoinOutcome::Joined | JoinOutcome::Knocked => {
                         self.by_conn.entry(conn).or_default().insert(room_name.to_string());
                     }
                     JoinOutcome::Updated => {}
-                    JoinOutcome::Refused => {
-                        if room.is_empty() {
-                            self.rooms.remove(room_name);
-                        }
-                    }
+                    JoinOutcome::Refused => self.sync_after(room_name, out),
                 }
             }
             Some("unavailable") | Some("error") => {
                 let Some(room) = self.rooms.get_mut(room_name) else { return };
-                let Some(my_nick) = room.occupant_by_real(&real).map(|o| o.nick.clone()) else { return };
-                room.leave(&my_nick, out);
-                self.sync_after(room_name);
+                match room.occupant_by_real(&real).map(|o| o.nick.clone()) {
+                    Some(my_nick) => {
+                        room.leave(&my_nick, out);
+                    }
+                    None => {
+                        room.knock_left(&real, out);
+                    }
+                }
+                self.sync_after(room_name, out);
             }
             _ => {}
+        }
+    }
+
+    /// Section 1 of ROOMS.md for a person's new join: a token session only in its token's
+    /// rooms (`token` mode); in `accounts` and `token` modes a non-host only into a room a
+    /// host has been in.
+    fn gate(&self, session: &Session, room_name: &str) -> Result<(), Refusal> {
+        if self.policy.token_room_refused(&session.identity, room_name) {
+            return Err(
+                Refusal::new(stanza::NOT_AUTHORIZED, "your token does not let you into this room").room("token-room")
+            );
+        }
+        let hosted = self.rooms.get(room_name).is_some_and(|r| r.hosted);
+        if self.policy.gated() && !hosted && !self.policy.is_host(&session.identity, room_name) {
+            return Err(
+                Refusal::new(stanza::NOT_AUTHORIZED, "this room is waiting for a signed-in host").room("host-required")
+            );
+        }
+        Ok(())
+    }
+
+    /// The conference request a client sends focus (`room` attribute: `room@<this service>`
+    /// or a bare name), checked before it is routed: the gate, and the removed list.
+    /// Requests naming no room of this service pass (focus answers them).
+    pub fn conference_gate(&self, session: &Session, q: &Element, now: Instant) -> Result<(), Refusal> {
+        let attr = q.get_attr("room").unwrap_or("");
+        let local = match attr.split_once('@') {
+            Some((l, d)) if d.eq_ignore_ascii_case(&self.domain) => l,
+            Some(_) => return Ok(()),
+            None => attr,
+        };
+        let Ok(name) = proto::RoomName::normalize(local) else { return Ok(()) };
+        self.gate(session, name.as_str())?;
+        let Some(room) = self.rooms.get(name.as_str()) else { return Ok(()) };
+        // a guest's browser key: Jitsi's `machine-uid` attribute, or our `<browser key/>`
+        let key = session.identity.removal_key().or_else(|| {
+            q.get_attr("machine-uid")
+                .or_else(|| q.get_child("browser", proto::ns::ROOM).and_then(|b| b.get_attr("key")))
+                .filter(|k| room::browser_key_valid(k))
+                .map(|k| format!("browser:{}", k.to_ascii_lowercase()))
+        });
+        match key.and_then(|k| room.removed_refusal(&k, now)) {
+            Some(r) => Err(r),
+            None => Ok(()),
+        }
+    }
+
+    /// Time passes: removals end, limit windows are pruned.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Delivery>) {
+        self.limits.handle_timeout(now);
+        for room in self.rooms.values_mut() {
+            room.handle_timeout(now, out);
         }
     }
 
@@ -210,20 +302,18 @@ impl MucService {
             return true;
         }
         let rooms = &self.rooms;
-        mine.retain(|r| rooms.get(r).is_some_and(|room| room.occupant_by_real(real).is_some()));
+        mine.retain(|r| rooms.get(r).is_some_and(|room| room.has_real(real)));
         mine.len() < MAX_ROOMS_PER_CLIENT
     }
 
     /// Keeps the counts and the per-connection index right after a room changed; drops the
     /// room when it is empty (rooms are destroyed after the last leave).
-    fn sync_after(&mut self, room_name: &str) {
+    fn sync_after(&mut self, room_name: &str, out: &mut Vec<Delivery>) {
         if self.rooms.get(room_name).is_some_and(Room::is_empty) {
-            self.drop_room(room_name);
+            if let Some(mut room) = self.rooms.remove(room_name) {
+                room.end_knocks(out);
+            }
         }
-    }
-
-    fn drop_room(&mut self, room_name: &str) {
-        self.rooms.remove(room_name);
     }
 
     /// The connection went away: its occupants leave every room they were in.
@@ -231,15 +321,14 @@ impl MucService {
         let Some(rooms) = self.by_conn.remove(&conn) else { return };
         for name in rooms {
             let Some(room) = self.rooms.get_mut(&name) else { continue };
+            room.knocks_of_conn_left(conn, out);
             let nicks: Vec<String> = room.occupants().filter(|o| o.conn == conn).map(|o| o.nick.clone()).collect();
             for n in nicks {
                 if room.leave(&n, out).is_some() {
                     self.occupants = self.occupants.saturating_sub(1);
                 }
             }
-            if room.is_empty() {
-                self.rooms.remove(&name);
-            }
+            self.sync_after(&name, out);
         }
     }
 

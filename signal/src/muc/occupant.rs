@@ -1,7 +1,10 @@
-//! One occupant of a room: its nick, real JID, role and affiliation, and the presence others
-//! see (serialized once per change, reused for every recipient and every later joiner).
+//! One occupant of a room: its nick, real JID, role and affiliation, who it is (a person's
+//! session, or a component), the mute flags moderators set, and the presence others see
+//! (serialized once per change, reused for every recipient and every later joiner).
 
+use crate::auth::Session;
 use crate::conn::ConnId;
+use proto::ns::ROOM as NS_ROOM;
 use proto::xml::{Element, Prepared, NS_CLIENT};
 use std::sync::Arc;
 
@@ -67,6 +70,63 @@ impl Role {
     }
 }
 
+/// What distinguishes a person from a component (focus, bridges) in a room.
+#[derive(Debug)]
+pub struct Person {
+    pub session: Arc<Session>,
+    /// The key a removal is recorded under (account, token subject, or the guest's browser
+    /// key; never sent to anyone).
+    pub removal_key: String,
+    /// May open rooms and be elected (`Policy::is_host` for this room, at join).
+    pub host: bool,
+}
+
+impl Person {
+    /// May the election make this person moderator? Hosts, unless their token says never.
+    pub fn electable(&self) -> bool {
+        self.host && self.session.identity.token().and_then(|t| t.moderator) != Some(false)
+    }
+}
+
+/// Media a moderator muted; only the person clears a flag (`<unmute/>`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MuteFlags {
+    pub audio: bool,
+    pub video: bool,
+    /// Nick of the moderator who set the latest flag.
+    pub by: String,
+}
+
+impl MuteFlags {
+    pub fn any(&self) -> bool {
+        self.audio || self.video
+    }
+}
+
+/// `audio` or `video`, the `media` attribute of mute requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Audio,
+    Video,
+}
+
+impl Media {
+    pub fn parse(s: Option<&str>) -> Option<Media> {
+        match s {
+            Some("audio") => Some(Media::Audio),
+            Some("video") => Some(Media::Video),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Media::Audio => "audio",
+            Media::Video => "video",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Occupant {
     pub nick: String,
@@ -79,11 +139,17 @@ pub struct Occupant {
     pub role: Role,
     /// The client's presence children (without the `<x xmlns=muc>` join element).
     pub payload: Vec<Element>,
+    /// `None` for components, which are never elected, muted, kicked or counted as people.
+    pub person: Option<Person>,
+    /// Join order within the room: the longest-present host is re-elected first.
+    pub seq: u64,
+    pub muted: MuteFlags,
     /// The presence others see, cached.
     pub presence: Arc<Prepared>,
 }
 
 impl Occupant {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         nick: String,
         room_jid: Arc<str>,
@@ -92,6 +158,8 @@ impl Occupant {
         affiliation: Affiliation,
         role: Role,
         payload: Vec<Element>,
+        person: Option<Person>,
+        seq: u64,
     ) -> Self {
         let mut o = Occupant {
             nick,
@@ -101,6 +169,9 @@ impl Occupant {
             affiliation,
             role,
             payload,
+            person,
+            seq,
+            muted: MuteFlags::default(),
             presence: Arc::new(Element::new("presence", NS_CLIENT).prepare()),
         };
         o.refresh();
@@ -110,6 +181,20 @@ impl Occupant {
     /// Rebuilds the cached presence after a change of payload, role or affiliation.
     pub fn refresh(&mut self) {
         self.presence = Arc::new(self.presence_element(None, &[]).prepare());
+    }
+
+    pub fn is_person(&self) -> bool {
+        self.person.is_some()
+    }
+
+    pub fn is_moderator(&self) -> bool {
+        self.role == Role::Moderator
+    }
+
+    /// Moderator and owner (as Jitsi: owners may configure the room), or back to participant.
+    pub fn set_moderator(&mut self, yes: bool) {
+        (self.role, self.affiliation) =
+            if yes { (Role::Moderator, Affiliation::Owner) } else { (Role::Participant, Affiliation::None) };
     }
 
     /// The display name from `<nick xmlns="http://jabber.org/protocol/nick">`, if any.
@@ -126,6 +211,14 @@ impl Occupant {
         if ty.is_none() {
             for c in &self.payload {
                 p.append_child(c.clone());
+            }
+            if self.muted.any() {
+                p.append_child(
+                    Element::new("muted", NS_ROOM)
+                        .attr("audio", if self.muted.audio { "true" } else { "false" })
+                        .attr("video", if self.muted.video { "true" } else { "false" })
+                        .attr("by", self.muted.by.as_str()),
+                );
             }
         }
         let role = if ty == Some("unavailable") { Role::None } else { self.role };

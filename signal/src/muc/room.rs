@@ -1,17 +1,27 @@
 //! One XEP-0045 room: its occupants, password and subject, and what each occupant action
-//! (join, presence update, leave, groupchat, private message, IQ to an occupant, kick,
-//! destroy) sends to whom.
+//! (join, presence update, leave, groupchat, private message, IQ to the room or an occupant)
+//! sends to whom. The rules of `signal/ROOMS.md` live beside it, one concept a file:
+//! [`super::election`] (who is moderator), [`super::moderation`] (mute, remove, the removed
+//! list), [`super::lobby`] (knocks), [`super::config`] (configuration form, password, room
+//! state, destroy).
 //!
-//! Sans-IO: every method appends [`Delivery`]s; the hub writes them. A broadcast is
-//! serialized once and shared by all its copies. It must never look up anything outside the
-//! room (the service does addressing and access checks that span rooms).
+//! Sans-IO: every method takes the time it needs and appends [`Delivery`]s; the hub writes
+//! them. A broadcast is serialized once and shared by all its copies. It must never look up
+//! anything outside the room (the service does addressing and access checks that span rooms)
+//! and never trust a `muc#user` or room-namespace child a client put in its presence.
 
-use super::occupant::{Affiliation, Occupant, Role, NS_MUC_USER};
+use super::limits::SourceLimits;
+use super::lobby::Lobby;
+use super::moderation::RemovedList;
+use super::occupant::{Affiliation, Occupant, Person, Role, NS_MUC, NS_MUC_USER, NS_NICK};
+use crate::auth::{Policy, Session};
 use crate::conn::{ConnId, Delivery};
-use crate::stanza::{self, Cond};
+use crate::stanza::{self, Cond, Refusal};
+use proto::ns::ROOM as NS_ROOM;
 use proto::xml::{Element, NS_CLIENT};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub const NS_MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
 pub const NS_MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
@@ -22,32 +32,56 @@ pub struct Room {
     /// `room@conference.meet.lan`
     pub jid: Arc<str>,
     pub name: String,
-    occupants: HashMap<String, Occupant>,
+    pub(super) policy: Policy,
+    pub(super) occupants: HashMap<String, Occupant>,
     /// real JID → nick
-    by_real: HashMap<Arc<str>, String>,
+    pub(super) by_real: HashMap<Arc<str>, String>,
     pub password: Option<String>,
-    subject: String,
-    /// Members-only/other settings are not supported; the room is public and non-anonymous.
-    pub created: bool,
+    pub(super) subject: String,
+    /// True until the first occupant joined (it gets status 201).
+    pub(super) created: bool,
+    /// A host has been an occupant since the room was created: guests may come in.
+    pub hosted: bool,
+    pub(super) next_seq: u64,
+    pub(super) lobby: Lobby,
+    pub(super) removed: RemovedList,
 }
 
 /// The answer to a join attempt, for the service's bookkeeping.
 pub enum JoinOutcome {
     Joined,
+    /// In the lobby, waiting for a moderator.
+    Knocked,
     Updated,
     Refused,
 }
 
+/// An available presence to `room/nick` from someone not yet in the room.
+pub struct Join<'a> {
+    pub conn: ConnId,
+    pub real: Arc<str>,
+    pub nick: &'a str,
+    pub presence: &'a Element,
+    /// `None` for components.
+    pub session: Option<Arc<Session>>,
+    pub now: Instant,
+}
+
 impl Room {
-    pub fn new(jid: Arc<str>, name: String) -> Self {
+    pub fn new(jid: Arc<str>, name: String, policy: Policy) -> Self {
         Room {
             jid,
             name,
+            policy,
             occupants: HashMap::new(),
             by_real: HashMap::new(),
             password: None,
             subject: String::new(),
             created: true,
+            hosted: false,
+            next_seq: 0,
+            lobby: Lobby::default(),
+            removed: RemovedList::default(),
         }
     }
 
@@ -67,11 +101,16 @@ impl Room {
         self.by_real.get(real).and_then(|n| self.occupants.get(n))
     }
 
+    /// An occupant or a knocker.
+    pub fn has_real(&self, real: &str) -> bool {
+        self.by_real.contains_key(real) || self.lobby.knock_by_real(real).is_some()
+    }
+
     pub fn occupant_jid(&self, nick: &str) -> String {
         format!("{}/{}", self.jid, nick)
     }
 
-    fn reply_err(
+    pub(super) fn reply_err(
         out: &mut Vec<Delivery>,
         conn: ConnId,
         real: &Arc<str>,
@@ -84,23 +123,45 @@ impl Room {
         }
     }
 
-    /// Available presence from `real` to `room/nick`: a join or a presence update.
-    pub fn handle_presence(
-        &mut self,
-        conn: ConnId,
-        real: Arc<str>,
-        nick: &str,
-        presence: &Element,
-        out: &mut Vec<Delivery>,
-    ) -> JoinOutcome {
-        let payload: Vec<Element> = presence
+    pub(super) fn refuse(out: &mut Vec<Delivery>, conn: ConnId, real: &Arc<str>, stanza: &Element, r: &Refusal) {
+        if let Some(e) = r.reply_to(stanza) {
+            out.push(Delivery::new(conn, real.clone(), &e));
+        }
+    }
+
+    /// The presence children an occupant shows: the join element and anything claiming
+    /// roles, mute flags or room state (`muc#user`, our namespace) are dropped from people's
+    /// presences; a token session's name and avatar are the token's.
+    pub(super) fn payload(presence: &Element, session: Option<&Session>) -> Vec<Element> {
+        let mut payload: Vec<Element> = presence
             .children()
-            .filter(|c| !(c.ns() == super::occupant::NS_MUC || c.ns() == NS_MUC_USER))
+            .filter(|c| !(c.ns() == NS_MUC || c.ns() == NS_MUC_USER))
+            .filter(|c| session.is_none() || c.ns() != NS_ROOM)
             .cloned()
             .collect();
+        if let Some(t) = session.and_then(|s| s.identity.token()) {
+            if let Some(name) = &t.name {
+                payload.retain(|c| !c.is("nick", NS_NICK));
+                payload.push(Element::new("nick", NS_NICK).text(name.clone()));
+            }
+            if let Some(avatar) = &t.avatar {
+                payload.push(Element::new("avatar", NS_ROOM).text(avatar.clone()));
+            }
+        }
+        payload
+    }
+
+    /// Available presence from `real` to `room/nick`: a join (which may end in the lobby) or
+    /// a presence update.
+    pub fn handle_presence(&mut self, j: Join, limits: &mut SourceLimits, out: &mut Vec<Delivery>) -> JoinOutcome {
+        let (conn, real, nick, presence) = (j.conn, j.real.clone(), j.nick, j.presence);
         if let Some(current) = self.by_real.get(&real).cloned() {
+            let payload = {
+                let occ = self.occupants.get(&current).expect("by_real and occupants hold the same nicks");
+                Self::payload(presence, occ.person.as_ref().map(|p| &*p.session))
+            };
             if current != nick {
-                if self.occupants.contains_key(nick) {
+                if self.occupants.contains_key(nick) || self.lobby.nick_taken(nick, &real) {
                     Self::reply_err(out, conn, &real, presence, stanza::CONFLICT, Some("that nickname is in use"));
                     return JoinOutcome::Refused;
                 }
@@ -109,38 +170,100 @@ impl Room {
             }
             let occ = self.occupants.get_mut(nick).expect("by_real and occupants hold the same nicks");
             occ.payload = payload;
-            occ.refresh();
-            let body = occ.presence.clone();
-            let self_p = occ.presence_element(None, &["110"]);
-            let (real_s, conn_s) = (occ.real.clone(), occ.conn);
-            for o in self.occupants.values() {
-                if o.conn != conn_s || o.real != real_s {
-                    out.push(Delivery { conn: o.conn, to: o.real.clone(), body: body.clone() });
-                }
-            }
-            out.push(Delivery::new(conn_s, real_s, &self_p));
+            self.rebroadcast(nick, out);
             return JoinOutcome::Updated;
         }
-        if self.occupants.contains_key(nick) {
+        if self.occupants.contains_key(nick) || self.lobby.nick_taken(nick, &real) {
             Self::reply_err(out, conn, &real, presence, stanza::CONFLICT, Some("that nickname is in use"));
             return JoinOutcome::Refused;
         }
-        if let Some(pw) = &self.password {
-            let given = presence
-                .get_child("x", super::occupant::NS_MUC)
-                .and_then(|x| x.get_child("password", super::occupant::NS_MUC))
-                .map(|p| p.text_content());
-            if given.as_deref() != Some(pw.as_str()) {
-                Self::reply_err(out, conn, &real, presence, stanza::NOT_AUTHORIZED, Some("this room needs a password"));
+        let Some(session) = j.session.clone() else {
+            // components (focus, bridges) are never held back
+            self.enter(conn, real, nick, presence, None, out);
+            return JoinOutcome::Joined;
+        };
+        let person = Person {
+            removal_key: removal_key(&session, presence, &real),
+            host: self.policy.is_host(&session.identity, &self.name),
+            session,
+        };
+        if let Some(r) = self.removed_refusal(&person.removal_key, j.now) {
+            Self::refuse(out, conn, &real, presence, &r);
+            return JoinOutcome::Refused;
+        }
+        let password_ok = match self.check_password(&person, presence, limits, j.now) {
+            Ok(ok) => ok,
+            Err(r) => {
+                Self::refuse(out, conn, &real, presence, &r);
                 return JoinOutcome::Refused;
             }
+        };
+        let bypasses_lobby = password_ok || (self.password.is_none() && self.would_be_moderator(&person));
+        if self.lobby.enabled && !bypasses_lobby {
+            return self.knock(conn, real, nick, presence, person, limits, j.now, out);
         }
+        if !password_ok && self.password.is_some() {
+            let r = Refusal::new(stanza::NOT_AUTHORIZED, "this room needs a password").room("password-required");
+            Self::refuse(out, conn, &real, presence, &r);
+            return JoinOutcome::Refused;
+        }
+        self.enter(conn, real, nick, presence, Some(person), out);
+        JoinOutcome::Joined
+    }
+
+    /// `Ok(true)`: the right password was given; `Ok(false)`: none given (or none needed);
+    /// `Err`: a wrong one (counted) or too many wrong ones from this source.
+    fn check_password(
+        &self,
+        person: &Person,
+        presence: &Element,
+        limits: &mut SourceLimits,
+        now: Instant,
+    ) -> Result<bool, Refusal> {
+        let Some(pw) = &self.password else { return Ok(false) };
+        let given =
+            presence.get_child("x", NS_MUC).and_then(|x| x.get_child("password", NS_MUC)).map(|p| p.text_content());
+        let Some(given) = given else { return Ok(false) };
+        let source = person.session.source;
+        if let Some(secs) = limits.password_blocked(source, now) {
+            return Err(Refusal::new(stanza::POLICY_VIOLATION, "too many wrong passwords; try again later")
+                .with(Element::new("retry-after", NS_ROOM).attr("seconds", secs.to_string())));
+        }
+        if constant_time_eq(given.as_bytes(), pw.as_bytes()) {
+            return Ok(true);
+        }
+        limits.record_password_failure(source, now);
+        Err(Refusal::new(stanza::NOT_AUTHORIZED, "wrong password").room("password-wrong"))
+    }
+
+    /// Completes a join: presences both ways, the self-presence, room state, subject; then a
+    /// new moderator's lists. Used for direct joins and for admitted knocks alike.
+    pub(super) fn enter(
+        &mut self,
+        conn: ConnId,
+        real: Arc<str>,
+        nick: &str,
+        presence: &Element,
+        person: Option<Person>,
+        out: &mut Vec<Delivery>,
+    ) {
+        let payload = Self::payload(presence, person.as_ref().map(|p| &*p.session));
         let creator = self.occupants.is_empty() && self.created;
         self.created = false;
+        let moderator = match &person {
+            None => true,
+            Some(p) => self.would_be_moderator(p),
+        };
+        if person.as_ref().is_some_and(|p| p.host) {
+            self.hosted = true;
+        }
+        let is_person = person.is_some();
         let (aff, role) =
-            if creator { (Affiliation::Owner, Role::Moderator) } else { (Affiliation::None, Role::Participant) };
+            if moderator { (Affiliation::Owner, Role::Moderator) } else { (Affiliation::None, Role::Participant) };
         let room_jid: Arc<str> = self.occupant_jid(nick).into();
-        let occ = Occupant::new(nick.to_string(), room_jid, real.clone(), conn, aff, role, payload);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let occ = Occupant::new(nick.to_string(), room_jid, real.clone(), conn, aff, role, payload, person, seq);
         // 1. everyone already here, to the joiner
         for o in self.occupants.values() {
             out.push(Delivery { conn, to: real.clone(), body: o.presence.clone() });
@@ -155,14 +278,20 @@ impl Room {
             codes.push("201");
         }
         out.push(Delivery::new(conn, real.clone(), &occ.presence_element(None, &codes)));
-        // 4. the subject (empty when none): clients wait for it to finish joining
+        // 4. the room state (104 for other clients), then the subject: clients wait for it
+        out.push(Delivery::new(conn, real.clone(), &self.room_state_message()));
         let mut subject = Element::new("message", NS_CLIENT).attr("from", &*self.jid).attr("type", "groupchat");
         subject.set_attr("id", format!("subject-{}", self.occupants.len()));
         subject.append_child(Element::new("subject", NS_CLIENT).text(self.subject.clone()));
         out.push(Delivery::new(conn, real.clone(), &subject));
-        self.by_real.insert(real, nick.to_string());
+        self.by_real.insert(real.clone(), nick.to_string());
         self.occupants.insert(nick.to_string(), occ);
-        JoinOutcome::Joined
+        if self.lobby.remove_by_real(&real).is_some() {
+            self.tell_moderators_knock_gone(nick, "admitted", out);
+        }
+        if moderator && is_person {
+            self.send_moderator_lists(nick, out);
+        }
     }
 
     /// XEP-0045 §7.6: unavailable from the old nick with 303 and the new nick, then available
@@ -197,12 +326,12 @@ impl Room {
     }
 
     /// Removes `nick`, telling it (with `self_codes` + 110) and the others (with `codes`).
-    /// `extra` is added to the `<x/>` of every copy (a `<destroy/>`).
-    fn remove(
+    /// `decorate` adds to the `<x/>` of every copy (actor, reason, `<destroy/>`).
+    pub(super) fn remove(
         &mut self,
         nick: &str,
         codes: &[&str],
-        extra: Option<&Element>,
+        decorate: &dyn Fn(&mut Element),
         out: &mut Vec<Delivery>,
     ) -> Option<Occupant> {
         let occ = self.occupants.remove(nick)?;
@@ -211,11 +340,9 @@ impl Room {
         let mut self_codes: Vec<&str> = codes.to_vec();
         self_codes.push("110");
         let mut mine = occ.presence_element(Some("unavailable"), &self_codes);
-        if let Some(extra) = extra {
-            for p in [&mut others, &mut mine] {
-                if let Some(x) = p.get_child_mut("x", NS_MUC_USER) {
-                    x.append_child(extra.clone());
-                }
+        for p in [&mut others, &mut mine] {
+            if let Some(x) = p.get_child_mut("x", NS_MUC_USER) {
+                decorate(x);
             }
         }
         let body = Arc::new(others.prepare());
@@ -228,7 +355,39 @@ impl Room {
 
     /// Unavailable presence (or a presence error, or a lost connection) of the occupant.
     pub fn leave(&mut self, nick: &str, out: &mut Vec<Delivery>) -> Option<Occupant> {
-        self.remove(nick, &[], None, out)
+        let occ = self.remove(nick, &[], &|_| {}, out)?;
+        if occ.is_moderator() && occ.is_person() {
+            self.reelect(None, out);
+        }
+        Some(occ)
+    }
+
+    /// Sends `nick`'s current presence to everyone (110 to itself) after a change.
+    pub(super) fn rebroadcast(&mut self, nick: &str, out: &mut Vec<Delivery>) {
+        let Some(occ) = self.occupants.get_mut(nick) else { return };
+        occ.refresh();
+        let body = occ.presence.clone();
+        let mine = occ.presence_element(None, &["110"]);
+        let (c, r) = (occ.conn, occ.real.clone());
+        for o in self.occupants.values() {
+            if o.nick != nick {
+                out.push(Delivery { conn: o.conn, to: o.real.clone(), body: body.clone() });
+            }
+        }
+        out.push(Delivery::new(c, r, &mine));
+    }
+
+    /// A message of ours from the room's bare JID, to every person who is moderator.
+    pub(super) fn tell_moderators(&self, payload: Element, out: &mut Vec<Delivery>) {
+        let msg = Arc::new(self.headline(payload).prepare());
+        for o in self.occupants.values().filter(|o| o.is_moderator() && o.is_person()) {
+            out.push(Delivery { conn: o.conn, to: o.real.clone(), body: msg.clone() });
+        }
+    }
+
+    /// `<message type="headline" from="room">payload</message>`.
+    pub(super) fn headline(&self, payload: Element) -> Element {
+        Element::new("message", NS_CLIENT).attr("from", &*self.jid).attr("type", "headline").child(payload)
     }
 
     /// Groupchat message from occupant `real`: broadcast to all with `from=room/nick`.
@@ -263,6 +422,8 @@ impl Room {
             }
             self.subject = s.text_content();
         }
+        // our namespace is written by signal only
+        msg.remove_children(|c| c.ns() == NS_ROOM || c.ns() == NS_MUC_USER);
         msg.remove_attr("to");
         msg.set_attr("from", &*occ.room_jid);
         let body = Arc::new(msg.prepare());
@@ -303,302 +464,136 @@ impl Room {
             Self::reply_err(out, conn, &real, &stanza, stanza::BAD_REQUEST, Some("groupchat goes to the room"));
             return;
         }
+        if stanza.name() == "message" && sender.is_person() {
+            // an ask-unmute or a lobby answer comes from signal, never from a person
+            stanza.remove_children(|c| c.ns() == NS_ROOM);
+        }
         stanza.set_attr("from", &*sender.room_jid);
         stanza.remove_attr("to");
         out.push(Delivery::new(target.conn, target.real.clone(), &stanza));
     }
 
-    /// muc#admin / muc#owner requests to the room itself. Returns true when the room was
+    /// IQs to the room itself: disco, ping, muc#owner (configuration, destroy), muc#admin
+    /// (roles: grant, demote, remove) and our room controls. Returns true when the room was
     /// destroyed.
-    pub fn handle_room_iq(&mut self, conn: ConnId, real: Arc<str>, iq: &Element, out: &mut Vec<Delivery>) -> bool {
+    pub fn handle_room_iq(
+        &mut self,
+        conn: ConnId,
+        real: Arc<str>,
+        iq: &Element,
+        now: Instant,
+        out: &mut Vec<Delivery>,
+    ) -> bool {
         let Some(q) = iq.first_child() else {
             Self::reply_err(out, conn, &real, iq, stanza::BAD_REQUEST, None);
             return false;
         };
-        let me = self.by_real.get(&real).and_then(|n| self.occupants.get(n));
         let ty = iq.get_attr("type").unwrap_or("");
         let reply_ok = |out: &mut Vec<Delivery>, payload: Option<Element>| {
             out.push(Delivery::new(conn, real.clone(), &proto::bus::iq_result(iq, payload)));
         };
-        match (ty, q.name(), q.ns()) {
-            ("get", "query", "http://jabber.org/protocol/disco#info") => {
-                let mut r = Element::new("query", q.ns()).child(
-                    Element::new("identity", q.ns())
-                        .attr("category", "conference")
-                        .attr("type", "text")
-                        .attr("name", &self.name),
-                );
-                let pw = if self.password.is_some() { "muc_passwordprotected" } else { "muc_unsecured" };
-                for f in [
-                    super::NS_DISCO_INFO,
-                    super::occupant::NS_MUC,
-                    "muc_public",
-                    "muc_open",
-                    "muc_nonanonymous",
-                    "muc_temporary",
-                    pw,
-                ] {
-                    r.append_child(Element::new("feature", q.ns()).attr("var", f));
-                }
-                reply_ok(out, Some(r));
+        let result = match (ty, q.name(), q.ns()) {
+            ("get", "query", super::NS_DISCO_INFO) => {
+                reply_ok(out, Some(self.disco_info()));
+                return false;
             }
-            ("get", "query", "http://jabber.org/protocol/disco#items") => {
-                reply_ok(out, Some(Element::new("query", q.ns())))
+            ("get", "query", super::NS_DISCO_ITEMS) => {
+                reply_ok(out, Some(Element::new("query", q.ns())));
+                return false;
             }
-            ("get", "ping", "urn:xmpp:ping") => reply_ok(out, None),
-            (_, "query", NS_MUC_OWNER) => {
-                if me.map(|m| m.affiliation) != Some(Affiliation::Owner) {
-                    Self::reply_err(
-                        out,
-                        conn,
-                        &real,
-                        iq,
-                        stanza::FORBIDDEN,
-                        Some("only owners may configure the room"),
-                    );
+            ("get", "ping", "urn:xmpp:ping") => {
+                reply_ok(out, None);
+                return false;
+            }
+            (_, "query", NS_MUC_OWNER) => match self.handle_owner(&real, ty, q, out) {
+                Ok(super::config::OwnerOutcome::Form(form)) => {
+                    reply_ok(out, Some(Element::new("query", NS_MUC_OWNER).child(form)));
                     return false;
                 }
-                if ty == "get" {
-                    reply_ok(out, Some(Element::new("query", NS_MUC_OWNER).child(self.config_form())));
-                    return false;
-                }
-                if let Some(d) = q.get_child("destroy", NS_MUC_OWNER) {
+                Ok(super::config::OwnerOutcome::Destroy(d)) => {
                     reply_ok(out, None);
-                    self.destroy(d, out);
+                    self.destroy(&d, out);
                     return true;
                 }
-                match q.get_child("x", NS_DATA) {
-                    Some(x) => match self.apply_config(x) {
-                        Ok(()) => reply_ok(out, None),
-                        Err(text) => Self::reply_err(out, conn, &real, iq, stanza::NOT_ACCEPTABLE, Some(text)),
-                    },
-                    None => Self::reply_err(
-                        out,
-                        conn,
-                        &real,
-                        iq,
-                        stanza::BAD_REQUEST,
-                        Some("expected a data form or <destroy/>"),
-                    ),
-                }
-            }
-            ("set", "query", NS_MUC_ADMIN) => {
-                let Some(me) = me else {
-                    Self::reply_err(out, conn, &real, iq, stanza::FORBIDDEN, Some("not an occupant"));
-                    return false;
-                };
-                let (my_role, my_aff, my_nick) = (me.role, me.affiliation, me.nick.clone());
-                let items: Vec<Element> = q.children().filter(|i| i.is("item", NS_MUC_ADMIN)).cloned().collect();
-                if items.is_empty() {
-                    Self::reply_err(out, conn, &real, iq, stanza::BAD_REQUEST, Some("no item"));
-                    return false;
-                }
-                for item in &items {
-                    if let Err((cond, text)) = self.admin_item(item, my_role, my_aff, &my_nick, out) {
-                        Self::reply_err(out, conn, &real, iq, cond, Some(text));
-                        return false;
-                    }
-                }
-                reply_ok(out, None);
-            }
+                Ok(super::config::OwnerOutcome::Done) => Ok(()),
+                Err(r) => Err(r),
+            },
+            ("set", "query", NS_MUC_ADMIN) => self.handle_admin(&real, q, now, out),
+            ("set", _, NS_ROOM) => self.handle_control(&real, q, out),
             _ => {
                 if stanza::is_iq_request(iq) {
                     Self::reply_err(out, conn, &real, iq, stanza::SERVICE_UNAVAILABLE, None);
                 }
+                return false;
             }
+        };
+        match result {
+            Ok(()) => reply_ok(out, None),
+            Err(r) => Self::refuse(out, conn, &real, iq, &r),
         }
         false
     }
 
-    /// One muc#admin item: a role change by nick (`none` = kick) or an affiliation change.
-    fn admin_item(
-        &mut self,
-        item: &Element,
-        my_role: Role,
-        my_aff: Affiliation,
-        my_nick: &str,
-        out: &mut Vec<Delivery>,
-    ) -> Result<(), (Cond, &'static str)> {
-        let nick = match (item.get_attr("nick"), item.get_attr("jid")) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(j)) => self
-                .by_real
-                .iter()
-                .find(|(r, _)| r.as_ref() == j || r.split('/').next() == Some(j))
-                .map(|(_, n)| n.clone())
-                .ok_or((stanza::ITEM_NOT_FOUND, "no such occupant"))?,
-            _ => return Err((stanza::BAD_REQUEST, "item needs nick or jid")),
-        };
-        let target = self.occupants.get(&nick).ok_or((stanza::ITEM_NOT_FOUND, "no such occupant"))?;
-        if let Some(role) = item.get_attr("role") {
-            let role = Role::parse(role).ok_or((stanza::BAD_REQUEST, "unknown role"))?;
-            if my_role != Role::Moderator {
-                return Err((stanza::FORBIDDEN, "only moderators may change roles"));
-            }
-            if target.affiliation == Affiliation::Owner && my_aff != Affiliation::Owner {
-                return Err((stanza::NOT_ALLOWED, "an owner cannot be kicked or demoted"));
-            }
-            if role == Role::None {
-                let mut actor = None;
-                if !my_nick.is_empty() {
-                    actor = Some(Element::new("actor", NS_MUC_USER).attr("nick", my_nick));
-                }
-                let reason = item.get_child("reason", NS_MUC_ADMIN).map(|r| r.text_content());
-                self.kick(&nick, actor, reason, out);
-                return Ok(());
-            }
-            let occ = self.occupants.get_mut(&nick).expect("checked above");
-            occ.role = role;
-            self.rebroadcast(&nick, out);
-            return Ok(());
+    fn disco_info(&self) -> Element {
+        let ns = super::NS_DISCO_INFO;
+        let mut r = Element::new("query", ns).child(
+            Element::new("identity", ns).attr("category", "conference").attr("type", "text").attr("name", &self.name),
+        );
+        let pw = if self.password.is_some() { "muc_passwordprotected" } else { "muc_unsecured" };
+        for f in [ns, NS_MUC, "muc_public", "muc_open", "muc_nonanonymous", "muc_temporary", pw, NS_ROOM] {
+            r.append_child(Element::new("feature", ns).attr("var", f));
         }
-        if let Some(aff) = item.get_attr("affiliation") {
-            let aff = Affiliation::parse(aff).ok_or((stanza::BAD_REQUEST, "unknown affiliation"))?;
-            if my_aff != Affiliation::Owner {
-                return Err((stanza::FORBIDDEN, "only owners may change affiliations"));
-            }
-            let occ = self.occupants.get_mut(&nick).expect("checked above");
-            occ.affiliation = aff;
-            if matches!(aff, Affiliation::Owner | Affiliation::Admin) {
-                occ.role = Role::Moderator;
-            }
-            self.rebroadcast(&nick, out);
-            return Ok(());
-        }
-        Err((stanza::BAD_REQUEST, "item needs role or affiliation"))
+        r
     }
 
-    fn rebroadcast(&mut self, nick: &str, out: &mut Vec<Delivery>) {
-        let Some(occ) = self.occupants.get_mut(nick) else { return };
-        occ.refresh();
-        let body = occ.presence.clone();
-        let mine = occ.presence_element(None, &["110"]);
-        let (c, r) = (occ.conn, occ.real.clone());
-        for o in self.occupants.values() {
-            if o.nick != nick {
-                out.push(Delivery { conn: o.conn, to: o.real.clone(), body: body.clone() });
-            }
-        }
-        out.push(Delivery::new(c, r, &mine));
+    /// The occupant sending a request, with what it may do.
+    pub(super) fn actor(&self, real: &str) -> Result<&Occupant, Refusal> {
+        self.occupant_by_real(real).ok_or_else(|| Refusal::new(stanza::NOT_ACCEPTABLE, "not an occupant of this room"))
     }
 
-    fn kick(&mut self, nick: &str, actor: Option<Element>, reason: Option<String>, out: &mut Vec<Delivery>) {
-        let Some(occ) = self.occupants.remove(nick) else { return };
-        self.by_real.remove(&occ.real);
-        let decorate = |mut p: Element, codes: &[&str]| {
-            if let Some(x) = p.get_child_mut("x", NS_MUC_USER) {
-                if let Some(item) = x.get_child_mut("item", NS_MUC_USER) {
-                    if let Some(a) = &actor {
-                        item.append_child(a.clone());
-                    }
-                    if let Some(r) = &reason {
-                        item.append_child(Element::new("reason", NS_MUC_USER).text(r.clone()));
-                    }
-                }
-                for c in codes {
-                    x.append_child(Element::new("status", NS_MUC_USER).attr("code", *c));
-                }
-            }
-            p
-        };
-        let others = decorate(occ.presence_element(Some("unavailable"), &[]), &["307"]);
-        let mine = decorate(occ.presence_element(Some("unavailable"), &[]), &["307", "110"]);
-        let body = Arc::new(others.prepare());
-        for o in self.occupants.values() {
-            out.push(Delivery { conn: o.conn, to: o.real.clone(), body: body.clone() });
+    /// The occupant sending a request, when it is a moderator.
+    pub(super) fn moderator(&self, real: &str, what: &str) -> Result<&Occupant, Refusal> {
+        let me = self.actor(real)?;
+        if !me.is_moderator() {
+            return Err(Refusal::new(stanza::FORBIDDEN, format!("only moderators may {what}")));
         }
-        out.push(Delivery::new(occ.conn, occ.real.clone(), &mine));
-    }
-
-    /// Destroys the room: every occupant gets an unavailable presence with `<destroy/>`.
-    pub fn destroy(&mut self, request: &Element, out: &mut Vec<Delivery>) {
-        let mut d = Element::new("destroy", NS_MUC_USER);
-        if let Some(j) = request.get_attr("jid") {
-            d.set_attr("jid", j);
-        }
-        if let Some(r) = request.get_child("reason", NS_MUC_OWNER) {
-            d.append_child(Element::new("reason", NS_MUC_USER).text(r.text_content()));
-        }
-        let nicks: Vec<String> = self.occupants.keys().cloned().collect();
-        for nick in nicks {
-            if let Some(occ) = self.occupants.remove(&nick) {
-                self.by_real.remove(&occ.real);
-                let mut p = occ.presence_element(Some("unavailable"), &["110"]);
-                if let Some(x) = p.get_child_mut("x", NS_MUC_USER) {
-                    if let Some(item) = x.get_child_mut("item", NS_MUC_USER) {
-                        item.set_attr("affiliation", "none");
-                    }
-                    x.append_child(d.clone());
-                }
-                out.push(Delivery::new(occ.conn, occ.real.clone(), &p));
-            }
-        }
+        Ok(me)
     }
 
     /// All occupants (for the service's cleanup when a connection goes away).
     pub fn occupants(&self) -> impl Iterator<Item = &Occupant> {
         self.occupants.values()
     }
+}
 
-    fn config_form(&self) -> Element {
-        let field = |var: &str, ty: &str, label: &str, value: String| {
-            Element::new("field", NS_DATA)
-                .attr("var", var)
-                .attr("type", ty)
-                .attr("label", label)
-                .child(Element::new("value", NS_DATA).text(value))
-        };
-        Element::new("x", NS_DATA)
-            .attr("type", "form")
-            .child(Element::new("title", NS_DATA).text(format!("Configuration of {}", self.name)))
-            .child(field("FORM_TYPE", "hidden", "", "http://jabber.org/protocol/muc#roomconfig".into()))
-            .child(field("muc#roomconfig_roomname", "text-single", "Name", self.name.clone()))
-            .child(field(
-                "muc#roomconfig_passwordprotectedroom",
-                "boolean",
-                "Password required to enter",
-                if self.password.is_some() { "1" } else { "0" }.into(),
-            ))
-            .child(field(
-                "muc#roomconfig_roomsecret",
-                "text-private",
-                "Password",
-                self.password.clone().unwrap_or_default(),
-            ))
-            .child(field("muc#roomconfig_whois", "list-single", "Who may discover real JIDs", "anyone".into()))
+/// Who is kept out when this person is removed: their account or token subject; for a
+/// guest the browser key sent at join (`<browser xmlns="urn:meet-lan:room:0" key="…"/>`
+/// inside the MUC `<x/>`), else the session's bare JID.
+fn removal_key(session: &Session, presence: &Element, real: &str) -> String {
+    if let Some(k) = session.identity.removal_key() {
+        return k;
     }
+    match presence.get_child("x", NS_MUC).and_then(|x| x.get_child("browser", NS_ROOM)).and_then(|b| b.get_attr("key"))
+    {
+        Some(k) if browser_key_valid(k) => format!("browser:{}", k.to_ascii_lowercase()),
+        _ => format!("jid:{}", real.split('/').next().unwrap_or(real)),
+    }
+}
 
-    /// Applies a submitted room configuration form (only the password fields change
-    /// anything; other known fields are accepted as they are).
-    fn apply_config(&mut self, x: &Element) -> Result<(), &'static str> {
-        match x.get_attr("type") {
-            Some("submit") => {}
-            Some("cancel") => return Ok(()),
-            _ => return Err("the form must be of type submit"),
-        }
-        let value = |var: &str| {
-            x.children()
-                .find(|f| f.is("field", NS_DATA) && f.get_attr("var") == Some(var))
-                .map(|f| f.get_child("value", NS_DATA).map(|v| v.text_content()).unwrap_or_default())
-        };
-        let protected = value("muc#roomconfig_passwordprotectedroom").map(|v| v == "1" || v == "true");
-        let secret = value("muc#roomconfig_roomsecret");
-        match (protected, secret) {
-            (Some(false), _) => self.password = None,
-            (Some(true), Some(s)) if !s.is_empty() => self.password = Some(s),
-            (Some(true), _) if self.password.is_some() => {}
-            (Some(true), _) => return Err("a password-protected room needs muc#roomconfig_roomsecret"),
-            (None, Some(s)) if !s.is_empty() => self.password = Some(s),
-            (None, Some(_)) => self.password = None,
-            (None, None) => {}
-        }
-        Ok(())
-    }
+/// 32 hex digits (128 random bits the page keeps).
+pub fn browser_key_valid(k: &str) -> bool {
+    k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Password comparison that does not stop at the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Identity;
 
     fn join(room: &mut Room, conn: u64, nick: &str) -> Vec<Delivery> {
         let mut out = Vec::new();
@@ -607,19 +602,21 @@ mod tests {
         ))
         .unwrap();
         let real: Arc<str> = format!("u{conn}@meet.lan/r").into();
-        assert!(matches!(room.handle_presence(ConnId(conn), real, nick, &p, &mut out), JoinOutcome::Joined));
+        let session = Some(Arc::new(Session { identity: Identity::Guest, source: "127.0.0.1".parse().unwrap() }));
+        let j = Join { conn: ConnId(conn), real, nick, presence: &p, session, now: Instant::now() };
+        assert!(matches!(room.handle_presence(j, &mut SourceLimits::default(), &mut out), JoinOutcome::Joined));
         out
     }
 
     #[test]
     fn a_join_is_serialized_once_for_all_and_cached_presences_are_reused() {
-        let mut room = Room::new("r@c".into(), "r".into());
+        let mut room = Room::new("r@c".into(), "r".into(), Policy::default());
         for i in 0..10 {
             join(&mut room, i, &format!("n{i}"));
         }
         let out = join(&mut room, 10, "n10");
-        // 10 presences to the joiner, 10 copies of the joiner's presence, self, subject
-        assert_eq!(out.len(), 22);
+        // 10 presences to the joiner, 10 copies of the joiner's presence, self, room state, subject
+        assert_eq!(out.len(), 23);
         let to_others: Vec<&Delivery> = out.iter().filter(|d| d.conn != ConnId(10)).collect();
         assert_eq!(to_others.len(), 10);
         assert!(to_others.iter().all(|d| Arc::ptr_eq(&d.body, &to_others[0].body)), "one body for every copy");
@@ -634,7 +631,7 @@ mod tests {
 
     #[test]
     fn leaving_tells_everyone_and_the_last_leave_empties_the_room() {
-        let mut room = Room::new("r@c".into(), "r".into());
+        let mut room = Room::new("r@c".into(), "r".into(), Policy::default());
         join(&mut room, 1, "a");
         join(&mut room, 2, "b");
         let mut out = Vec::new();
@@ -643,5 +640,18 @@ mod tests {
         assert!(room.leave("b", &mut out).is_none());
         room.leave("a", &mut out);
         assert!(room.is_empty());
+    }
+
+    #[test]
+    fn the_longest_present_person_is_elected_when_the_moderator_leaves() {
+        let mut room = Room::new("r@c".into(), "r".into(), Policy::default());
+        join(&mut room, 1, "a");
+        join(&mut room, 2, "b");
+        join(&mut room, 3, "c");
+        assert!(room.occupant("a").unwrap().is_moderator());
+        assert!(!room.occupant("b").unwrap().is_moderator());
+        room.leave("a", &mut Vec::new());
+        assert!(room.occupant("b").unwrap().is_moderator());
+        assert!(!room.occupant("c").unwrap().is_moderator());
     }
 }

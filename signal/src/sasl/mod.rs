@@ -1,10 +1,14 @@
-//! SASL for client streams (RFC 6120 §6): ANONYMOUS on `<domain>`, PLAIN and SCRAM-SHA-1 on
-//! `auth.<domain>`. Sans-IO: decoded client messages in, challenges or an outcome out. It
-//! must never tell an attacker whether a user exists (unknown users fail like bad passwords).
+//! SASL for client streams (RFC 6120 §6): ANONYMOUS and OAUTHBEARER (RFC 7628, a JWT) on
+//! `<domain>` as `AUTH_MODE` allows, PLAIN and SCRAM-SHA-1 on `auth.<domain>`. Sans-IO:
+//! decoded client messages (and the time) in, challenges or an outcome out. It must never
+//! tell an attacker whether a user exists (unknown users fail like bad passwords).
 
+pub mod oauthbearer;
 pub mod scram;
 
 use crate::accounts::Accounts;
+use crate::auth::jwt::Verifier;
+use crate::auth::TokenIdentity;
 
 pub const NS_SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 
@@ -30,32 +34,75 @@ impl Failure {
     }
 }
 
+/// Who the client turned out to be.
+#[derive(Debug)]
+pub enum Who {
+    Anonymous,
+    /// An account, by its local part on `auth.<domain>`.
+    Account(String),
+    Token(TokenIdentity),
+}
+
 /// What one SASL step produced.
 pub enum Step {
     /// Send `<challenge>` with these bytes and wait for a `<response>`.
     Challenge(Vec<u8>),
-    /// Authenticated as this local part (`None` = anonymous); `<success>` carries the bytes.
+    /// Authenticated; `<success>` carries the bytes.
     Success {
-        user: Option<String>,
+        who: Who,
         additional: Vec<u8>,
     },
     Failure(Failure),
+    /// A failure with a `<text/>` saying why (a refused token).
+    Refused(Failure, String),
 }
 
 /// One authentication exchange in progress.
 pub enum Exchange {
     Scram(scram::ScramServer),
+    /// RFC 7628 §3.2.2: the error challenge went out; the client's `\x01` gets this failure.
+    TokenRefused(String),
+}
+
+/// What the addressed host offers.
+pub struct Offer<'a> {
+    /// SASL ANONYMOUS (guests), on `<domain>` unless `AUTH_MODE=token`.
+    pub anonymous: bool,
+    /// OAUTHBEARER, on `<domain>` when JWT is configured.
+    pub token: Option<&'a Verifier>,
+    /// PLAIN and SCRAM-SHA-1, on `auth.<domain>`.
+    pub accounts: Option<&'a Accounts>,
+    /// Seconds since the Unix epoch, for token expiry.
+    pub now: i64,
+}
+
+impl Offer<'_> {
+    /// The `<mechanism/>` names, in order of preference.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.accounts.is_some() {
+            v.extend(["SCRAM-SHA-1", "PLAIN"]);
+        }
+        if self.token.is_some() {
+            v.push("OAUTHBEARER");
+        }
+        if self.anonymous {
+            v.push("ANONYMOUS");
+        }
+        v
+    }
 }
 
 /// Starts mechanism `mech` with the client's initial response.
-pub fn start(mech: &str, initial: &[u8], anonymous_host: bool, accounts: &Accounts) -> (Step, Option<Exchange>) {
-    match (mech, anonymous_host) {
-        ("ANONYMOUS", true) => (Step::Success { user: None, additional: Vec::new() }, None),
-        ("PLAIN", false) => (plain(initial, accounts), None),
-        ("SCRAM-SHA-1", false) => {
+pub fn start(mech: &str, initial: &[u8], offer: &Offer) -> (Step, Option<Exchange>) {
+    match (mech, offer.accounts, offer.token) {
+        ("ANONYMOUS", _, _) if offer.anonymous => (Step::Success { who: Who::Anonymous, additional: Vec::new() }, None),
+        ("PLAIN", Some(accounts), _) => (plain(initial, accounts), None),
+        ("SCRAM-SHA-1", Some(accounts), _) => {
             let (step, server) = scram::ScramServer::start(initial, accounts);
             (step, server.map(Exchange::Scram))
         }
+        ("OAUTHBEARER", _, Some(verifier)) => oauthbearer::start(initial, verifier, offer.now),
         _ => (Step::Failure(Failure::InvalidMechanism), None),
     }
 }
@@ -64,6 +111,7 @@ pub fn start(mech: &str, initial: &[u8], anonymous_host: bool, accounts: &Accoun
 pub fn respond(ex: Exchange, response: &[u8]) -> Step {
     match ex {
         Exchange::Scram(s) => s.finish(response),
+        Exchange::TokenRefused(why) => Step::Refused(Failure::NotAuthorized, why),
     }
 }
 
@@ -84,7 +132,9 @@ fn plain(msg: &[u8], accounts: &Accounts) -> Step {
         return Step::Failure(Failure::NotAuthorized);
     }
     match accounts.get(&user) {
-        Ok(Some(keys)) if keys.check_password(pass) => Step::Success { user: Some(user), additional: Vec::new() },
+        Ok(Some(keys)) if keys.check_password(pass) => {
+            Step::Success { who: Who::Account(user), additional: Vec::new() }
+        }
         Ok(_) => Step::Failure(Failure::NotAuthorized),
         Err(e) => {
             tracing::error!("accounts unreadable: {e}");

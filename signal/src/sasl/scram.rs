@@ -114,6 +114,9 @@ impl ScramServer {
             return fail(Failure::NotAuthorized);
         }
         let server_sig = hmac_sha1(&keys.server_key_bytes(), auth_message.as_bytes());
-        Step::Success { user: Some(self.user), additional: format!("v={}", B64.encode(server_sig)).into_bytes() }
+        Step::Success {
+            who: super::Who::Account(self.user),
+            additional: format!("v={}", B64.encode(server_sig)).into_bytes(),
+        }
     }
 }

@@ -176,11 +176,15 @@ pub fn header_to(host: &str) -> String {
 
 pub const NS_MUC: &str = "http://jabber.org/protocol/muc";
 pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+pub const NS_ROOM: &str = "urn:meet-lan:room:0";
 
 /// A client stream after anonymous login and binding.
 pub struct Client {
     pub s: RawStream,
     pub jid: String,
+    /// Stanzas read past while waiting for an IQ answer ([`Client::iq`]); `until` looks
+    /// here first, so a broadcast that came before the answer is not lost.
+    pub pending: std::collections::VecDeque<Element>,
 }
 
 impl Client {
@@ -212,7 +216,7 @@ impl Client {
             .get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind")
             .unwrap()
             .text_content();
-        Client { s, jid }
+        Client { s, jid, pending: Default::default() }
     }
 
     pub async fn send(&mut self, x: &str) {
@@ -225,6 +229,9 @@ impl Client {
 
     /// The next stanza for which `f` holds (others are skipped).
     pub async fn until(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        if let Some(i) = self.pending.iter().position(&f) {
+            return self.pending.remove(i).expect("position is in range");
+        }
         loop {
             let s = self.s.stanza().await;
             if f(&s) {
@@ -244,10 +251,13 @@ impl Client {
             assert_eq!(p.name(), "presence", "expected presences before the subject: {p}");
             assert_ne!(p.get_attr("type"), Some("error"), "join refused: {p}");
             if p.get_attr("from") == Some(me.as_str()) {
+                let state = self.s.stanza().await;
+                assert!(state.get_child("room-state", NS_ROOM).is_some(), "room state after self-presence: {state}");
+                assert!(status_codes(&state).contains(&"104".to_string()), "{state}");
                 let subject = self.s.stanza().await;
                 assert!(
                     subject.get_child("subject", proto::xml::NS_CLIENT).is_some(),
-                    "subject after self-presence: {subject}"
+                    "subject after the room state: {subject}"
                 );
                 return (p, others);
             }
@@ -282,5 +292,369 @@ pub async fn still_served(c: &mut Client, id: &str) {
 impl RawStream {
     pub async fn sock_write(&mut self, b: &[u8]) {
         self.sock.write_all(b).await.expect("write to signal");
+    }
+}
+
+/// `signal add-account <user>` with the password on stdin, in `signal`'s DATA_DIR.
+pub fn add_account(signal: &Signal, user: &str, password: &str) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signal"))
+        .args(["add-account", user])
+        .env("DATA_DIR", &signal.data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("signal add-account runs");
+    writeln!(child.stdin.take().expect("piped stdin"), "{password}").expect("write the password");
+    assert!(child.wait().expect("add-account ends").success());
+}
+
+/// The SASL outcome of a token login: `Ok(client)` or `Err(failure text)`.
+pub type TokenLogin = Result<Client, String>;
+
+impl Client {
+    /// Connects to `auth.meet.lan` and logs in with SASL PLAIN.
+    pub async fn account(signal: &Signal, user: &str, password: &str) -> Client {
+        use base64::Engine;
+        let mut s = RawStream::connect(signal.c2s, false).await;
+        s.send(&header_to("auth.meet.lan")).await;
+        let Some(StreamEvent::Open(_)) = s.next().await else { panic!("no stream header") };
+        let _features = s.stanza().await;
+        let msg = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        s.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{msg}</auth>")).await;
+        let ok = s.stanza().await;
+        assert_eq!(ok.name(), "success", "{ok}");
+        Self::restart_and_bind(s, "auth.meet.lan").await
+    }
+
+    /// Connects to `meet.lan` and logs in with SASL OAUTHBEARER carrying `jwt`.
+    pub async fn token(signal: &Signal, jwt: &str) -> TokenLogin {
+        use base64::Engine;
+        let mut s = RawStream::connect(signal.c2s, false).await;
+        s.send(HEADER_TO_DOMAIN).await;
+        let Some(StreamEvent::Open(_)) = s.next().await else { panic!("no stream header") };
+        let f = s.stanza().await;
+        assert!(f.to_string().contains("OAUTHBEARER"), "OAUTHBEARER offered: {f}");
+        let msg = base64::engine::general_purpose::STANDARD.encode(format!("n,,\x01auth=Bearer {jwt}\x01\x01"));
+        s.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='OAUTHBEARER'>{msg}</auth>")).await;
+        let r = s.stanza().await;
+        match r.name() {
+            "success" => Ok(Self::restart_and_bind(s, "meet.lan").await),
+            "challenge" => {
+                // RFC 7628 §3.2.3: the client answers the error challenge with %x01
+                s.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>AQ==</response>").await;
+                let f = s.stanza().await;
+                assert_eq!(f.name(), "failure", "{f}");
+                assert!(f.get_child("not-authorized", "urn:ietf:params:xml:ns:xmpp-sasl").is_some(), "{f}");
+                Err(f
+                    .get_child("text", "urn:ietf:params:xml:ns:xmpp-sasl")
+                    .map(|t| t.text_content())
+                    .unwrap_or_default())
+            }
+            "failure" => Err(r
+                .get_child("text", "urn:ietf:params:xml:ns:xmpp-sasl")
+                .map(|t| t.text_content())
+                .unwrap_or_default()),
+            _ => panic!("unexpected SASL answer {r}"),
+        }
+    }
+
+    /// Sends an IQ (with `id`) and returns its answer.
+    pub async fn iq(&mut self, id: &str, iq: &str) -> Element {
+        self.send(iq).await;
+        loop {
+            let s = self.s.stanza().await;
+            if s.name() == "iq" && s.get_attr("id") == Some(id) {
+                return s;
+            }
+            self.pending.push_back(s);
+        }
+    }
+
+    /// An IQ set of our room controls (`urn:meet-lan:room:0`) to `room`; returns the answer.
+    pub async fn control(&mut self, room: &str, id: &str, payload: &str) -> Element {
+        self.iq(id, &format!("<iq type='set' id='{id}' to='{room}@conference.meet.lan'>{payload}</iq>")).await
+    }
+
+    /// A muc#admin item set to `room`; returns the answer.
+    pub async fn admin(&mut self, room: &str, id: &str, item: &str) -> Element {
+        self.iq(
+            id,
+            &format!("<iq type='set' id='{id}' to='{room}@conference.meet.lan'><query xmlns='http://jabber.org/protocol/muc#admin'>{item}</query></iq>"),
+        )
+        .await
+    }
+
+    /// Sends a join presence with `x_children` inside the MUC `<x/>` and returns the first
+    /// presence from `room/nick` (the self-presence, or the error). The room state and the
+    /// subject that follow a successful join are read too.
+    pub async fn try_join(&mut self, room: &str, nick: &str, x_children: &str) -> Element {
+        self.send(&format!("<presence to='{room}@conference.meet.lan/{nick}'><x xmlns='{NS_MUC}'>{x_children}</x><nick xmlns='http://jabber.org/protocol/nick'>Name {nick}</nick></presence>")).await;
+        let me = format!("{room}@conference.meet.lan/{nick}");
+        let p = self.until(|s| s.name() == "presence" && s.get_attr("from") == Some(me.as_str())).await;
+        if p.get_attr("type") != Some("error") {
+            self.until(|s| s.get_child("subject", proto::xml::NS_CLIENT).is_some()).await;
+        }
+        p
+    }
+
+    /// The next message carrying an element of our room namespace named `name`.
+    pub async fn room_message(&mut self, name: &str) -> Element {
+        self.until(|s| s.name() == "message" && s.get_child(name, NS_ROOM).is_some()).await
+    }
+
+    /// The next presence from `room/nick` (not the errors).
+    pub async fn presence_of(&mut self, room: &str, nick: &str) -> Element {
+        let from = format!("{room}@conference.meet.lan/{nick}");
+        self.until(|s| {
+            s.name() == "presence" && s.get_attr("from") == Some(from.as_str()) && s.get_attr("type") != Some("error")
+        })
+        .await
+    }
+}
+
+/// The role in a MUC presence's `<item/>`.
+pub fn role_of(p: &Element) -> Option<String> {
+    p.get_child("x", NS_MUC_USER)?.get_child("item", NS_MUC_USER)?.get_attr("role").map(str::to_string)
+}
+
+/// The affiliation in a MUC presence's `<item/>`.
+pub fn affiliation_of(p: &Element) -> Option<String> {
+    p.get_child("x", NS_MUC_USER)?.get_child("item", NS_MUC_USER)?.get_attr("affiliation").map(str::to_string)
+}
+
+/// The element of our namespace inside a stanza error (`host-required`, `removed`, …).
+pub fn room_error(s: &Element) -> Option<String> {
+    s.get_child("error", proto::xml::NS_CLIENT)?.children().find(|c| c.ns() == NS_ROOM).map(|c| c.name().to_string())
+}
+
+/// Asserts `s` is an error with `cond` and our `app` element (when given).
+pub fn assert_refused(s: &Element, cond: &str, app: Option<&str>) {
+    assert_eq!(s.get_attr("type"), Some("error"), "{s}");
+    assert_eq!(error_condition(s).as_deref(), Some(cond), "{s}");
+    assert_eq!(room_error(s).as_deref(), app, "{s}");
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs() as i64
+}
+
+/// Token tests' key material and minting, as another application would do it.
+pub mod jwt {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    pub const APP_ID: &str = "intranet";
+    pub const SECRET: &str = "intranet-shared-secret";
+    pub const RS256_PRIVATE: &str = include_str!("../keys/rs256-private.pem");
+    pub const RS256_PUBLIC: &str = include_str!("../keys/rs256-public.pem");
+    pub const OTHER_RS256_PRIVATE: &str = include_str!("../keys/other-rs256-private.pem");
+    pub const ES256_PRIVATE: &str = include_str!("../keys/es256-private.pem");
+    pub const ES256_PUBLIC: &str = include_str!("../keys/es256-public.pem");
+
+    /// Claims as Jitsi documents them, for `room`, valid for an hour.
+    pub fn claims(room: &str, name: &str, moderator: Option<bool>) -> serde_json::Value {
+        let mut user = serde_json::json!({ "id": format!("id-{name}"), "name": name, "avatar": format!("https://intranet.example/a/{}.png", name.replace(' ', "-")) });
+        if let Some(m) = moderator {
+            user["moderator"] = serde_json::json!(m);
+        }
+        serde_json::json!({ "iss": APP_ID, "aud": "jitsi", "sub": "meet.lan", "room": room,
+                            "exp": super::unix_now() + 3600, "context": { "user": user } })
+    }
+
+    pub fn hs256(claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET.as_bytes()))
+            .expect("HS256 signs")
+    }
+
+    pub fn rs256(claims: &serde_json::Value, private_pem: &str) -> String {
+        let key = EncodingKey::from_rsa_pem(private_pem.as_bytes()).expect("test RSA key");
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).expect("RS256 signs")
+    }
+
+    pub fn es256(claims: &serde_json::Value) -> String {
+        let key = EncodingKey::from_ec_pem(ES256_PRIVATE.as_bytes()).expect("test EC key");
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &key).expect("ES256 signs")
+    }
+
+    /// Settings for a signal in `token` mode with the HS256 secret.
+    pub fn token_mode_env() -> Vec<(&'static str, &'static str)> {
+        vec![("AUTH_MODE", "token"), ("JWT_APP_ID", APP_ID), ("JWT_APP_SECRET", SECRET)]
+    }
+}
+
+/// A bus component posing as focus: it receives what is routed to `focus.meet.lan` and
+/// joins rooms as occupant `focus`, as the real one does.
+pub struct FakeFocus {
+    pub tx: proto::bus::BusSender,
+    pub rx: proto::bus::BusReceiver,
+}
+
+impl FakeFocus {
+    pub async fn connect(signal: &Signal) -> FakeFocus {
+        let (tx, rx) = proto::bus::connect(&signal.bus.to_string(), "focus.meet.lan", BUS_SECRET)
+            .await
+            .expect("focus connects to the bus");
+        FakeFocus { tx, rx }
+    }
+
+    /// The next stanza for which `f` holds; `None` when nothing matching came in `wait`.
+    pub async fn next_within(&mut self, wait: Duration, f: impl Fn(&Element) -> bool) -> Option<Element> {
+        tokio::time::timeout(wait, async {
+            loop {
+                let s = self.rx.recv().await.expect("bus connection stays up");
+                if f(&s) {
+                    return s;
+                }
+            }
+        })
+        .await
+        .ok()
+    }
+
+    pub async fn next(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        self.next_within(TIMEOUT, f).await.expect("expected stanza arrived at focus in time")
+    }
+
+    /// Joins `room` as `focus` (owner and moderator of every room) and reads its subject.
+    pub async fn join(&mut self, room: &str) -> Element {
+        let p = Element::new("presence", proto::xml::NS_CLIENT)
+            .attr("to", format!("{room}@conference.meet.lan/focus"))
+            .child(Element::new("x", NS_MUC));
+        self.tx.send(p).expect("bus open");
+        let me = format!("{room}@conference.meet.lan/focus");
+        let p = self.next(|s| s.name() == "presence" && s.get_attr("from") == Some(me.as_str())).await;
+        self.next(|s| s.get_child("subject", proto::xml::NS_CLIENT).is_some()).await;
+        p
+    }
+}
+
+/// The conference request a page sends focus before joining.
+pub fn conference_request(id: &str, room: &str) -> String {
+    format!("<iq type='set' id='{id}' to='focus.meet.lan'><conference xmlns='http://jitsi.org/protocol/focus' room='{room}@conference.meet.lan'/></iq>")
+}
+
+/// A client stream over WebSocket (RFC 7395) with an `X-Forwarded-For` header, as `web`
+/// forwards browsers.
+pub struct WsClient {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    pub jid: String,
+}
+
+impl WsClient {
+    /// Logs in anonymously through `/xmpp-websocket`, seen as coming from `forwarded_for`.
+    pub async fn anonymous(signal: &Signal, forwarded_for: &str) -> WsClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/xmpp-websocket", signal.http).into_client_request().expect("ws URL");
+        req.headers_mut().insert("Sec-WebSocket-Protocol", "xmpp".parse().expect("header value"));
+        req.headers_mut().insert("X-Forwarded-For", forwarded_for.parse().expect("header value"));
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket upgrade");
+        let mut c = WsClient { ws, jid: String::new() };
+        let open = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='meet.lan' version='1.0'/>";
+        c.send(open).await;
+        c.until(|e| e.name() == "features").await;
+        c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>").await;
+        assert_eq!(c.recv().await.name(), "success");
+        c.send(open).await;
+        c.until(|e| e.name() == "features").await;
+        c.send("<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+            .await;
+        let r = c.until(|e| e.name() == "iq").await;
+        c.jid = r.to_string();
+        c
+    }
+
+    pub async fn send(&mut self, x: &str) {
+        use futures_util::SinkExt;
+        self.ws.send(tokio_tungstenite::tungstenite::Message::Text(x.into())).await.expect("websocket send");
+    }
+
+    pub async fn recv(&mut self) -> Element {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let fut = async {
+            loop {
+                match self.ws.next().await {
+                    Some(Ok(Message::Text(t))) => return proto::xml::parse_element(&t).expect("one element a frame"),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => panic!("websocket closed"),
+                    Some(Ok(_)) => continue,
+                }
+            }
+        };
+        tokio::time::timeout(TIMEOUT, fut).await.expect("websocket answer in time")
+    }
+
+    pub async fn until(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        loop {
+            let e = self.recv().await;
+            if f(&e) {
+                return e;
+            }
+        }
+    }
+
+    /// Sends a join presence (namespaced, as RFC 7395 frames are) and returns the first
+    /// presence from `room/nick`.
+    pub async fn try_join(&mut self, room: &str, nick: &str, x_children: &str) -> Element {
+        self.send(&format!("<presence xmlns='jabber:client' to='{room}@conference.meet.lan/{nick}'><x xmlns='{NS_MUC}'>{x_children}</x></presence>")).await;
+        let me = format!("{room}@conference.meet.lan/{nick}");
+        self.until(|s| s.name() == "presence" && s.get_attr("from") == Some(me.as_str())).await
+    }
+}
+
+/// A plain HTTP GET to signal's HTTP port: (status, whole response).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect to signal's HTTP port");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("send");
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.expect("read the response");
+    let code = body.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, body)
+}
+
+/// The value of metric `name` in a Prometheus text.
+pub fn metric_value(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("metric {name} missing in {text}"))
+}
+
+/// The Python of the test venv (`$MEET_PYTHON`, else `../.venv`), for interop tests with
+/// slixmpp. Under `CI=true` a missing one fails the test; elsewhere the test is skipped.
+pub fn meet_python() -> Option<String> {
+    let p = std::env::var("MEET_PYTHON").ok().filter(|p| !p.is_empty()).or_else(|| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+        std::path::Path::new(venv).exists().then(|| venv.to_string())
+    });
+    if p.is_none() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "MEET_PYTHON is required under CI=true");
+        eprintln!("skipping: MEET_PYTHON not set and no .venv");
+    }
+    p
+}
+
+/// Runs `tests/<script>` with `args` under the venv's Python; it must print `OK`.
+pub fn run_python_test(py: &str, script: &str, args: &[&str]) {
+    let path = format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(py).arg(&path).args(args).output().expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stdout.contains("OK"), "{script} {args:?} failed:\n{stdout}\n{stderr}");
+}
+
+impl Client {
+    /// Proves nothing but the ping answer reaches this client meanwhile: no presence (the
+    /// room did not change for it).
+    pub async fn no_presence_until_ping(&mut self, id: &str) {
+        self.send(&format!("<iq type='get' id='{id}' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
+        loop {
+            let s = self.s.stanza().await;
+            assert_ne!(s.name(), "presence", "nothing should have changed for this client: {s}");
+            if s.get_attr("id") == Some(id) {
+                return;
+            }
+        }
     }
 }

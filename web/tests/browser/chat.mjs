@@ -12,7 +12,7 @@ await scenario('chat', async (onClose) => {
   const b = await join(browser, room, 'Nia <i>x</i>');
   for (const p of [a, b]) {
     await p.click('#btn-side');
-    await p.click('.side-tabs button[data-panel="chat"]');
+    await p.click('.side-tabs button[data-tab="chat"]');
     await waitFor(`${p.displayName}'s chat to connect`, () => p.evaluate(() => !document.querySelector('#chat-form').hidden), 30000);
   }
   const text = 'hello <b>bold</b> & <script>alert(1)</script>';
@@ -72,7 +72,7 @@ await scenario('chat', async (onClose) => {
   // Someone who joins later gets the history: the text and both files.
   const c = await join(browser, room, 'Oda');
   await c.click('#btn-side');
-  await c.click('.side-tabs button[data-panel="chat"]');
+  await c.click('.side-tabs button[data-tab="chat"]');
   const history = await waitFor('Oda to see the history', () => c.evaluate(() => {
     const items = [...document.querySelectorAll('#chat-log .chat-msg')].map((m) => m.querySelector('.text, .file-name')?.textContent);
     return items.length >= 3 && items;

@@ -59,12 +59,24 @@ export async function join(browser, room, name, { autojoin = true, viewport = { 
 }
 
 /** Remote videos on `page`: their data-participant and decoded frame counts. */
-/** Everyone in `names` joins a fresh room `<prefix>-<time>`, in order; `options` as for `join`. */
+/**
+ * Everyone in `names` joins a fresh room `<prefix>-<time>`, in order; `options` as for `join`.
+ * With `inRoomOrder: true` each page is in the room before the next one loads (the first is
+ * then surely the room's first person, its moderator).
+ */
 export async function joinAll(browser, prefix, names, options = {}) {
   const room = `${prefix}-${Date.now().toString(36)}`;
   const pages = {};
-  for (const n of names) pages[n] = await join(browser, room, n, options);
+  for (const n of names) {
+    pages[n] = await join(browser, room, n, options);
+    if (options.inRoomOrder) await waitJoined(pages[n]);
+  }
   return { room, pages };
+}
+
+/** Waits until `page` has joined its room. */
+export function waitJoined(page, timeoutMs = 60000) {
+  return waitFor(`${page.displayName} to be in the room`, () => page.evaluate(() => !!(window.meet && window.meet.conference.joinedOnce)), timeoutMs);
 }
 
 export function remoteVideos(page) {
@@ -140,4 +152,88 @@ export async function scenario(name, main) {
     try { await c(); } catch (_) { /* closing anyway */ }
   }
   process.exit(code);
+}
+
+// --- rooms an organisation can trust (signal/ROOMS.md): the page hooks of ARCHITECTURE.md ---
+
+/** Waits until `page` shows an element carrying `data-state="<state>"`; returns its text. */
+export async function waitState(page, state, timeoutMs = 30000) {
+  const loc = page.locator(`[data-state="${state}"]`).first();
+  await loc.waitFor({ state: 'visible', timeout: timeoutMs });
+  return loc.innerText();
+}
+
+/** The role `page` shows for `name` in its people panel ('moderator', 'participant', or null). */
+export function roleOf(page, name) {
+  return page.evaluate((n) => {
+    const e = [...document.querySelectorAll('[data-panel="people"] [data-person]')].find((x) => x.dataset.person === n);
+    return e ? e.dataset.role : null;
+  }, name);
+}
+
+/** Waits until `page` lists exactly these roles: { name: role }. */
+export function waitRoles(page, want, timeoutMs = 30000) {
+  return waitFor(`${page.displayName} to list ${JSON.stringify(want)}`, async () => {
+    for (const [n, r] of Object.entries(want)) if ((await roleOf(page, n)) !== r) return false;
+    return true;
+  }, timeoutMs);
+}
+
+/** Opens the people panel and clicks `action` in `name`'s entry (a per-person action). */
+export async function personAction(page, name, action) {
+  await page.click('[data-action="open-people"]');
+  await page.click(`[data-panel="people"] [data-person="${name}"] button[data-action="${action}"]`);
+}
+
+/** Opens the people panel and clicks a room-wide moderator action. */
+export async function roomAction(page, action) {
+  await page.click('[data-action="open-people"]');
+  await page.click(`button[data-action="${action}"]`);
+}
+
+/** A page attribute on the root (`data-self-audio`, `data-room-locked`, `data-lobby`…). */
+export function rootAttr(page, name) {
+  return page.evaluate((a) => document.documentElement.getAttribute(a), name);
+}
+
+export function waitRootAttr(page, name, value, timeoutMs = 20000) {
+  return waitFor(`${page.displayName} to carry ${name}=${value}`, async () => (await rootAttr(page, name)) === value, timeoutMs);
+}
+
+/** Audio packets `page` has received from `name` so far (its bridge or P2P receiver). */
+export function audioPacketsFrom(page, name) {
+  return page.evaluate(async (n) => {
+    const part = [...window.meet.conference.participants.values()].find((p) => p.name === n);
+    const stream = part && part.shown;
+    const track = stream && stream.getAudioTracks()[0];
+    if (!track) return null;
+    const recv = stream.session.pc.getReceivers().find((r) => r.track === track);
+    if (!recv) return null;
+    let packets = 0;
+    (await recv.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') packets = r.packetsReceived; });
+    return packets;
+  }, name);
+}
+
+/** True when `page` receives `name`'s audio: the packet count grows within a second and a half. */
+export async function hears(page, name) {
+  const a = await audioPacketsFrom(page, name);
+  await new Promise((r) => setTimeout(r, 1500));
+  const b = await audioPacketsFrom(page, name);
+  return a !== null && b !== null && b > a;
+}
+
+/** Calls a moderator action of the page's own conference API, bypassing the buttons (as a
+ * tampered page would); resolves 'accepted' or the stanza error's condition. */
+export function tryAction(page, method, ...args) {
+  return page.evaluate(async ([m, a]) => {
+    const conf = window.meet.conference;
+    const nickOf = (name) => (name === conf.displayName ? conf.nick : ([...conf.participants.values()].find((p) => p.name === name) || {}).nick || name);
+    try {
+      await conf[m](...a.map((x) => (typeof x === 'object' && x && x.person ? nickOf(x.person) : x)));
+      return 'accepted';
+    } catch (e) {
+      return e.condition || e.message;
+    }
+  }, [method, args]);
 }

@@ -13,7 +13,7 @@ const CHUNK = 4 * 1024 * 1024;
 
 async function openChat(p) {
   await p.click('#btn-side');
-  await p.click('.side-tabs button[data-panel="chat"]');
+  await p.click('.side-tabs button[data-tab="chat"]');
   await waitFor(`${p.displayName}'s chat to connect`, () => p.evaluate(() => !document.querySelector('#chat-form').hidden), 30000);
 }
 

@@ -1,12 +1,16 @@
 // The page's entry: reads /config.json, routes between home (no room), prejoin and the
 // conference, and wires the toolbar. `/<room>?name=<display name>&autojoin=1` skips
-// prejoin (ARCHITECTURE.md, "The browser page").
+// prejoin (ARCHITECTURE.md, "The browser page"); `/<room>?jwt=<token>` joins with a token
+// from another application (signal/ROOMS.md, section 6).
 
 import { LocalMedia } from './media.js';
 import { Conference, preconnect } from './conference.js';
 import { Ui, el } from './ui.js';
 import { ChatPanel } from './chat.js';
 import { setIceServers } from './ice.js';
+import { Account, Guest, TokenHolder } from './auth.js';
+import { Gate } from './join.js';
+import { PeoplePanel } from './people.js';
 
 const $ = (sel) => document.querySelector(sel);
 const ROOM_RE = /^[a-z0-9_-][a-z0-9_.-]{0,63}$/;
@@ -20,12 +24,25 @@ async function main() {
   if (!ROOM_RE.test(room)) return showHome('That room name is not valid.');
   const params = new URLSearchParams(location.search);
   const media = new LocalMedia();
-  const presetName = (params.get('name') || localStorage.getItem('meet.displayName') || '').slice(0, 100);
+  let credentials = new Guest();
+  const jwt = params.get('jwt');
+  if (jwt) {
+    credentials = new TokenHolder(jwt);
+    // The token stays in memory only, not in the address bar or the history.
+    params.delete('jwt');
+    history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}`);
+  } else if (config.authMode === 'token') {
+    return new Gate({ root: $('#gate'), conference: $('#conference') }).outcome({
+      state: 'token-refused',
+      text: 'This server admits people with a link from your organisation\'s application: open the meeting from there.',
+    });
+  }
+  const presetName = (credentials.name || params.get('name') || localStorage.getItem('meet.displayName') || '').slice(0, 100);
   if (params.get('autojoin') === '1' && presetName) {
     await media.open();
-    return startConference(config, room, presetName, media);
+    return startConference(config, room, presetName, media, credentials);
   }
-  await showPrejoin(config, room, presetName, media);
+  await showPrejoin(config, room, presetName, media, credentials);
 }
 
 function showHome(error) {
@@ -38,12 +55,21 @@ function showHome(error) {
   });
 }
 
-async function showPrejoin(config, room, presetName, media) {
+async function showPrejoin(config, room, presetName, media, credentials) {
   $('#prejoin').hidden = false;
-  const pre = preconnect(config);
+  let pre = preconnect(config, credentials);
   pre.catch((e) => console.warn('preconnect failed (the join connects anew):', e.message));
   $('#prejoin-title').textContent = `Join “${room}”`;
   $('#display-name').value = presetName;
+  if (credentials.kind === 'token') $('#display-name').readOnly = true; // the token names us
+  if (config.authMode === 'accounts' && credentials.kind === 'guest') {
+    bindSignIn(config, (account, connected) => {
+      credentials = account;
+      pre.then((x) => x.close(), () => {});
+      pre = Promise.resolve(connected);
+      if (!$('#display-name').value.trim()) $('#display-name').value = account.username;
+    });
+  }
   window.meetPrejoin = { media }; // for people debugging in the console
   await media.open();
   $('#preview').srcObject = media.stream;
@@ -67,22 +93,63 @@ async function showPrejoin(config, room, presetName, media) {
     media.setAudioMuted($('#prejoin-mic').checked);
     media.setVideoMuted($('#prejoin-cam').checked);
     $('#prejoin').hidden = true;
-    startConference(config, room, name, media, pre);
+    startConference(config, room, name, media, credentials, pre);
   }, { once: true });
 }
 
-function startConference(config, room, name, media, preconnected = null) {
+/**
+ * Sign-in on the prejoin screen (`AUTH_MODE=accounts`): SCRAM-SHA-1 over the page's own
+ * WebSocket to auth.<domain>. On success `done(account, connection)`: the join uses that
+ * connection. The password field is emptied either way; nothing is stored.
+ */
+function bindSignIn(config, done) {
+  $('#sign-in').hidden = false;
+  const status = $('#sign-in-status');
+  const say = (state, text) => {
+    status.hidden = false;
+    status.dataset.state = state;
+    status.className = state === 'sign-in-refused' ? 'error' : 'hint';
+    status.textContent = text;
+  };
+  $('#sign-in-button').addEventListener('click', async () => {
+    const user = $('#sign-in-user').value.trim();
+    const password = $('#sign-in-password').value;
+    $('#sign-in-password').value = '';
+    if (!user || !password) return say('sign-in-refused', 'Type your account name and password.');
+    const button = $('#sign-in-button');
+    button.disabled = true;
+    say('signing-in', 'Signing in…');
+    const account = new Account(user, password);
+    try {
+      const xmpp = await preconnect(config, account);
+      say('signed-in', `Signed in as ${account.username}.`);
+      $('#sign-in-fields').hidden = true;
+      done(account, xmpp);
+    } catch (e) {
+      say('sign-in-refused', e.condition === 'sasl-not-authorized' ? 'Wrong account name or password.' : `Sign-in failed: ${e.message}`);
+      button.disabled = false;
+    }
+  });
+}
+
+function startConference(config, room, name, media, credentials, preconnected = null) {
   $('#conference').hidden = false;
   $('#room-title').textContent = room;
   document.title = `${room} · meet-lan`;
   const ui = new Ui($('#conference'));
   ui.setLocal(name, media.stream);
-  const conf = new Conference({ config, room, displayName: name, media, ui, preconnected });
+  const gate = new Gate({ root: $('#gate'), conference: $('#conference') });
+  const conf = new Conference({ config, room, displayName: name, media, ui, credentials, gate, preconnected });
   window.meet = { conference: conf, ui, media }; // for people debugging in the console
   ui.addEventListener('layout', () => conf.layoutChanged());
   ui.updateLocal({ audioMuted: media.audioMuted, videoMuted: media.videoMuted });
   bindToolbar(conf, ui, media);
   new ChatPanel({ conference: conf, root: $('#side') });
+  new PeoplePanel({ conference: conf, media, panel: $('#panel-people'), knocks: $('#knocks'), notices: $('#notices') });
+  conf.addEventListener('outcome', (e) => {
+    media.close();
+    gate.outcome(e.detail);
+  });
   addEventListener('pagehide', () => conf.leave());
   conf.join();
 }
@@ -100,8 +167,16 @@ function bindToolbar(conf, ui, media) {
   };
   media.addEventListener('change', refresh);
   refresh();
-  $('#btn-mic').addEventListener('click', () => media.setAudioMuted(!media.audioMuted));
-  $('#btn-cam').addEventListener('click', () => media.setVideoMuted(!media.videoMuted));
+  // Unmuting after a moderator's mute tells signal first (conference.unmuteSelf).
+  const toggle = (kind, muted) => {
+    if (!muted) return kind === 'audio' ? media.setAudioMuted(true) : media.setVideoMuted(true);
+    conf.unmuteSelf(kind).catch((e) => {
+      ui.status(`Could not unmute: ${e.message}`);
+      setTimeout(() => ui.status(''), 4000);
+    });
+  };
+  $('#btn-mic').addEventListener('click', () => toggle('audio', media.audioMuted));
+  $('#btn-cam').addEventListener('click', () => toggle('video', media.videoMuted));
   $('#btn-screen').addEventListener('click', async () => {
     try {
       if (media.sharing) await media.stopScreenShare();
@@ -125,11 +200,17 @@ function bindToolbar(conf, ui, media) {
     side.hidden = !side.hidden;
     $('#btn-side').setAttribute('aria-pressed', String(!side.hidden));
   });
+  const showPanel = (name) => {
+    for (const p of document.querySelectorAll('#side .panel')) p.hidden = p.id !== `panel-${name}`;
+  };
   for (const tab of document.querySelectorAll('.side-tabs button')) {
-    tab.addEventListener('click', () => {
-      for (const p of document.querySelectorAll('#side .panel')) p.hidden = p.id !== `panel-${tab.dataset.panel}`;
-    });
+    tab.addEventListener('click', () => showPanel(tab.dataset.tab));
   }
+  $('#btn-people').addEventListener('click', () => {
+    $('#side').hidden = false;
+    $('#btn-side').setAttribute('aria-pressed', 'true');
+    showPanel('people');
+  });
   $('#btn-leave').addEventListener('click', () => {
     conf.leave();
     media.close();

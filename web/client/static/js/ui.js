@@ -1,5 +1,5 @@
-// Drawing the conference: tiles (tile view and speaker view), the participant list,
-// indicators (muted, hand, quality, dominant speaker), reactions and status lines.
+// Drawing the conference: tiles (tile view and speaker view), indicators (muted, hand,
+// quality, dominant speaker), reactions and status lines (the people list is people.js).
 // Every display name is set with textContent, never as HTML. Remote videos carry
 // data-participant="<display name>" (the page contract of ARCHITECTURE.md).
 
@@ -50,7 +50,6 @@ export class Ui extends EventTarget {
     this.view = 'tile';
     this.dominant = null;
     this.pinned = null;
-    this.participantList = root.querySelector('#participant-list');
     this.statusLine = root.querySelector('#status');
     this.resizeObserver = new ResizeObserver(() => this.#layoutChanged());
     this.layoutTimer = null;
@@ -247,21 +246,11 @@ export class Ui extends EventTarget {
     return out;
   }
 
+  /** The people panel (people.js) draws the list; it is told when tiles change. */
   #renderList() {
-    const list = this.participantList;
-    if (!list) return;
-    list.replaceChildren();
-    for (const t of this.tiles.values()) {
-      const name = t.key === 'local' ? `${t.name || ''} (you)` : (t.p ? t.p.name : t.key);
-      const d = t.tile.dataset;
-      list.appendChild(el('li', { 'data-nick': t.key, 'data-hand-raised': d.handRaised }, [
-        el('span', { class: 'who', text: name }),
-        el('span', { class: 'states', text: `${d.handRaised === 'true' ? '✋ ' : ''}${d.audioMuted === 'true' ? '🔇' : '🎤'}${d.videoMuted === 'true' ? ' 🚫📷' : ' 📷'}` }),
-      ]));
-    }
-    const count = this.root.querySelector('#participant-count');
-    if (count) count.textContent = String(this.tiles.size);
+    this.dispatchEvent(new Event('list'));
   }
+
 }
 
 function initials(name) {

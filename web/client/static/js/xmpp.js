@@ -1,7 +1,9 @@
-// XMPP over WebSocket (RFC 7395), just what the page needs: open, SASL ANONYMOUS, bind,
+// XMPP over WebSocket (RFC 7395), just what the page needs: open, SASL (auth.js), bind,
 // IQ request/response with ids and timeouts, presence and message dispatch.
 // Stanzas are built as DOM elements and serialized, so text is always escaped; received
 // frames are parsed with DOMParser and never inserted into the page.
+
+import { b64encode, b64decode } from './auth.js';
 
 const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
@@ -41,26 +43,33 @@ export function child(el, name, ns) {
 }
 
 export class XmppError extends Error {
-  constructor(condition, text, stanza) {
+  constructor(condition, text, stanza, app = null) {
     super(text ? `${condition}: ${text}` : condition);
     this.condition = condition;
+    this.text = text || '';
     this.stanza = stanza;
+    /** The application-specific condition (an element of another namespace in <error/>). */
+    this.app = app;
   }
 }
 
+/** The error of an IQ, presence or message of type error. */
 export function stanzaError(stanza) {
   const err = child(stanza, 'error');
   let condition = 'undefined-condition';
   let text = '';
+  let app = null;
   if (err) {
     for (const c of err.children) {
       if (c.namespaceURI === NS_STANZAS) {
         if (c.localName === 'text') text = c.textContent;
         else condition = c.localName;
+      } else if (!app) {
+        app = c;
       }
     }
   }
-  return new XmppError(condition, text, stanza);
+  return new XmppError(condition, text, stanza, app);
 }
 
 let idCounter = 0;
@@ -82,7 +91,12 @@ export class Xmpp extends EventTarget {
     this.closedByUs = false;
   }
 
-  async connect(timeoutMs = 15000) {
+  /**
+   * Opens the stream, authenticates with `mechanism` (auth.js; SASL ANONYMOUS when none is
+   * given) and binds. A refused authentication rejects with an XmppError whose condition is
+   * `sasl-<condition>` (e.g. `sasl-not-authorized`) and whose text is the server's reason.
+   */
+  async connect(timeoutMs = 15000, mechanism = null) {
     const ws = new WebSocket(this.url, 'xmpp');
     this.ws = ws;
     ws.onmessage = (ev) => this.#onFrame(ev.data);
@@ -92,13 +106,30 @@ export class Xmpp extends EventTarget {
       ws.onerror = () => reject(new Error('WebSocket failed'));
     }), timeoutMs, 'WebSocket open');
     ws.onerror = null;
+    const mech = mechanism || { name: 'ANONYMOUS', initial: async () => new Uint8Array(0) };
     let features = await this.#openStream(timeoutMs);
     const mechs = child(features, 'mechanisms', NS_SASL);
     const names = mechs ? [...mechs.children].map((m) => m.textContent.trim()) : [];
-    if (!names.includes('ANONYMOUS')) throw new Error('server does not offer SASL ANONYMOUS');
-    this.send(x('auth', { xmlns: NS_SASL, mechanism: 'ANONYMOUS' }));
-    const outcome = await this.#waitFor((el) => el.namespaceURI === NS_SASL && (el.localName === 'success' || el.localName === 'failure'), timeoutMs, 'SASL');
-    if (outcome.localName !== 'success') throw new Error('SASL ANONYMOUS refused');
+    if (!names.includes(mech.name)) throw new XmppError('sasl-invalid-mechanism', `the server does not offer ${mech.name} here`);
+    const initial = await mech.initial();
+    this.send(x('auth', { xmlns: NS_SASL, mechanism: mech.name }, [initial.length ? b64encode(initial) : '=']));
+    for (;;) {
+      const el = await this.#waitFor((e) => e.namespaceURI === NS_SASL && ['challenge', 'success', 'failure'].includes(e.localName), timeoutMs, 'SASL');
+      const data = el.textContent.trim();
+      const bytes = data && data !== '=' ? b64decode(data) : new Uint8Array(0);
+      if (el.localName === 'challenge') {
+        if (!mech.challenge) throw new Error(`${mech.name}: unexpected challenge`);
+        const answer = await mech.challenge(bytes);
+        this.send(x('response', { xmlns: NS_SASL }, [answer.length ? b64encode(answer) : '=']));
+      } else if (el.localName === 'success') {
+        if (mech.success) await mech.success(bytes);
+        break;
+      } else {
+        const cond = [...el.children].find((c) => c.localName !== 'text');
+        const text = [...el.children].find((c) => c.localName === 'text');
+        throw new XmppError(`sasl-${cond ? cond.localName : 'failure'}`, text ? text.textContent : '', el);
+      }
+    }
     features = await this.#openStream(timeoutMs);
     if (!child(features, 'bind', NS_BIND)) throw new Error('server offers no resource binding');
     const res = await this.iq('set', undefined, x('bind', { xmlns: NS_BIND }), timeoutMs);
