@@ -45,9 +45,9 @@ cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
 echo "== deployment checks (compose.yaml, env.example, gen-secrets.sh)"
 "$MEET_PYTHON" -m pytest -q deploy
 
-# --- fuzz targets: each runs FUZZ_SECONDS (default 20; 0 skips) from the committed corpus;
+# --- fuzz targets: each runs FUZZ_SECONDS (default 15; 0 skips) from the committed corpus;
 # a crash fails the run and leaves its input in fuzz/artifacts/<target>/ (fuzz/README.md) --
-if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
-  echo "== fuzz (${FUZZ_SECONDS:-20} s per target)"
-  fuzz/run.sh ci "${FUZZ_SECONDS:-20}"
+if [ "${FUZZ_SECONDS:-15}" != 0 ]; then
+  echo "== fuzz (${FUZZ_SECONDS:-15} s per target)"
+  fuzz/run.sh ci "${FUZZ_SECONDS:-15}"
 fi
