@@ -30,7 +30,7 @@ await scenario('faults', async (onClose) => {
   for (const p of pages) {
     await p.evaluate(() => { window.__loaded = true; });
     await p.click('#btn-side');
-    await p.click('.side-tabs [data-tab="chat"], .side-tabs button[data-panel="chat"]');
+    await p.click('.side-tabs button[data-tab="chat"]');
     await waitFor(`${p.displayName}'s chat to connect`, () => chatUp(p), 30000);
   }
   const sent = [];

@@ -22,7 +22,7 @@ function trap() {
 
 async function openChat(p) {
   await p.click('#btn-side');
-  await p.click('.side-tabs button[data-panel="chat"]');
+  await p.click('.side-tabs button[data-tab="chat"]');
   await waitFor(`${p.displayName}'s chat to connect`, () => p.evaluate(() => !document.querySelector('#chat-form').hidden), 30000);
 }
 
