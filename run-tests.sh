@@ -59,3 +59,10 @@ else
   "$MEET_PYTHON" -m pytest -q -s -p no:cacheprovider deploy/e2e   # -s: its progress lines, live
   echo "== compose test took $((SECONDS - start)) s"
 fi
+
+# --- fuzz targets: each runs FUZZ_SECONDS (default 15; 0 skips) from the committed corpus;
+# a crash fails the run and leaves its input in fuzz/artifacts/<target>/ (fuzz/README.md) --
+if [ "${FUZZ_SECONDS:-15}" != 0 ]; then
+  echo "== fuzz (${FUZZ_SECONDS:-15} s per target)"
+  fuzz/run.sh ci "${FUZZ_SECONDS:-15}"
+fi

@@ -47,9 +47,10 @@ pub fn decode_deflate(text: &str, limit: usize) -> Result<String, SdpEncodingErr
     let bytes =
         base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()).map_err(|_| SdpEncodingError::Base64)?;
     let mut out = Vec::new();
-    // Read one byte past the limit to tell "exactly limit" from "more".
+    // Read one byte past the limit to tell "exactly limit" from "more" (saturating: a limit
+    // of usize::MAX means none, not a wrap to zero; found by fuzz/sdp_encoding).
     flate2::read::DeflateDecoder::new(bytes.as_slice())
-        .take(limit as u64 + 1)
+        .take((limit as u64).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|_| SdpEncodingError::Deflate)?;
     if out.len() > limit {
@@ -119,6 +120,12 @@ mod tests {
         let sdp = "a".repeat(1000);
         assert_eq!(decode_deflate(&encode_deflate(&sdp), 1000).unwrap(), sdp);
         assert!(matches!(decode_deflate(&encode_deflate(&sdp), 999), Err(SdpEncodingError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn the_largest_limit_means_no_limit() {
+        let sdp = sample_sdp(3);
+        assert_eq!(decode_deflate(&encode_deflate(&sdp), usize::MAX).unwrap(), sdp);
     }
 
     #[test]

@@ -20,6 +20,8 @@
 
 use std::fmt;
 
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// `jabber:client`, the namespace of stanzas on client streams (and, internally, everywhere).
 pub const NS_CLIENT: &str = "jabber:client";
 /// `jabber:component:accept`, the stanza namespace of XEP-0114 component streams.
@@ -238,7 +240,7 @@ impl Element {
         let mut rest = String::with_capacity(128);
         let mut head = String::new();
         self.write_head(&mut head, NS_CLIENT, Some("to"));
-        // head = "<name attrs…"; keep everything after "<name"
+        // head = "<name attrs…", written just above; keep everything after "<name"
         rest.push_str(&head[1 + self.name.len()..]);
         self.write_tail(&mut rest);
         Prepared { name: self.name.clone(), rest, client_ns: self.ns == NS_CLIENT }
@@ -544,6 +546,18 @@ impl StreamParser {
             if slice.is_empty() {
                 return Ok(Step::NeedMore);
             }
+            if slice.starts_with(UTF8_BOM) {
+                // quick-xml drops a BOM at the start of its input without counting it in
+                // `buffer_position`; a reader starts at every event here, so a U+FEFF in text
+                // was lost and the three bytes after it read twice (found by
+                // fuzz/xml_client_stream). Only the stream's first bytes can be a byte order
+                // mark; anywhere else it is character data.
+                self.committed += UTF8_BOM.len();
+                if self.dropped + self.committed != UTF8_BOM.len() {
+                    self.add_text("\u{feff}")?;
+                }
+                continue;
+            }
             let mut reader = quick_xml::Reader::from_reader(slice);
             {
                 let c = reader.config_mut();
@@ -668,8 +682,7 @@ impl StreamParser {
             }
             quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => {
                 // "&am" at the end of what we have: wait, but only for a plausible entity.
-                let amp = slice.iter().rposition(|b| *b == b'&').unwrap_or(0);
-                let tail = &slice[amp + 1..];
+                let tail = slice.iter().rposition(|b| *b == b'&').map_or(&[][..], |amp| &slice[amp + 1..]);
                 if tail.len() < 12 && tail.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'#') {
                     Ok(Step::NeedMore)
                 } else {
@@ -1069,6 +1082,23 @@ mod tests {
         let s = e.to_string();
         assert_eq!(s, "<a xmlns=\"urn:a\" xml:lang=\"en\" y=\"2\"/>");
         assert!(parse_element(&s).is_ok());
+    }
+
+    #[test]
+    fn byte_order_mark_in_text_is_text() {
+        // Regression (fuzz/xml_client_stream): a U+FEFF right after an entity was dropped and
+        // the bytes after it duplicated.
+        let mut p =
+            StreamParser::new(ParserLimits { fragments: true, default_ns: NS_CLIENT.into(), ..Default::default() });
+        p.handle_bytes("\u{feff}<message><body>a&gt;\u{feff}{{b</body></message>".as_bytes());
+        let ev = all(&mut p).unwrap();
+        let StreamEvent::Stanza(m) = &ev[0] else { panic!("{ev:?}") };
+        assert_eq!(m.get_child("body", NS_CLIENT).unwrap().text_content(), "a>\u{feff}{{b");
+        // Outside a stanza it is character data too, and refused like any other.
+        let mut p = client_parser();
+        p.handle_bytes(HEADER.as_bytes());
+        p.handle_bytes("<presence/>\u{feff}".as_bytes());
+        assert!(matches!(all(&mut p), Err(XmlError::NotWellFormed(_))));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct Config {
     pub max_ws_frame: usize,
     /// STUN/TURN servers for the page (`ICE_SERVERS`); empty by default.
     pub ice_servers: Vec<crate::ice::IceServer>,
+    /// Who may show the pages in a frame: the CSP `frame-ancestors` sources
+    /// (`WEB_FRAME_ANCESTORS`, default `'none'`).
+    pub frame_ancestors: String,
     /// Who may open rooms (`AUTH_MODE`, enforced by signal; the page only adapts to it).
     pub auth_mode: proto::config::AuthMode,
 }
@@ -67,9 +70,40 @@ impl Config {
                 proto::config::env_secret("TURN_USERNAME"),
                 proto::config::env_secret("TURN_CREDENTIAL"),
             )?,
+            frame_ancestors: frame_ancestors(&env_string("WEB_FRAME_ANCESTORS", "none"))?,
             auth_mode: env_parse("AUTH_MODE", proto::config::AuthMode::Open)?,
         })
     }
+}
+
+/// Checks a `frame-ancestors` source list: `'none'` alone, or `'self'`, schemes (`https:`)
+/// and origins (`https://intranet.example`, `https://*.example:8443`), separated by spaces.
+/// Nothing that could end the directive or add another (`;`, `,`, quotes, controls).
+pub fn frame_ancestors(value: &str) -> Result<String, ConfigError> {
+    let bad =
+        |reason: &str| ConfigError { name: "WEB_FRAME_ANCESTORS".into(), value: value.into(), reason: reason.into() };
+    // `none`/`self` may come without their quotes (env files and shells strip them).
+    let sources: Vec<&str> = value
+        .split_ascii_whitespace()
+        .map(|s| match s {
+            "none" => "'none'",
+            "self" => "'self'",
+            s => s,
+        })
+        .collect();
+    if sources.is_empty() {
+        return Err(bad("empty: use 'none' to forbid framing"));
+    }
+    if sources.contains(&"'none'") && sources.len() > 1 {
+        return Err(bad("'none' cannot be combined with other sources"));
+    }
+    for s in &sources {
+        let plain = s.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:/*_".contains(&b));
+        if !(matches!(*s, "'none'" | "'self'") || plain && !s.starts_with(':')) {
+            return Err(bad("each source must be 'none', 'self', a scheme (https:) or an origin"));
+        }
+    }
+    Ok(sources.join(" "))
 }
 
 /// `http://host:port[/]` → `host:port`. Upstreams are on loopback or a private network, so
@@ -138,6 +172,20 @@ mod tests {
         assert_eq!(public_names("192.168.1.300", "").unwrap_err().name, "ADVERTISE_IPS");
         for bad in ["-box", "a..b", "white space", "*.example", "host_name", "x/y"] {
             assert_eq!(public_names("", bad).unwrap_err().name, "PUBLIC_HOSTNAMES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn frame_ancestors_are_sources_only() {
+        assert_eq!(frame_ancestors("'none'").unwrap(), "'none'");
+        assert_eq!(frame_ancestors("none").unwrap(), "'none'");
+        assert_eq!(frame_ancestors("self https://a.example").unwrap(), "'self' https://a.example");
+        assert_eq!(
+            frame_ancestors(" 'self'  https://intranet.example https://*.corp.example:8443 ").unwrap(),
+            "'self' https://intranet.example https://*.corp.example:8443"
+        );
+        for bad in ["", "'none' 'self'", "https://a; script-src *", "'unsafe-inline'", "https://a,b", "\"x\""] {
+            assert!(frame_ancestors(bad).is_err(), "{bad:?}");
         }
     }
 

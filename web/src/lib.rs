@@ -12,6 +12,7 @@ pub mod error;
 pub mod http_proxy;
 pub mod ice;
 pub mod launcher;
+pub mod origin;
 pub mod redirect;
 pub mod routes;
 pub mod server;

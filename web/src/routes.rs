@@ -1,10 +1,11 @@
 //! The HTTPS routes: pages, the embedded static set, `/config.json`, `/health`, and the
 //! proxied paths. Every answer gets a strict Content-Security-Policy, so even a mistake in
-//! the client could not load a script from anywhere but this origin.
+//! the client could not load a script from anywhere but this origin; the proxied paths
+//! refuse WebSocket upgrades and writes from another site's pages ([`origin`]).
 //!
 //! Handlers never put request input into a response body: a bad room name gets a fixed text.
 
-use crate::{assets, http_proxy, ws_proxy, Config, Error};
+use crate::{assets, http_proxy, origin, ws_proxy, Config, Error};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -23,6 +24,10 @@ pub struct AppState {
 
 pub struct Shared {
     pub config_json: Bytes,
+    /// The Content-Security-Policy of every answer (its `frame-ancestors` from the settings).
+    pub csp: HeaderValue,
+    /// `X-Frame-Options` for browsers without `frame-ancestors`: only where it says the same.
+    pub frame_options: Option<HeaderValue>,
     pub signal_authority: String,
     pub filestore_authority: String,
     pub max_ws_frame: usize,
@@ -44,8 +49,28 @@ impl AppState {
             "authMode": config.auth_mode.as_str(),
             "authDomain": format!("auth.{d}"),
         });
+        // Scripts, styles and fonts only from this origin, never inline; media from the
+        // page's own streams; images also from https: (avatar URLs that tokens from another
+        // app carry); connections (WebSockets included) only to this origin.
+        let csp = format!(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; \
+             media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors {}",
+            config.frame_ancestors
+        );
+        let frame_options = match config.frame_ancestors.as_str() {
+            "'none'" => Some(HeaderValue::from_static("DENY")),
+            "'self'" => Some(HeaderValue::from_static("SAMEORIGIN")),
+            _ => None,
+        };
         Ok(AppState {
             inner: Arc::new(Shared {
+                csp: HeaderValue::from_str(&csp).map_err(|_| proto::config::ConfigError {
+                    name: "WEB_FRAME_ANCESTORS".into(),
+                    value: config.frame_ancestors.clone(),
+                    reason: "not a header value".into(),
+                })?,
+                frame_options,
                 config_json: Bytes::from(config_json.to_string()),
                 signal_authority: config.signal_authority.clone(),
                 filestore_authority: config.filestore_authority.clone(),
@@ -58,36 +83,43 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // The proxied paths: a page of another site may not open their WebSockets or write.
+    let proxied = Router::new()
+        .route("/xmpp-websocket", get(ws_proxy::xmpp))
+        .route("/chat", get(ws_proxy::chat))
+        .route("/files", any(http_proxy::files))
+        .route("/files/", any(http_proxy::files))
+        .route("/files/{*rest}", any(http_proxy::files))
+        .layer(axum::middleware::from_fn(same_origin_only));
     Router::new()
         .route("/", get(home))
         .route("/health", get(health))
         .route("/config.json", get(config_json))
         .route("/favicon.ico", get(favicon))
         .route("/static/{*path}", get(static_file))
-        .route("/xmpp-websocket", get(ws_proxy::xmpp))
-        .route("/chat", get(ws_proxy::chat))
-        .route("/files", any(http_proxy::files))
-        .route("/files/", any(http_proxy::files))
-        .route("/files/{*rest}", any(http_proxy::files))
+        .merge(proxied)
         .route("/{room}", get(room_page))
         .fallback(not_found)
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(state.clone(), security_headers))
         .with_state(state)
 }
 
-async fn security_headers(mut res: Response) -> Response {
+async fn same_origin_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !origin::allowed(req.method(), req.headers()) {
+        tracing::info!(path = req.uri().path(), "refused a request from another site's page (Origin)");
+        return text(StatusCode::FORBIDDEN, "cross-origin request refused\n");
+    }
+    next.run(req).await
+}
+
+async fn security_headers(State(s): State<AppState>, mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; \
-             media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; \
-             base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, s.inner.csp.clone());
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Some(v) = &s.inner.frame_options {
+        h.insert(header::X_FRAME_OPTIONS, v.clone());
+    }
     res
 }
 

@@ -64,6 +64,11 @@ fn err(code: u16, error: &'static str, message: impl Into<String>, client_id: Op
 }
 
 fn from_error(e: &Error, client_id: Option<String>) -> ServerMsg {
+    if e.status() == axum::http::StatusCode::INSUFFICIENT_STORAGE {
+        tracing::error!(error = %e, "storage is full: a chat message was refused");
+        let message = "the server's storage is full: this message was not stored or sent; try again later";
+        return err(507, "storage-full", message, client_id);
+    }
     let (code, name) = match e {
         Error::Forbidden(_) => (403, "forbidden"),
         Error::NotFound(_) => (404, "not-found"),
@@ -78,19 +83,46 @@ fn from_error(e: &Error, client_id: Option<String>) -> ServerMsg {
 }
 
 async fn serve(st: AppState, claims: Claims, mut socket: WebSocket) {
-    let conn_id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    let me = Person { nick: claims.nick.clone(), name: crate::auth::display_name(&claims.name) };
-    let room = claims.room.to_string();
     let (outbox, mut inbox) = mpsc::channel::<Arc<str>>(OUTBOX);
-    let participants = match st.hub.join(room.clone(), conn_id, me.clone(), outbox).await {
-        Ok(p) => p,
-        Err(_) => return,
-    };
+    let Ok((mut member, participants)) = Member::join(st.clone(), claims, outbox).await else { return };
     st.metrics.chat_connections.fetch_add(1, Ordering::Relaxed);
-    let mut conn = Conn { st: st.clone(), claims, me, room };
-    conn.run(&mut socket, participants, &mut inbox).await;
-    st.hub.leave(conn.room.clone(), conn_id);
+    member.conn.run(&mut socket, participants, &mut inbox).await;
+    member.leave();
     st.metrics.chat_connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// One room member's message handling without its socket: joined to the hub like a
+/// connection, handing each text frame to the same code as the connection loop (which adds
+/// the rate limit and the history on top). The fuzz target `filestore_chat_frames` drives
+/// it; the WebSocket connection is its only user in the server.
+pub struct Member {
+    conn: Conn,
+    conn_id: ConnId,
+}
+
+impl Member {
+    /// Joins the token's room; the hub queues what this member receives in `outbox`.
+    /// Returns who is in the room (including this member).
+    pub async fn join(
+        st: AppState,
+        claims: Claims,
+        outbox: mpsc::Sender<Arc<str>>,
+    ) -> Result<(Member, Vec<Person>), Error> {
+        let conn_id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+        let me = Person { nick: claims.nick.clone(), name: crate::auth::display_name(&claims.name) };
+        let room = claims.room.to_string();
+        let participants = st.hub.join(room.clone(), conn_id, me.clone(), outbox).await?;
+        Ok((Member { conn: Conn { st, claims, me, room }, conn_id }, participants))
+    }
+
+    /// Handles one text frame; the JSON reply for this member alone, if any.
+    pub async fn handle_text(&mut self, text: &str) -> Option<String> {
+        self.conn.handle_text(text).await.map(|m| m.to_json())
+    }
+
+    pub fn leave(self) {
+        self.conn.st.hub.leave(self.conn.room.clone(), self.conn_id);
+    }
 }
 
 impl Conn {

@@ -28,7 +28,7 @@ fn served_type(mime: &str) -> &str {
 }
 
 /// Parses a single `bytes=` range against `size`: `Ok(None)` means serve the whole file.
-fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Error> {
+pub fn parse_range(h: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, Error> {
     let Some(spec) = h.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
     if spec.contains(',') {
         return Ok(None); // several ranges: the whole file is a valid answer

@@ -64,6 +64,66 @@ impl IntoResponse for TusResponse {
     }
 }
 
+/// The tus headers of a creation request (POST), checked before anything is stored.
+pub struct Creation {
+    pub length: u64,
+    /// Echoed on HEAD as received (ASCII).
+    pub raw_metadata: String,
+    /// The file name from `Upload-Metadata`, checked by [`name::check`] (`file` when none).
+    pub file_name: String,
+    /// creation-with-upload: the request body is the first chunk.
+    pub with_body: bool,
+    pub checksum: Option<Checksum>,
+}
+
+/// Reads and checks a creation request's headers; sans-IO, so `fuzz/filestore_tus_headers`
+/// drives it with arbitrary headers.
+pub fn creation(headers: &HeaderMap, max_file_size: u64) -> Result<Creation, Error> {
+    check_resumable(headers)?;
+    if headers.contains_key("upload-defer-length") {
+        return Err(Error::BadRequest("creation-defer-length is not supported: send Upload-Length".into()));
+    }
+    let length = num(headers, "upload-length")?.ok_or_else(|| Error::BadRequest("Upload-Length required".into()))?;
+    if length > max_file_size {
+        return Err(Error::TooLarge(format!("file of {length} bytes exceeds the limit of {max_file_size} bytes")));
+    }
+    if headers.contains_key("upload-metadata") && header(headers, "upload-metadata").is_none() {
+        return Err(Error::BadRequest("Upload-Metadata is not ASCII".into()));
+    }
+    let raw_metadata = header(headers, "upload-metadata").unwrap_or("").to_string();
+    let meta = super::metadata::parse(Some(&raw_metadata))?;
+    let file_name = name::check(meta.filename.as_deref().unwrap_or("file"))?;
+    let with_body = header(headers, "content-type").is_some_and(|c| c.starts_with(OFFSET_STREAM));
+    let checksum = header(headers, "upload-checksum").map(Checksum::parse).transpose()?;
+    if with_body {
+        if let Some(n) = num(headers, "content-length")? {
+            if n > length {
+                return Err(Error::TooLarge("request body is longer than Upload-Length".into()));
+            }
+        }
+    }
+    Ok(Creation { length, raw_metadata, file_name, with_body, checksum })
+}
+
+/// The tus headers of an append request (PATCH).
+pub struct Append {
+    pub offset: u64,
+    pub checksum: Option<Checksum>,
+    pub content_length: Option<u64>,
+}
+
+/// Reads and checks a PATCH request's headers (sans-IO, fuzzed like [`creation`]).
+pub fn append(headers: &HeaderMap) -> Result<Append, Error> {
+    check_resumable(headers)?;
+    if !header(headers, "content-type").is_some_and(|c| c.starts_with(OFFSET_STREAM)) {
+        return Err(Error::UnsupportedMediaType(format!("Content-Type must be {OFFSET_STREAM}")));
+    }
+    let offset = num(headers, "upload-offset")?.ok_or_else(|| Error::BadRequest("Upload-Offset required".into()))?;
+    let checksum = header(headers, "upload-checksum").map(Checksum::parse).transpose()?;
+    let content_length = num(headers, "content-length")?;
+    Ok(Append { offset, checksum, content_length })
+}
+
 /// OPTIONS: what this server speaks (the token is still required, like everywhere).
 pub async fn options(
     State(st): State<AppState>,
@@ -90,32 +150,8 @@ pub async fn create(
     body: Body,
 ) -> Result<TusResponse, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
-    check_resumable(&headers)?;
-    if headers.contains_key("upload-defer-length") {
-        return Err(Error::BadRequest("creation-defer-length is not supported: send Upload-Length".into()));
-    }
-    let length = num(&headers, "upload-length")?.ok_or_else(|| Error::BadRequest("Upload-Length required".into()))?;
-    if length > st.config.max_file_size {
-        return Err(Error::TooLarge(format!(
-            "file of {length} bytes exceeds the limit of {} bytes",
-            st.config.max_file_size
-        )));
-    }
-    let raw_meta = header(&headers, "upload-metadata").unwrap_or("").to_string();
-    if headers.contains_key("upload-metadata") && header(&headers, "upload-metadata").is_none() {
-        return Err(Error::BadRequest("Upload-Metadata is not ASCII".into()));
-    }
-    let meta = super::metadata::parse(Some(&raw_meta))?;
-    let file_name = name::check(meta.filename.as_deref().unwrap_or("file"))?;
-    let with_body = header(&headers, "content-type").is_some_and(|c| c.starts_with(OFFSET_STREAM));
-    let checksum = header(&headers, "upload-checksum").map(Checksum::parse).transpose()?;
-    if with_body {
-        if let Some(n) = num(&headers, "content-length")? {
-            if n > length {
-                return Err(Error::TooLarge("request body is longer than Upload-Length".into()));
-            }
-        }
-    }
+    let Creation { length, raw_metadata: raw_meta, file_name, with_body, checksum } =
+        creation(&headers, st.config.max_file_size)?;
 
     let id = FileId::generate()?;
     let now = now_ms();
@@ -213,12 +249,7 @@ pub async fn patch(
     body: Body,
 ) -> Result<TusResponse, Error> {
     let claims = st.auth(&headers, q.as_deref())?;
-    check_resumable(&headers)?;
-    if !header(&headers, "content-type").is_some_and(|c| c.starts_with(OFFSET_STREAM)) {
-        return Err(Error::UnsupportedMediaType(format!("Content-Type must be {OFFSET_STREAM}")));
-    }
-    let offset = num(&headers, "upload-offset")?.ok_or_else(|| Error::BadRequest("Upload-Offset required".into()))?;
-    let checksum = header(&headers, "upload-checksum").map(Checksum::parse).transpose()?;
+    let Append { offset, checksum, content_length } = append(&headers)?;
     let id = FileId::parse(&id)?;
     let row = match store::lookup(&st.db, &id).await? {
         None => return Err(Error::NotFound("no such upload".into())),
@@ -245,7 +276,7 @@ pub async fn patch(
     if offset != row.offset {
         return Err(Error::Conflict(format!("Upload-Offset {offset} does not match the stored offset {}", row.offset)));
     }
-    if let Some(n) = num(&headers, "content-length")? {
+    if let Some(n) = content_length {
         if offset.saturating_add(n) > row.length {
             return Err(Error::TooLarge(format!(
                 "body of {n} bytes at offset {offset} goes past Upload-Length {}",

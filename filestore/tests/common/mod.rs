@@ -44,8 +44,8 @@ pub struct Server {
     pub data: TempDir,
     child: Option<Child>,
     env: Vec<(String, String)>,
-    /// Size of a private tmpfs mounted on `DATA_DIR/files` for the server alone.
-    files_disk: Option<String>,
+    /// A tmpfs of this size (tmpfs syntax) mounted at this folder, for a full disk.
+    small_disk: Option<(String, PathBuf)>,
 }
 
 fn free_port() -> u16 {
@@ -59,7 +59,7 @@ impl Server {
             data: TempDir::new("data"),
             child: None,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            files_disk: None,
+            small_disk: None,
         };
         s.spawn();
         s
@@ -69,29 +69,40 @@ impl Server {
     /// syntax: "1m"), mounted in a mount namespace of its own, so filling it touches
     /// nothing else on the machine.
     pub fn start_on_small_disk(size: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_with_disk_at(size, |s| s.files_dir(), env)
+    }
+
+    /// Like [`Server::start_on_small_disk`] with the whole DATA_DIR (database included) on it.
+    pub fn start_with_small_data_dir(size: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_with_disk_at(size, |s| s.data.0.clone(), env)
+    }
+
+    fn start_with_disk_at(size: &str, at: impl Fn(&Server) -> PathBuf, env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             addr: format!("127.0.0.1:{}", free_port()),
             data: TempDir::new("data"),
             child: None,
             env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            files_disk: Some(size.to_string()),
+            small_disk: None,
         };
-        std::fs::create_dir_all(s.files_dir()).expect("files dir");
+        let dir = at(&s);
+        std::fs::create_dir_all(&dir).expect("disk folder");
+        s.small_disk = Some((size.to_string(), dir));
         s.spawn();
         s
     }
 
     fn spawn(&mut self) {
         let bin = env!("CARGO_BIN_EXE_filestore");
-        let mut cmd = match &self.files_disk {
+        let mut cmd = match &self.small_disk {
             None => Command::new(bin),
-            Some(size) => {
+            Some((size, dir)) => {
                 let mut c = Command::new("unshare");
                 c.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
                     .arg(r#"mount -t tmpfs -o "size=$1" tmpfs "$2" && exec "$3""#)
                     .arg("sh")
                     .arg(size)
-                    .arg(self.files_dir())
+                    .arg(dir)
                     .arg(bin);
                 c
             }
@@ -135,6 +146,22 @@ impl Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Runs `script` (sh) inside the server's mount namespace, where its small disk is
+    /// mounted (what an admin on that machine would do); returns whether it succeeded.
+    pub fn sh_on_its_disk(&self, script: &str) -> bool {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        Command::new("nsenter")
+            .args(["-t", &pid, "-U", "-m", "--preserve-credentials", "sh", "-c", script])
+            .status()
+            .expect("nsenter runs")
+            .success()
+    }
+
+    /// The server's process id (for its memory and open files over a soak).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn url(&self, path: &str) -> String {

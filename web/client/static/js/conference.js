@@ -120,6 +120,8 @@ export class Conference extends EventTarget {
     this.participants = new Map();
     this.orphans = new Map(); // nick -> [{ session, track }] received before that occupant's presence
     this.bridge = null;
+    /** Nicks kept on screen through a signal outage, dropped when the new session starts. */
+    this.held = new Set();
     this.p2p = null;
     this.hand = false;
     this.left = false;
@@ -164,8 +166,11 @@ export class Conference extends EventTarget {
           continue;
         }
         console.warn('join failed:', e.message);
-        if (this.xmpp) this.xmpp.close();
+        // Detached first: closing a failed attempt is not the end of the call (media held
+        // through an outage stays until a new session replaces it).
+        const failed = this.xmpp;
         this.xmpp = null;
+        if (failed) failed.close();
         this.ui.status(`Cannot join yet (${e.message}); retrying…`);
         await sleep(delay);
         delay = Math.min(delay * 2, 5000);
@@ -640,6 +645,7 @@ export class Conference extends EventTarget {
       if (this.bridge === s && !this.left) this.restartBridgeIce('bridge ICE failed');
     });
     if (old) old.close();
+    this.#dropHeld();
     if (this.p2p) this.p2p.handoverTo = s;
     s.start().catch((e) => {
       console.warn('bridge session failed:', e.message);
@@ -1022,10 +1028,23 @@ export class Conference extends EventTarget {
 
   #onDisconnected(xmpp, { byUs }) {
     if (xmpp !== this.xmpp) return;
-    this.#teardown();
-    if (byUs || this.left) return;
-    console.warn('signal connection lost; rejoining');
+    if (byUs || this.left) {
+      this.#teardown();
+      return;
+    }
+    // The bridge holds the call while signal (or the way to it) is down: the media sessions
+    // and tiles stay until the rejoin brings a new session (#startBridge closes the old one
+    // and drops the people held from before, who come back under new nicks).
+    console.warn('signal connection lost; rejoining (media continues meanwhile)');
+    for (const nick of this.participants.keys()) this.held.add(nick);
+    this.nick = null;
+    this.inRoom = false;
     this.join();
+  }
+
+  #dropHeld() {
+    for (const nick of this.held) if (this.participants.has(nick)) this.#removeParticipant(nick);
+    this.held.clear();
   }
 
   #teardown() {
@@ -1034,6 +1053,7 @@ export class Conference extends EventTarget {
     this.bridge = null;
     this.p2p = null;
     for (const nick of [...this.participants.keys()]) this.#removeParticipant(nick);
+    this.held.clear();
     this.orphans.clear();
     this.nick = null;
     this.inRoom = false;
