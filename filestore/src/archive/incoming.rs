@@ -240,7 +240,7 @@ fn copy(wrapper: &Element, domain: &str, now_ms: i64) -> Result<Copy, String> {
         let key = stanza_id.clone().or_else(|| id_attr(msg, "id").map(|id| format!("{from_full}/{id}")));
         Some(Invitation {
             room: RoomName::normalize(local).ok()?,
-            reason: x.get_attr("reason").and_then(|r| clean_reason(r)),
+            reason: x.get_attr("reason").and_then(clean_reason),
             key,
         })
     });

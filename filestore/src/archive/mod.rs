@@ -126,7 +126,7 @@ impl Archive {
                         }
                         Err(e) => {
                             // Said once a minute at most: filestore runs fine without signal.
-                            if failures % 12 == 0 {
+                            if failures.is_multiple_of(12) {
                                 tracing::warn!(%addr, error = %e, "archive cannot reach the bus; chat and files go on, retrying");
                             }
                             failures += 1;
