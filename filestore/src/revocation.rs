@@ -1,5 +1,5 @@
 //! Room tokens of removed people. When a moderator removes someone from a room, signal tells
-//! the archive `<revoke room nick/>` (signal/PEOPLE.md, "Removal"); from then on every token
+//! the archive `<revoke room nick/>` (signal/PEOPLE.md section 7); from then on every token
 //! for that room and nick issued up to that moment is refused, on `/chat` and `/files/`,
 //! until it would have expired anyway. A token issued later (the person was allowed back and
 //! joined again) is accepted.

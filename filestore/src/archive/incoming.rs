@@ -1,5 +1,5 @@
 //! What arrives on the bus, sorted and checked before anything is stored or answered:
-//! copies and revocations from the server JID (PEOPLE.md sections 4-6 and "Removal"),
+//! copies and revocations from the server JID (PEOPLE.md sections 4-7),
 //! forged ones from anybody else, and people's queries. Pure: stanza in, typed value out;
 //! no I/O, no clock beyond the `now` it is given.
 
