@@ -18,7 +18,7 @@ pub const DEFAULT_PAGE: usize = 50;
 #[derive(Debug)]
 pub enum Incoming {
     /// A copy of a one-to-one stanza that signal routed.
-    Copy(Box<Copy>),
+    Copy(Box<RoutedCopy>),
     /// A moderator removed `nick` from `room`.
     Revoke { room: RoomName, nick: EndpointId },
     /// A copy or a revocation from anyone but the server JID: refused, counted.
@@ -32,7 +32,7 @@ pub enum Incoming {
 }
 
 #[derive(Debug)]
-pub struct Copy {
+pub struct RoutedCopy {
     /// The sender's full JID as signal stamped it.
     pub from_full: String,
     pub from: BareJid,
@@ -190,7 +190,7 @@ fn message(el: &Element, domain: &str, now_ms: i64) -> Incoming {
     }
 }
 
-fn copy(wrapper: &Element, domain: &str, now_ms: i64) -> Result<Copy, String> {
+fn copy(wrapper: &Element, domain: &str, now_ms: i64) -> Result<RoutedCopy, String> {
     let fwd = wrapper.get_child("forwarded", NS_FORWARD).ok_or("copy without <forwarded/>")?;
     let msg = fwd.get_child("message", NS_CLIENT).ok_or("copy without a forwarded jabber:client <message/>")?;
     let from_full = msg.get_attr("from").ok_or("forwarded message without from")?;
@@ -244,7 +244,18 @@ fn copy(wrapper: &Element, domain: &str, now_ms: i64) -> Result<Copy, String> {
             key,
         })
     });
-    Ok(Copy { from_full: from_full.to_string(), from, to, name, delivered, at, chat, displayed, call, invitation })
+    Ok(RoutedCopy {
+        from_full: from_full.to_string(),
+        from,
+        to,
+        name,
+        delivered,
+        at,
+        chat,
+        displayed,
+        call,
+        invitation,
+    })
 }
 
 /// An invitation's reason as shown: like a name, but up to 500 characters.

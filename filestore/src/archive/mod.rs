@@ -28,7 +28,7 @@ use crate::metrics::{inc, Metrics};
 use crate::revocation::{Revocations, KEEP_SECS};
 use crate::{Config, Error};
 use calls::{CallKey, CallMatch, Outcome, Proposal};
-use incoming::{CallEvent, Copy, Incoming, Personal, Query, Request};
+use incoming::{CallEvent, Incoming, Personal, Query, Request, RoutedCopy};
 use jid::BareJid;
 use notifications::{Kind, Notification};
 use proto::bus::{iq_error, iq_result, BusError, BusReceiver, BusSender, ErrorCondition};
@@ -203,8 +203,8 @@ impl Archive {
         }
     }
 
-    async fn copy(&mut self, c: Copy, now: i64) -> Vec<Element> {
-        let Copy { from, to, name, delivered, at, chat, displayed, call, invitation, .. } = c;
+    async fn copy(&mut self, c: RoutedCopy, now: i64) -> Vec<Element> {
+        let RoutedCopy { from, to, name, delivered, at, chat, displayed, call, invitation, .. } = c;
         let at = at.min(now);
         let mut out = Vec::new();
         if let Some(chat) = chat {
