@@ -20,6 +20,32 @@ pub struct Config {
     /// An unfinished upload untouched for this long is removed.
     pub upload_expiry: Duration,
     pub chat: ChatLimits,
+    pub archive: ArchiveSettings,
+}
+
+/// The archive component (`archive.<domain>` on signal's bus): signal/PEOPLE.md.
+#[derive(Clone)]
+pub struct ArchiveSettings {
+    /// `XMPP_DOMAIN`: copies are taken only from this JID (the server's own).
+    pub domain: String,
+    /// `BUS_ADDR`: signal's component port.
+    pub bus_addr: String,
+    /// `BUS_SECRET`, shared with signal.
+    pub bus_secret: String,
+    /// `ARCHIVE_RING_SECS`: a call proposal neither accepted nor declined this long after it
+    /// was made counts as missed (the caller's page gives up after 30 s).
+    pub ring: Duration,
+}
+
+impl std::fmt::Debug for ArchiveSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiveSettings")
+            .field("domain", &self.domain)
+            .field("bus_addr", &self.bus_addr)
+            .field("bus_secret", &"<redacted>")
+            .field("ring", &self.ring)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +92,12 @@ impl Config {
         if !(rate_per_sec > 0.0 && burst >= 1.0) {
             return Err(Error::BadSetting("CHAT_RATE must be > 0 and CHAT_BURST >= 1".into()));
         }
+        let bus_secret =
+            proto::secrets::load_or_generate(&data_dir, "bus_secret", proto::config::env_secret("BUS_SECRET"))?;
+        let ring: f64 = env_parse("ARCHIVE_RING_SECS", 45.0)?;
+        if !ring.is_finite() || !(1.0..=3600.0).contains(&ring) {
+            return Err(Error::BadSetting("ARCHIVE_RING_SECS must be between 1 and 3600 seconds".into()));
+        }
         Ok(Config {
             addr,
             data_dir,
@@ -82,6 +114,12 @@ impl Config {
                 history: 500,
                 max_connections: env_parse("CHAT_MAX_CONNECTIONS", 4096)?,
             },
+            archive: ArchiveSettings {
+                domain: proto::config::xmpp_domain().to_ascii_lowercase(),
+                bus_addr: env_string("BUS_ADDR", "127.0.0.1:5347"),
+                bus_secret,
+                ring: Duration::from_secs_f64(ring),
+            },
         })
     }
 
@@ -95,5 +133,10 @@ impl Config {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("filestore.sqlite3")
+    }
+
+    /// The archive's own database: conversations, read pointers, calls, notifications.
+    pub fn archive_db_path(&self) -> PathBuf {
+        self.data_dir.join("archive.sqlite3")
     }
 }

@@ -1,6 +1,10 @@
-//! The SQLite database (WAL) and the one thread that owns its connection. Everyone else sends
-//! it closures and awaits their results, so the connection is never shared or locked.
-//! Nothing here knows HTTP or WebSockets.
+//! The SQLite databases (WAL) and the one thread that owns each connection. Everyone else
+//! sends it closures and awaits their results, so a connection is never shared or locked.
+//! Nothing here knows HTTP, WebSockets or XMPP.
+//!
+//! A schema is a list of migrations: the database's `user_version` says how many have run;
+//! the missing ones run in order at open, each in its own transaction with the version bump.
+//! A migration once released is never edited: a change to the schema is a new entry.
 
 use crate::Error;
 use rusqlite::Connection;
@@ -15,7 +19,10 @@ pub struct Db {
     tx: mpsc::UnboundedSender<Job>,
 }
 
-const SCHEMA: &str = r#"
+/// The chat and files database (`filestore.sqlite3`). The first migration is the schema from
+/// before migrations existed (hence `IF NOT EXISTS`: databases of that time have its tables
+/// and `user_version` 0).
+pub const FILESTORE_MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE IF NOT EXISTS rooms (
     room TEXT PRIMARY KEY,
     -- ms since epoch when the last chat connection left; NULL while someone is connected
@@ -62,11 +69,12 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_room ON files(room);
 CREATE INDEX IF NOT EXISTS files_sha ON files(sha256);
-"#;
+"#];
 
 impl Db {
-    /// Opens (or creates) the database and starts its thread.
-    pub fn open(path: &Path) -> Result<Db, Error> {
+    /// Opens (or creates) the database, brings its schema up to `migrations` and starts its
+    /// thread (named `thread`).
+    pub fn open(path: &Path, migrations: &'static [&'static str], thread: &str) -> Result<Db, Error> {
         let mut conn = Connection::open(path)?;
         // WAL: readers never block the writer, and a commit survives a process kill.
         // synchronous=NORMAL: commits are durable across process crashes (SIGKILL); file data
@@ -75,13 +83,16 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn, migrations).map_err(|e| match e {
+            Error::BadSetting(m) => Error::BadSetting(format!("{}: {m}", path.display())),
+            e => e,
+        })?;
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::BadSetting(format!("SQLite refused WAL mode (got {mode})")));
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        std::thread::Builder::new().name("filestore-db".into()).spawn(move || {
+        std::thread::Builder::new().name(thread.into()).spawn(move || {
             while let Some(job) = rx.blocking_recv() {
                 job(&mut conn);
             }
@@ -115,6 +126,25 @@ impl Db {
             .map_err(|_| Error::DbGone)?;
         orx.await.map_err(|_| Error::DbGone)?
     }
+}
+
+/// Runs the migrations `conn` has not seen yet.
+pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), Error> {
+    let done: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let done = usize::try_from(done).unwrap_or(usize::MAX);
+    if done > migrations.len() {
+        return Err(Error::BadSetting(format!(
+            "the database has schema version {done}, newer than this filestore's {}: use a newer filestore",
+            migrations.len()
+        )));
+    }
+    for (i, m) in migrations.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(m)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 /// Milliseconds since the epoch, the unit of every time column.

@@ -21,6 +21,15 @@ pub struct Metrics {
     pub auth_failures: AtomicU64,
     pub retention_rooms_removed: AtomicU64,
     pub uploads_expired: AtomicU64,
+    pub archive_bus_connected: AtomicI64,
+    pub archive_messages_stored: AtomicU64,
+    pub archive_copies_duplicate: AtomicU64,
+    pub archive_copies_forged: AtomicU64,
+    pub archive_copies_invalid: AtomicU64,
+    pub archive_queries: AtomicU64,
+    pub archive_missed_calls: AtomicU64,
+    pub archive_invitations: AtomicU64,
+    pub tokens_revoked: AtomicU64,
 }
 
 pub fn inc(c: &AtomicU64) {
@@ -84,6 +93,50 @@ impl Metrics {
             g(&self.retention_rooms_removed),
         );
         put("uploads_expired_total", "counter", "Unfinished uploads removed on expiry.", g(&self.uploads_expired));
+        put(
+            "archive_bus_connected",
+            "gauge",
+            "1 while the archive is connected to signal's bus as archive.<domain>.",
+            self.archive_bus_connected.load(Ordering::Relaxed).to_string(),
+        );
+        put(
+            "archive_messages_stored_total",
+            "counter",
+            "One-to-one messages stored by the archive.",
+            g(&self.archive_messages_stored),
+        );
+        put(
+            "archive_copies_duplicate_total",
+            "counter",
+            "Message copies whose stanza-id was stored already (stored once).",
+            g(&self.archive_copies_duplicate),
+        );
+        put(
+            "archive_copies_forged_total",
+            "counter",
+            "Copies and revocations refused because they did not come from the server JID.",
+            g(&self.archive_copies_forged),
+        );
+        put(
+            "archive_copies_invalid_total",
+            "counter",
+            "Copies from the server JID the archive could not use (missing ids, bad JIDs, too large).",
+            g(&self.archive_copies_invalid),
+        );
+        put("archive_queries_total", "counter", "IQ requests answered by the archive.", g(&self.archive_queries));
+        put("archive_missed_calls_total", "counter", "Calls that became missed calls.", g(&self.archive_missed_calls));
+        put(
+            "archive_invitations_total",
+            "counter",
+            "Invitations stored as notifications.",
+            g(&self.archive_invitations),
+        );
+        put(
+            "tokens_revoked_total",
+            "counter",
+            "Removals from a room told by signal (that person's room tokens refused).",
+            g(&self.tokens_revoked),
+        );
         out
     }
 }

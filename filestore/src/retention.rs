@@ -2,7 +2,9 @@
 //! start-up for every room, since no connection survives one). `RETENTION_HOURS` after it
 //! ended — unless someone joined again — its history, files and unfinished uploads are
 //! removed; blobs go when no file of any room names them. Unfinished uploads not written to
-//! for `UPLOAD_EXPIRY_HOURS` are removed in any case. Never touches a room with a connection.
+//! for `UPLOAD_EXPIRY_HOURS` are removed in any case. Never touches a room with a connection,
+//! nor a conversation's room (`dm-…`, signal/PEOPLE.md section 4): the files of a one-to-one
+//! conversation are kept as long as its messages, which the archive keeps.
 
 use crate::db::now_ms;
 use crate::files::store::{remove_quietly, remove_unreferenced_blob};
@@ -61,8 +63,9 @@ pub async fn sweep(st: &AppState) -> Result<(u64, u64), Error> {
             let mut rooms_removed = 0u64;
             if let Some(keep) = retention_ms {
                 let rooms: Vec<String> = {
-                    let mut s =
-                        c.prepare("SELECT room FROM rooms WHERE ended_at IS NOT NULL AND ended_at + ?1 <= ?2")?;
+                    let mut s = c.prepare(
+                        "SELECT room FROM rooms WHERE ended_at IS NOT NULL AND ended_at + ?1 <= ?2 AND room NOT LIKE 'dm-%'",
+                    )?;
                     let v = s.query_map(params![keep, now], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
                     v
                 };

@@ -1,7 +1,8 @@
 //! Retention: unfinished uploads expire (UPLOAD_EXPIRY_HOURS) and their partial data goes;
 //! a room's history and files are removed RETENTION_HOURS after its last chat connection
-//! left, while a room with someone connected keeps everything; RETENTION_HOURS=0 keeps
-//! everything forever.
+//! left, while a room with someone connected keeps everything; a one-to-one conversation's
+//! room (`dm-…`) keeps its files as long as the archive keeps its messages; RETENTION_HOURS=0
+//! keeps everything forever.
 
 mod common;
 use common::*;
@@ -26,6 +27,8 @@ async fn uploads_expire_and_ended_rooms_are_removed() {
     let a = &server.addr;
     let tok = token("ends", "alice01");
     let stay_tok = token("stays", "bob0001");
+    let dm_tok = token("dm-0123456789abcdef01234567", "alice01");
+    let dm_file = upload(a, &dm_tok, "for-bob.pdf", b"a conversation's file").await;
 
     let r = create_upload(a, &tok, 10, "never-finished.bin").await;
     let unfinished = r.header("location").expect("location").to_string();
@@ -56,6 +59,9 @@ async fn uploads_expire_and_ended_rooms_are_removed() {
     assert_eq!(http(a, "GET", &file, &[("authorization", &bearer(&tok))], vec![]).await.status, 404);
     let again = Chat::connect(a, &tok).await;
     assert!(again.welcome["history"].as_array().expect("history").is_empty());
+
+    // the conversation's file outlived the retention time
+    assert_eq!(http(a, "GET", &dm_file, &[("authorization", &bearer(&dm_tok))], vec![]).await.status, 200);
 
     // bob's room is still going
     assert_eq!(http(a, "GET", &kept, &[("authorization", &bearer(&stay_tok))], vec![]).await.status, 200);

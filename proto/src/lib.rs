@@ -42,4 +42,8 @@ pub mod ns {
     /// Room control beyond XEP-0045 (mute flags, lobby, removed list, room state, gate
     /// errors): `signal/ROOMS.md`.
     pub const ROOM: &str = "urn:meet-lan:room:0";
+    /// People on the LAN beyond standard XMPP (the archive copy, `<in-meeting/>`, the open
+    /// rooms list, calls' room, notifications, removals told to the archive):
+    /// `signal/PEOPLE.md`.
+    pub const PEOPLE: &str = "urn:meet-lan:people:0";
 }

@@ -24,7 +24,9 @@ pub fn default_env(name: &str, value: &str) {
 }
 
 /// Fills the environment for the all-in-one run: the shared secrets are generated once
-/// into `DATA_DIR` (or taken from env), so every component reads the same values.
+/// into `DATA_DIR` (or taken from env), so every component reads the same values (the bus
+/// secret is signal's, focus's, the bridges' and filestore's archive's; the token key
+/// signal's and filestore's).
 pub fn prepare_all_in_one_env() -> Result<(), Error> {
     default_env("DATA_DIR", "./data");
     // Components find each other from their listen addresses: a test or an admin that moves
@@ -33,6 +35,7 @@ pub fn prepare_all_in_one_env() -> Result<(), Error> {
     let signal_bus = proto::config::env_string("SIGNAL_BUS_ADDR", "127.0.0.1:5347");
     let filestore = proto::config::env_string("FILESTORE_ADDR", "127.0.0.1:8090");
     default_env("SIGNAL_HTTP_URL", &format!("http://{}", connectable(&signal_http)));
+    // The bus: focus, bridges and filestore's archive (`archive.<domain>`) connect to it.
     default_env("BUS_ADDR", &connectable(&signal_bus));
     default_env("FILESTORE_URL", &format!("http://{}", connectable(&filestore)));
     let data_dir = proto::config::data_dir();

@@ -40,6 +40,7 @@ pub async fn upgrade(
     };
     let claims =
         crate::auth::verify(&st.config.token_secret, crate::auth::token_of(&headers, q.as_deref())?, room.as_ref())
+            .and_then(|c| st.not_revoked(c))
             .inspect_err(|_| inc(&st.metrics.auth_failures))?;
     if st.metrics.chat_connections.load(Ordering::Relaxed) >= st.config.chat.max_connections {
         return Err(Error::Busy("too many chat connections; try again later".into()));
@@ -185,7 +186,14 @@ impl Conn {
                         }
                     }
                     None => {
-                        close(socket, 1008, "too slow: messages were piling up").await;
+                        // The hub let go of this connection: its person was removed from the
+                        // room (signal's revoke), or it did not keep up.
+                        let why = if self.st.revocations.check(&self.claims).is_err() {
+                            "removed from the room"
+                        } else {
+                            "too slow: messages were piling up"
+                        };
+                        close(socket, 1008, why).await;
                         return;
                     }
                 },
@@ -377,7 +385,8 @@ impl Conn {
                 }))
             }
             ClientMsg::Auth { token } => {
-                let claims = crate::auth::verify(&st.config.token_secret, &token, Some(&self.claims.room))?;
+                let claims = crate::auth::verify(&st.config.token_secret, &token, Some(&self.claims.room))
+                    .and_then(|c| st.not_revoked(c))?;
                 if claims.nick != self.claims.nick {
                     return Err(Error::Forbidden("token is for another participant".into()));
                 }

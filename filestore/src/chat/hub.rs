@@ -76,6 +76,11 @@ enum Cmd {
         claims: Claims,
         reply: oneshot::Sender<Result<RelayReceiverSide, Error>>,
     },
+    /// Drop every connection of `nick` in `room` (they were removed from the room).
+    Revoke {
+        room: String,
+        nick: EndpointId,
+    },
 }
 
 #[derive(Clone)]
@@ -184,6 +189,12 @@ impl HubHandle {
         r.await.map_err(|_| gone())?
     }
 
+    /// Closes `nick`'s chat connections in `room`: each sees its queue end and closes with
+    /// 1008; the room sees `left`. Record the revocation first, so a reconnect is refused.
+    pub fn revoke(&self, room: String, nick: EndpointId) {
+        let _ = self.tx.send(Cmd::Revoke { room, nick });
+    }
+
     pub async fn relay_receiver(&self, id: RelayId, claims: Claims) -> Result<RelayReceiverSide, Error> {
         let (reply, r) = oneshot::channel();
         self.tx.send(Cmd::RelayReceiver { id, claims, reply }).map_err(|_| gone())?;
@@ -275,6 +286,16 @@ impl Hub {
                         .ok_or_else(|| Error::Conflict("the sender side is already attached".into()))
                 });
                 let _ = reply.send(r);
+            }
+            Cmd::Revoke { room, nick } => {
+                let conns: Vec<ConnId> = self
+                    .rooms
+                    .get(&room)
+                    .map(|ms| ms.iter().filter(|(_, m)| m.person.nick == nick).map(|(id, _)| *id).collect())
+                    .unwrap_or_default();
+                for id in conns {
+                    self.remove(&room, id);
+                }
             }
             Cmd::RelayReceiver { id, claims, reply } => {
                 let r = self.relay_side(&id, &claims, false).and_then(|r| {

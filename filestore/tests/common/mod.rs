@@ -3,6 +3,8 @@
 //! WebSocket (tokio-tungstenite) to it.
 #![allow(dead_code)]
 
+pub mod bus;
+
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Full};
