@@ -376,6 +376,8 @@ export class Conference extends EventTarget {
       const el = child(p, name, ns);
       return el ? el.textContent.trim() : null;
     };
+    // Present in the room we (re)joined: no longer one of the people held from before.
+    this.held.delete(nick);
     let part = this.participants.get(nick);
     const isNew = !part;
     if (!part) {
@@ -1034,7 +1036,7 @@ export class Conference extends EventTarget {
     }
     // The bridge holds the call while signal (or the way to it) is down: the media sessions
     // and tiles stay until the rejoin brings a new session (#startBridge closes the old one
-    // and drops the people held from before, who come back under new nicks).
+    // and drops the people held from before whose presence did not come back in the room).
     console.warn('signal connection lost; rejoining (media continues meanwhile)');
     for (const nick of this.participants.keys()) this.held.add(nick);
     this.nick = null;
