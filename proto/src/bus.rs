@@ -312,7 +312,9 @@ async fn drive(
     let mut buf = vec![0u8; 16 * 1024];
     let mut out = String::new();
     let (mut rd, mut wr) = sock.split();
-    loop {
+    // what came in the same read as the handshake is already in the parser
+    let mut open = dispatch(&mut parser, &mut pending, &incoming);
+    while open {
         tokio::select! {
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { break };
@@ -346,42 +348,48 @@ async fn drive(
             n = rd.read(&mut buf) => {
                 let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
                 parser.handle_bytes(&buf[..n]);
-                let mut closed = false;
-                loop {
-                    match parser.poll_event() {
-                        Ok(Some(StreamEvent::Stanza(s))) => {
-                            if s.name() == "iq" && matches!(s.get_attr("type"), Some("result" | "error")) {
-                                if let Some(tx) = s.get_attr("id").and_then(|id| pending.remove(id)) {
-                                    let answer = if s.get_attr("type") == Some("error") {
-                                        let (condition, text) = stanza_error(&s).unwrap_or(("undefined-condition".into(), None));
-                                        Err(BusError::IqError { condition, text, stanza: Box::new(s) })
-                                    } else {
-                                        Ok(s)
-                                    };
-                                    let _ = tx.send(answer);
-                                    continue;
-                                }
-                            }
-                            if s.is("error", NS_STREAM) {
-                                // The caller sees the connection end (recv() == None).
-                                closed = true;
-                                break;
-                            }
-                            let _ = incoming.send(s);
-                        }
-                        Ok(Some(StreamEvent::Close)) => { closed = true; break; }
-                        Ok(Some(StreamEvent::Open(_))) => {}
-                        Ok(None) => break,
-                        Err(_) => { closed = true; break; }
-                    }
-                }
-                if closed { break; }
+                open = dispatch(&mut parser, &mut pending, &incoming);
             }
         }
     }
     let _ = wr.write_all(b"</stream:stream>").await;
     for (_, tx) in pending.drain() {
         let _ = tx.send(Err(BusError::Closed));
+    }
+}
+
+/// Hands every stanza the parser holds to its waiting IQ or to `incoming`; false when the
+/// stream ended (a stream error, the close, or bad XML).
+fn dispatch(
+    parser: &mut StreamParser,
+    pending: &mut HashMap<String, oneshot::Sender<Result<Element, BusError>>>,
+    incoming: &mpsc::UnboundedSender<Element>,
+) -> bool {
+    loop {
+        match parser.poll_event() {
+            Ok(Some(StreamEvent::Stanza(s))) => {
+                if s.name() == "iq" && matches!(s.get_attr("type"), Some("result" | "error")) {
+                    if let Some(tx) = s.get_attr("id").and_then(|id| pending.remove(id)) {
+                        let answer = if s.get_attr("type") == Some("error") {
+                            let (condition, text) = stanza_error(&s).unwrap_or(("undefined-condition".into(), None));
+                            Err(BusError::IqError { condition, text, stanza: Box::new(s) })
+                        } else {
+                            Ok(s)
+                        };
+                        let _ = tx.send(answer);
+                        continue;
+                    }
+                }
+                if s.is("error", NS_STREAM) {
+                    // The caller sees the connection end (recv() == None).
+                    return false;
+                }
+                let _ = incoming.send(s);
+            }
+            Ok(Some(StreamEvent::Close)) | Err(_) => return false,
+            Ok(Some(StreamEvent::Open(_))) => {}
+            Ok(None) => return true,
+        }
     }
 }
 

@@ -98,7 +98,7 @@ impl ScramKeys {
         let salted = salted_password(password, &self.salt_bytes(), self.iterations);
         let (stored, _) = derive_keys(&salted);
         let want = self.stored_key_bytes();
-        stored.len() == want.len() && stored.iter().zip(&want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+        crate::auth::constant_time_eq(&stored, &want)
     }
 }
 
@@ -140,6 +140,11 @@ impl Accounts {
     /// The keys of `user`, if the account exists.
     pub fn get(&self, user: &str) -> Result<Option<ScramKeys>, crate::Error> {
         Ok(self.load()?.accounts.get(user).cloned())
+    }
+
+    /// Every account's user name.
+    pub fn list(&self) -> Result<Vec<String>, crate::Error> {
+        Ok(self.load()?.accounts.into_keys().collect())
     }
 
     /// Creates or replaces `user`'s password.

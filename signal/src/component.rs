@@ -6,6 +6,7 @@
 //! stanzas both ways. A wrong secret gets `not-authorized` and the connection is closed; no
 //! stanza is routed before the handshake succeeds.
 
+use crate::auth::constant_time_eq;
 use crate::conn::{ConnId, Outbound, OUTBOX_CAPACITY};
 use crate::hub::{HubMsg, PeerKind};
 use crate::jid::{domain_within, Jid};
@@ -42,10 +43,6 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancell
         },
     )
     .await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// True when `given` (the `<handshake/>` text) proves `secret` for stream `stream_id`.

@@ -19,6 +19,7 @@ pub mod hub;
 pub mod jid;
 pub mod metrics;
 pub mod muc;
+pub mod people;
 pub mod ratelimit;
 pub mod sasl;
 pub mod stanza;
@@ -51,6 +52,8 @@ pub enum Error {
     Ws(String),
     #[error("accounts: {0}")]
     Accounts(String),
+    #[error("directory of people: {0}")]
+    Directory(String),
 }
 
 impl Error {
@@ -263,7 +266,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let metrics = Arc::new(Metrics::default());
     let (hub_tx, hub_rx) = mpsc::channel(16 * 1024);
     let auth = Arc::new(config.auth()?);
-    let hub = Hub::new(&config.domain, config.token_secret.as_bytes().to_vec(), metrics.clone(), &auth);
+    let accounts = accounts::Accounts::new(&config.data_dir).list()?;
+    let token_secret = config.token_secret.as_bytes().to_vec();
+    let people = people::People::open(&config.domain, &config.data_dir, &accounts, token_secret.clone())?;
+    let hub = Hub::new(&config.domain, token_secret, metrics.clone(), &auth, people);
     let connections = Arc::new(tokio::sync::Semaphore::new(config.max_connections));
     let shared = Arc::new(Shared { config, hub: hub_tx, metrics, auth, next_conn: AtomicU64::new(1), connections });
     let hub_task = tokio::spawn(hub.run(hub_rx, shutdown.clone()));

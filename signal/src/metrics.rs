@@ -18,6 +18,11 @@ pub struct Metrics {
     pub auth_failures: AtomicU64,
     /// Wrong room passwords (a copy of the rooms service's count, set by the hub).
     pub room_password_failures: AtomicU64,
+    /// People in the directory, and those with an available session (set by the hub).
+    pub people: AtomicI64,
+    pub people_online: AtomicI64,
+    /// One-to-one stanzas routed between people (a copy of the people's count).
+    pub people_messages: AtomicU64,
 }
 
 impl Metrics {
@@ -56,6 +61,14 @@ impl Metrics {
         c(&mut s, "signal_stream_errors_total", "Streams closed with a stream error.", lu(&self.stream_errors));
         c(&mut s, "signal_stanza_errors_total", "Error stanzas sent for refused stanzas.", lu(&self.stanza_errors));
         c(&mut s, "signal_auth_failures_total", "Failed SASL or component handshakes.", lu(&self.auth_failures));
+        g(&mut s, "signal_people", "People in the directory (accounts and recognised guests).", l(&self.people));
+        g(&mut s, "signal_people_online", "People with an available session now.", l(&self.people_online));
+        c(
+            &mut s,
+            "signal_people_messages_total",
+            "One-to-one stanzas routed between people.",
+            lu(&self.people_messages),
+        );
         c(
             &mut s,
             "signal_room_password_failures_total",

@@ -1,8 +1,9 @@
 //! Who a client session is, and what that allows in rooms (`signal/ROOMS.md` section 1).
 //!
 //! Every bound client session carries one [`Identity`], fixed at SASL time: a guest (SASL
-//! ANONYMOUS), an account of `signal add-account` (PLAIN / SCRAM-SHA-1), or a token session
-//! (OAUTHBEARER with a JWT checked by [`jwt::Verifier`]). [`Policy`] turns the `AUTH_MODE`
+//! ANONYMOUS), a recognised guest (PLAIN on `guest.<domain>` with the browser's guest secret,
+//! `signal/PEOPLE.md`), an account of `signal add-account` (PLAIN / SCRAM-SHA-1), or a token
+//! session (OAUTHBEARER with a JWT checked by [`jwt::Verifier`]). [`Policy`] turns the `AUTH_MODE`
 //! and an identity into the two questions rooms ask: may this person open a room and be
 //! elected moderator (a *host*), and may they be in this room at all. Nothing here does I/O.
 
@@ -51,7 +52,11 @@ pub struct TokenIdentity {
 /// The identity of one client session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
+    /// An anonymous guest (SASL ANONYMOUS): a new random JID every time.
     Guest,
+    /// A guest recognised by the secret their browser keeps, by their bare JID
+    /// `<guest id>@guest.<domain>`: a person of the directory, but a guest for `AUTH_MODE`.
+    RecognisedGuest(String),
     /// An account on `auth.<domain>`, by its bare JID.
     Account(String),
     Token(TokenIdentity),
@@ -63,8 +68,18 @@ impl Identity {
     pub fn removal_key(&self) -> Option<String> {
         match self {
             Identity::Guest => None,
+            Identity::RecognisedGuest(bare) => Some(format!("guest:{bare}")),
             Identity::Account(bare) => Some(format!("account:{bare}")),
             Identity::Token(t) => Some(format!("token:{}", t.removal_key)),
+        }
+    }
+
+    /// The bare JID of a person of the directory (an account or a recognised guest); `None`
+    /// for anonymous guests and token sessions, who are not people of the directory.
+    pub fn person(&self) -> Option<&str> {
+        match self {
+            Identity::RecognisedGuest(bare) | Identity::Account(bare) => Some(bare),
+            Identity::Guest | Identity::Token(_) => None,
         }
     }
 
@@ -105,7 +120,7 @@ impl Policy {
             (AuthMode::Open, _) => true,
             (_, Identity::Account(_)) => true,
             (_, Identity::Token(t)) => t.room.covers(room),
-            (_, Identity::Guest) => false,
+            (_, Identity::Guest | Identity::RecognisedGuest(_)) => false,
         }
     }
 
@@ -135,6 +150,12 @@ impl Auth {
     }
 }
 
+/// Compares secrets (passwords, handshakes, secret hashes) without stopping at the first
+/// differing byte, so the time taken tells an attacker nothing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +170,8 @@ mod tests {
         let p = |mode| Policy { mode, ..Policy::default() };
         assert!(p(AuthMode::Open).is_host(&Identity::Guest, "x"));
         assert!(!p(AuthMode::Accounts).is_host(&Identity::Guest, "x"));
+        assert!(!p(AuthMode::Accounts).is_host(&Identity::RecognisedGuest("g@guest.meet.lan".into()), "x"));
+        assert!(p(AuthMode::Open).is_host(&Identity::RecognisedGuest("g@guest.meet.lan".into()), "x"));
         assert!(p(AuthMode::Accounts).is_host(&Identity::Account("a@auth.meet.lan".into()), "x"));
         assert!(p(AuthMode::Token).is_host(&token(planning.clone()), "planning"));
         assert!(!p(AuthMode::Token).is_host(&token(planning.clone()), "other"));

@@ -15,77 +15,23 @@
 //! ports with a temp data folder, and stops them at the end. It must never touch anything
 //! beyond loopback and its temp folders.
 
-use proto::xml::{Element, ParserLimits, StreamEvent, StreamParser, NS_CLIENT};
+#[path = "benchkit/mod.rs"]
+mod benchkit;
+
+use benchkit::{
+    cpu_ms, free_port, read_stanza, rss_kib, start_signal, temp_dir, wait_listening, BoxErr, Server, DOMAIN,
+};
+use proto::xml::NS_CLIENT;
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, Barrier};
 
-const DOMAIN: &str = "meet.lan";
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
-
-type BoxErr = Box<dyn std::error::Error + Send + Sync>;
-
-struct Server {
-    name: &'static str,
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    proto::testkit::free_tcp_port()
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("muc-bench-{tag}-{}", proto::secrets::random_hex(4).unwrap_or_default()));
-    let _ = std::fs::create_dir_all(&d);
-    d
-}
-
-fn wait_listening(addr: SocketAddr) -> Result<(), BoxErr> {
-    let t = Instant::now();
-    while std::net::TcpStream::connect(addr).is_err() {
-        if t.elapsed() > Duration::from_secs(20) {
-            return Err(format!("nothing listens on {addr}").into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
-}
-
-fn start_signal() -> Result<Server, BoxErr> {
-    let exe = std::env::current_exe()?.with_file_name("signal");
-    let dir = temp_dir("signal");
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let child = Command::new(&exe)
-        .env("SIGNAL_C2S_ADDR", addr.to_string())
-        .env("SIGNAL_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env("SIGNAL_BUS_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env("DATA_DIR", &dir)
-        .env("XMPP_DOMAIN", DOMAIN)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-    let s = Server { name: "signal", child, addr, dir };
-    wait_listening(addr)?;
-    Ok(s)
-}
 
 fn start_prosody() -> Result<Server, BoxErr> {
     let dir = temp_dir("prosody");
@@ -131,27 +77,6 @@ Component "conference.{DOMAIN}" "muc"
     Ok(s)
 }
 
-/// CPU time (user + system) of `pid` so far, in ms (clock ticks of 10 ms).
-fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // fields after the ")" that ends the command name: state is field 3, utime 14, stime 15
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
-    f.iter().sum::<u64>() as f64 * 10.0
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// One benchmark client: its own reader task counts the room's occupants as it sees them.
 struct BenchClient {
     w: OwnedWriteHalf,
@@ -166,45 +91,10 @@ enum Ev {
     Error(String),
 }
 
-async fn read_stanza(rd: &mut OwnedReadHalf, p: &mut StreamParser, buf: &mut [u8]) -> Result<Element, BoxErr> {
-    loop {
-        match p.poll_event()? {
-            Some(StreamEvent::Stanza(s)) => return Ok(s),
-            Some(StreamEvent::Open(_)) => continue,
-            Some(StreamEvent::Close) => return Err("stream closed".into()),
-            None => {}
-        }
-        let n = rd.read(buf).await?;
-        if n == 0 {
-            return Err("connection closed".into());
-        }
-        p.handle_bytes(&buf[..n]);
-    }
-}
-
 async fn login(addr: SocketAddr, room: Arc<str>) -> Result<BenchClient, BoxErr> {
-    let sock = TcpStream::connect(addr).await?;
-    sock.set_nodelay(true)?;
-    let (mut rd, mut w) = sock.into_split();
-    let mut p = StreamParser::new(ParserLimits { max_stanza_bytes: 1 << 20, ..Default::default() });
-    let mut buf = vec![0u8; 64 * 1024];
-    let header = format!("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='{DOMAIN}' version='1.0'>");
-    w.write_all(header.as_bytes()).await?;
-    let _features = read_stanza(&mut rd, &mut p, &mut buf).await?;
-    w.write_all(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>").await?;
-    let ok = read_stanza(&mut rd, &mut p, &mut buf).await?;
-    if ok.name() != "success" {
-        return Err(format!("auth: {ok}").into());
-    }
-    p.reset();
-    w.write_all(header.as_bytes()).await?;
-    let _features = read_stanza(&mut rd, &mut p, &mut buf).await?;
-    w.write_all(b"<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>").await?;
-    let r = read_stanza(&mut rd, &mut p, &mut buf).await?;
-    if r.get_attr("type") != Some("result") {
-        return Err(format!("bind: {r}").into());
-    }
-    w.write_all(b"<iq type='set' id='s'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>").await?;
+    let auth = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>";
+    let benchkit::Session { mut rd, w, parser: mut p, mut buf, .. } =
+        benchkit::open_session(addr, DOMAIN, auth).await?;
     let (tx, events) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let prefix = format!("{room}/");

@@ -159,8 +159,8 @@ pub async fn drive(
                             }
                             StreamEvent::Close => vec![Action::Close],
                         };
-                        crate::metrics::Metrics::add(&shared.metrics.auth_failures, u64::from(core.take_auth_failures()));
-                        for a in actions {
+                        let mut actions = std::collections::VecDeque::from(actions);
+                        while let Some(a) = actions.pop_front() {
                             match a {
                                 Action::Write(x) => w.write_raw(&x).await?,
                                 Action::Restart => parser.reset(),
@@ -183,10 +183,23 @@ pub async fn drive(
                                     let x = core.handle_bound(jid, &iq_id);
                                     w.write_raw(&x).await?;
                                 }
-                                Action::Fail(cond, text) => return Err(Error::Stream(cond, text)),
+                                Action::CheckGuest { id, secret_sha256 } => {
+                                    let (reply, verdict) = oneshot::channel();
+                                    let ask = HubMsg::GuestLogin { id, secret_sha256, source, reply };
+                                    shared.hub.send(ask).await.map_err(|_| Error::Closed)?;
+                                    let verdict = verdict.await.map_err(|_| Error::Closed)?;
+                                    for next in core.handle_guest_checked(verdict).into_iter().rev() {
+                                        actions.push_front(next);
+                                    }
+                                }
+                                Action::Fail(cond, text) => {
+                                    crate::metrics::Metrics::add(&shared.metrics.auth_failures, u64::from(core.take_auth_failures()));
+                                    return Err(Error::Stream(cond, text));
+                                }
                                 Action::Close => return Ok(()),
                             }
                         }
+                        crate::metrics::Metrics::add(&shared.metrics.auth_failures, u64::from(core.take_auth_failures()));
                     }
                 }
                 item = recv_opt(&mut outbox) => {

@@ -29,6 +29,9 @@ pub enum Action {
     /// Register `jid` (a session of `identity`) with the hub, then call
     /// [`ClientStream::handle_bound`] with the JID the hub assigned.
     Bind { jid: Jid, iq_id: String, identity: Identity },
+    /// Ask the hub whether this guest id and secret are recognised (trust on first use, the
+    /// per-source limit), then call [`ClientStream::handle_guest_checked`].
+    CheckGuest { id: String, secret_sha256: [u8; 32] },
     /// A stanza for the hub.
     Stanza(Element),
     /// End the stream with this stream error.
@@ -57,6 +60,7 @@ enum State {
 pub struct ClientStream {
     domain: String,
     auth_domain: String,
+    guest_domain: String,
     websocket: bool,
     accounts: Accounts,
     auth: Arc<Auth>,
@@ -65,6 +69,8 @@ pub struct ClientStream {
     host: String,
     who: Option<Who>,
     exchange: Option<Exchange>,
+    /// The guest id whose check the hub is making.
+    checking_guest: Option<String>,
     attempts: u32,
     /// Failed attempts not yet counted in `/metrics`.
     uncounted_failures: u32,
@@ -76,6 +82,7 @@ impl ClientStream {
         ClientStream {
             domain: domain.to_string(),
             auth_domain: format!("auth.{domain}"),
+            guest_domain: format!("guest.{domain}"),
             websocket,
             accounts,
             auth,
@@ -83,6 +90,7 @@ impl ClientStream {
             host: String::new(),
             who: None,
             exchange: None,
+            checking_guest: None,
             attempts: 0,
             uncounted_failures: 0,
             jid: None,
@@ -107,17 +115,16 @@ impl ClientStream {
         self.jid.as_ref()
     }
 
-    /// The mechanisms of the addressed host (`signal/ROOMS.md` section 1).
+    /// The mechanisms of the addressed host (`signal/ROOMS.md` section 1, `PEOPLE.md`
+    /// section 1).
     fn offer(&self, now: i64) -> Offer<'_> {
+        let open = self.auth.policy.mode != AuthMode::Token;
         if self.host == self.domain {
-            Offer {
-                anonymous: self.auth.policy.mode != AuthMode::Token,
-                token: self.auth.verifier.as_ref(),
-                accounts: None,
-                now,
-            }
+            Offer { anonymous: open, token: self.auth.verifier.as_ref(), accounts: None, guests: false, now }
+        } else if self.host == self.guest_domain {
+            Offer { anonymous: false, token: None, accounts: None, guests: open, now }
         } else {
-            Offer { anonymous: false, token: None, accounts: Some(&self.accounts), now }
+            Offer { anonymous: false, token: None, accounts: Some(&self.accounts), guests: false, now }
         }
     }
 
@@ -152,12 +159,15 @@ impl ClientStream {
             out.push(Action::Fail("invalid-namespace", "expected <open/> of RFC 7395".into()));
             return out;
         }
-        if self.host != self.domain && self.host != self.auth_domain {
+        if self.host != self.domain && self.host != self.auth_domain && self.host != self.guest_domain {
             let asked = std::mem::replace(&mut self.host, self.domain.clone());
             out.push(Action::Write(self.header(&id)));
             out.push(Action::Fail(
                 "host-unknown",
-                format!("this server serves {} and {}, not {asked}", self.domain, self.auth_domain),
+                format!(
+                    "this server serves {}, {} and {}, not {asked}",
+                    self.domain, self.auth_domain, self.guest_domain
+                ),
             ));
             return out;
         }
@@ -244,6 +254,25 @@ impl ClientStream {
             }
             Step::Failure(f) => self.sasl_failure(f),
             Step::Refused(f, text) => self.sasl_refused(f, Some(&text)),
+            Step::CheckGuest { id, secret_sha256 } => {
+                self.state = State::Sasl;
+                self.checking_guest = Some(id.clone());
+                vec![Action::CheckGuest { id, secret_sha256 }]
+            }
+        }
+    }
+
+    /// The hub's answer to [`Action::CheckGuest`].
+    pub fn handle_guest_checked(&mut self, verdict: Result<(), crate::people::GuestRefusal>) -> Vec<Action> {
+        use crate::people::GuestRefusal;
+        let Some(id) = self.checking_guest.take() else { return self.sasl_failure(Failure::MalformedRequest) };
+        match verdict {
+            Ok(()) => self.apply(Step::Success { who: Who::Guest(id), additional: Vec::new() }),
+            Err(GuestRefusal::Wrong) => self.sasl_refused(Failure::NotAuthorized, Some("wrong guest id or secret")),
+            Err(GuestRefusal::TooMany(secs)) => self.sasl_refused(
+                Failure::TemporaryAuthFailure,
+                Some(&format!("too many wrong guest secrets from your address; try again in {secs} s")),
+            ),
         }
     }
 
@@ -258,6 +287,10 @@ impl ClientStream {
     fn handle_sasl(&mut self, el: Element) -> Vec<Action> {
         if el.ns() != NS_SASL {
             return vec![Action::Fail("not-authorized", "authenticate first".into())];
+        }
+        if self.checking_guest.is_some() {
+            // nothing else may happen while the hub checks a guest (the driver waits for it)
+            return self.sasl_failure(Failure::MalformedRequest);
         }
         match (el.name(), self.state == State::Sasl) {
             ("auth", false) => {
@@ -315,6 +348,11 @@ impl ClientStream {
                 let jid = Jid::new(Some(&u), &self.auth_domain, Some(&resource));
                 let bare = jid.bare().to_string();
                 (jid, Identity::Account(bare))
+            }
+            Some(Who::Guest(id)) => {
+                let jid = Jid::new(Some(&id), &self.guest_domain, Some(&resource));
+                let bare = jid.bare().to_string();
+                (jid, Identity::RecognisedGuest(bare))
             }
             Some(Who::Token(t)) => (Jid::new(Some(&random_local()), &self.domain, Some(&resource)), Identity::Token(t)),
             Some(Who::Anonymous) | None => {

@@ -1,9 +1,9 @@
 //! Per-source limits on guessing and knocking, across all rooms of a service: after 5 wrong
 //! room passwords within a minute, or 10 knocks within a minute, one source address waits
-//! until the oldest of them is a minute old. Sans-IO: time comes in; the windows are pruned
-//! on the service's tick so idle sources cost nothing.
+//! until the oldest of them is a minute old (a [`Window`] each). Sans-IO: time comes in; the
+//! windows are pruned on the service's tick so idle sources cost nothing.
 
-use std::collections::{HashMap, VecDeque};
+use crate::ratelimit::Window;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -13,53 +13,24 @@ pub const PASSWORD_FAILURES: usize = 5;
 pub const KNOCKS: usize = 10;
 pub const WINDOW: Duration = Duration::from_secs(60);
 
-/// Events per source within the last [`WINDOW`].
-#[derive(Debug, Default)]
-struct Window {
-    by_source: HashMap<IpAddr, VecDeque<Instant>>,
-}
-
-impl Window {
-    /// `Some(seconds to wait)` when `source` already has `max` events in the window.
-    fn blocked(&mut self, source: IpAddr, max: usize, now: Instant) -> Option<u64> {
-        let q = self.by_source.get_mut(&source)?;
-        while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= WINDOW) {
-            q.pop_front();
-        }
-        if q.len() < max {
-            return None;
-        }
-        let oldest = *q.front()?;
-        let left = (oldest + WINDOW).saturating_duration_since(now);
-        Some(left.as_secs() + u64::from(left.subsec_nanos() > 0)).map(|s| s.max(1))
-    }
-
-    fn record(&mut self, source: IpAddr, max: usize, now: Instant) {
-        let q = self.by_source.entry(source).or_default();
-        q.push_back(now);
-        // only the last `max` matter for the decision
-        while q.len() > max {
-            q.pop_front();
-        }
-    }
-
-    fn prune(&mut self, now: Instant) {
-        self.by_source.retain(|_, q| q.back().is_some_and(|t| now.saturating_duration_since(*t) < WINDOW));
-    }
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SourceLimits {
     /// Every wrong password so far, for `/metrics`.
     pub password_failures_total: u64,
-    password_failures: Window,
-    knocks: Window,
+    password_failures: Window<IpAddr>,
+    knocks: Window<IpAddr>,
+}
+
+impl Default for SourceLimits {
+    fn default() -> Self {
+        SourceLimits { password_failures_total: 0, password_failures: Window::new(WINDOW), knocks: Window::new(WINDOW) }
+    }
 }
 
 impl SourceLimits {
     /// Seconds `source` must wait before its next password try, if it is over the limit.
     pub fn password_blocked(&mut self, source: IpAddr, now: Instant) -> Option<u64> {
-        self.password_failures.blocked(source, PASSWORD_FAILURES, now)
+        self.password_failures.blocked(&source, PASSWORD_FAILURES, now)
     }
 
     pub fn record_password_failure(&mut self, source: IpAddr, now: Instant) {
@@ -69,7 +40,7 @@ impl SourceLimits {
 
     /// Seconds `source` must wait before it may knock again, if it is over the limit.
     pub fn knock_blocked(&mut self, source: IpAddr, now: Instant) -> Option<u64> {
-        self.knocks.blocked(source, KNOCKS, now)
+        self.knocks.blocked(&source, KNOCKS, now)
     }
 
     pub fn record_knock(&mut self, source: IpAddr, now: Instant) {
@@ -100,6 +71,6 @@ mod tests {
         assert_eq!(l.password_blocked(b, t0 + Duration::from_secs(10)), None, "another source is not affected");
         assert_eq!(l.password_blocked(a, t0 + Duration::from_secs(60)), None, "the oldest failure left the window");
         l.handle_timeout(t0 + Duration::from_secs(200));
-        assert!(l.password_failures.by_source.is_empty());
+        assert!(l.password_failures.is_empty());
     }
 }

@@ -63,7 +63,12 @@ pub struct MucService {
     /// Signing key for room tokens; `None` on services that do not issue them.
     token_secret: Option<Vec<u8>>,
     occupants: usize,
+    /// (room, nick) a moderator removed, for the hub to tell the archive (`take_kicked`).
+    kicked: Vec<(String, String)>,
 }
+
+/// Most rooms `<rooms xmlns="urn:meet-lan:people:0"/>` lists.
+pub const MAX_OPEN_ROOMS: usize = 200;
 
 impl MucService {
     pub fn new(domain: String, access: Access, token_secret: Option<Vec<u8>>, policy: Policy) -> Self {
@@ -76,7 +81,18 @@ impl MucService {
             by_conn: HashMap::new(),
             token_secret,
             occupants: 0,
+            kicked: Vec::new(),
         }
+    }
+
+    /// Is any session of `bare` an occupant of room `room_name` now?
+    pub fn has_person(&self, room_name: &str, bare: &str) -> bool {
+        self.rooms.get(room_name).is_some_and(|r| r.has_bare(bare))
+    }
+
+    /// The (room, nick) pairs moderators removed since the last call.
+    pub fn take_kicked(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.kicked)
     }
 
     /// Wrong room passwords so far (`signal_room_password_failures_total`).
@@ -309,6 +325,9 @@ impl MucService {
     /// Keeps the counts and the per-connection index right after a room changed; drops the
     /// room when it is empty (rooms are destroyed after the last leave).
     fn sync_after(&mut self, room_name: &str, out: &mut Vec<Delivery>) {
+        if let Some(room) = self.rooms.get_mut(room_name) {
+            self.kicked.extend(room.kicked.drain(..).map(|n| (room_name.to_string(), n)));
+        }
         if self.rooms.get(room_name).is_some_and(Room::is_empty) {
             if let Some(mut room) = self.rooms.remove(room_name) {
                 room.end_knocks(out);
@@ -378,6 +397,7 @@ impl MucService {
                 ok(Some(r))
             }
             ("get", "ping", "urn:xmpp:ping") => ok(None),
+            ("get", "rooms", proto::ns::PEOPLE) => ok(Some(self.open_rooms())),
             ("get", "token", proto::ns::TOKEN) if self.token_secret.is_some() => match self.room_token(&real, q) {
                 Ok(t) => ok(Some(Element::new("token", proto::ns::TOKEN).text(t))),
                 Err((cond, text)) => match stanza::error_reply(stanza, cond, Some(text)) {
@@ -394,6 +414,27 @@ impl MucService {
             _ => return,
         };
         out.push(Delivery::new(conn, real, &reply));
+    }
+
+    /// `<rooms xmlns="urn:meet-lan:people:0">`: rooms with people in them that anyone may
+    /// join without asking (no password, no lobby), by name, at most [`MAX_OPEN_ROOMS`]. Call
+    /// rooms (`call-` + 32 hex) are never listed, even before their password is set.
+    fn open_rooms(&self) -> Element {
+        let mut open: Vec<(&String, usize)> = self
+            .rooms
+            .iter()
+            .filter(|(name, r)| r.is_open() && !crate::people::calls::call_room_valid(name))
+            .map(|(name, r)| (name, r.people()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        open.sort();
+        let mut e = Element::new("rooms", proto::ns::PEOPLE);
+        for (name, n) in open.into_iter().take(MAX_OPEN_ROOMS) {
+            e.append_child(
+                Element::new("room", proto::ns::PEOPLE).attr("name", name.as_str()).attr("people", n.to_string()),
+            );
+        }
+        e
     }
 
     /// A room token for a current occupant of the named room (CLIENT_FLOW step 6).

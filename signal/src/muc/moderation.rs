@@ -176,6 +176,7 @@ impl Room {
             }
         };
         let Some(occ) = self.remove(nick, &["307"], &decorate, out) else { return };
+        self.kicked.push(occ.nick.clone());
         if let Some(p) = &occ.person {
             let name = occ.display_name().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| occ.nick.clone());
             let until = now + self.policy.removal;

@@ -14,7 +14,7 @@ use super::limits::SourceLimits;
 use super::lobby::Lobby;
 use super::moderation::RemovedList;
 use super::occupant::{Affiliation, Occupant, Person, Role, NS_MUC, NS_MUC_USER, NS_NICK};
-use crate::auth::{Policy, Session};
+use crate::auth::{constant_time_eq, Policy, Session};
 use crate::conn::{ConnId, Delivery};
 use crate::stanza::{self, Cond, Refusal};
 use proto::ns::ROOM as NS_ROOM;
@@ -45,6 +45,9 @@ pub struct Room {
     pub(super) next_seq: u64,
     pub(super) lobby: Lobby,
     pub(super) removed: RemovedList,
+    /// Nicks removed by a moderator since the service last looked: their room tokens are
+    /// revoked at the archive (`take_kicked`).
+    pub(super) kicked: Vec<String>,
 }
 
 /// The answer to a join attempt, for the service's bookkeeping.
@@ -82,6 +85,7 @@ impl Room {
             next_seq: 0,
             lobby: Lobby::default(),
             removed: RemovedList::default(),
+            kicked: Vec::new(),
         }
     }
 
@@ -99,6 +103,21 @@ impl Room {
 
     pub fn occupant_by_real(&self, real: &str) -> Option<&Occupant> {
         self.by_real.get(real).and_then(|n| self.occupants.get(n))
+    }
+
+    /// Is any session of this bare JID an occupant?
+    pub fn has_bare(&self, bare: &str) -> bool {
+        self.by_real.keys().any(|r| r.split_once('/').map_or(&**r, |(b, _)| b) == bare)
+    }
+
+    /// People (not components) in the room.
+    pub fn people(&self) -> usize {
+        self.occupants.values().filter(|o| o.is_person()).count()
+    }
+
+    /// Open to join without asking: no password, no lobby.
+    pub fn is_open(&self) -> bool {
+        self.password.is_none() && !self.lobby.enabled
     }
 
     /// An occupant or a knocker.
@@ -583,11 +602,6 @@ fn removal_key(session: &Session, presence: &Element, real: &str) -> String {
 /// 32 hex digits (128 random bits the page keeps).
 pub fn browser_key_valid(k: &str) -> bool {
     k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Password comparison that does not stop at the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

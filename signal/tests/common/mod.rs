@@ -97,6 +97,27 @@ impl Signal {
     }
 }
 
+impl Signal {
+    /// Stops signal with SIGTERM (a clean shutdown) and waits until it has exited.
+    pub fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+        let t = Instant::now();
+        while self.child.try_wait().expect("signal's status").is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10), "signal did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops signal cleanly and starts it again on the same DATA_DIR with `env`.
+    pub fn restart(mut self, env: &[(&str, &str)]) -> Signal {
+        self.stop();
+        let data = std::mem::replace(&mut self.data_dir, temp_dir("discard"));
+        drop(self);
+        Signal::start_in(data, env)
+    }
+}
+
 /// A raw XML stream over TCP, for tests that need to see exactly what signal sends.
 pub struct RawStream {
     pub sock: TcpStream,
@@ -229,6 +250,15 @@ impl Client {
 
     /// The next stanza for which `f` holds (others are skipped).
     pub async fn until(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        self.next_matching(f, false).await
+    }
+
+    /// Like [`Client::until`], but what does not match is kept for later.
+    pub async fn until_keeping(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        self.next_matching(f, true).await
+    }
+
+    async fn next_matching(&mut self, f: impl Fn(&Element) -> bool, keep: bool) -> Element {
         if let Some(i) = self.pending.iter().position(&f) {
             return self.pending.remove(i).expect("position is in range");
         }
@@ -236,6 +266,9 @@ impl Client {
             let s = self.s.stanza().await;
             if f(&s) {
                 return s;
+            }
+            if keep {
+                self.pending.push_back(s);
             }
         }
     }
@@ -309,22 +342,45 @@ pub fn add_account(signal: &Signal, user: &str, password: &str) {
     assert!(child.wait().expect("add-account ends").success());
 }
 
+/// `signal remove-account <user>` in `signal`'s DATA_DIR.
+pub fn remove_account(signal: &Signal, user: &str) {
+    let status = Command::new(env!("CARGO_BIN_EXE_signal"))
+        .args(["remove-account", user])
+        .env("DATA_DIR", &signal.data_dir)
+        .stdin(Stdio::null())
+        .status()
+        .expect("signal remove-account runs");
+    assert!(status.success());
+}
+
 /// The SASL outcome of a token login: `Ok(client)` or `Err(failure text)`.
 pub type TokenLogin = Result<Client, String>;
 
 impl Client {
     /// Connects to `auth.meet.lan` and logs in with SASL PLAIN.
     pub async fn account(signal: &Signal, user: &str, password: &str) -> Client {
+        match Self::plain(signal, "auth.meet.lan", user, password).await {
+            Ok(c) => c,
+            Err(f) => panic!("account login refused: {f}"),
+        }
+    }
+
+    /// SASL PLAIN on `host`: the bound client, or the `<failure/>`.
+    pub async fn plain(signal: &Signal, host: &str, user: &str, password: &str) -> Result<Client, Element> {
         use base64::Engine;
         let mut s = RawStream::connect(signal.c2s, false).await;
-        s.send(&header_to("auth.meet.lan")).await;
+        s.send(&header_to(host)).await;
         let Some(StreamEvent::Open(_)) = s.next().await else { panic!("no stream header") };
-        let _features = s.stanza().await;
+        let f = s.stanza().await;
+        assert!(f.to_string().contains(">PLAIN<"), "PLAIN offered on {host}: {f}");
         let msg = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
         s.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{msg}</auth>")).await;
-        let ok = s.stanza().await;
-        assert_eq!(ok.name(), "success", "{ok}");
-        Self::restart_and_bind(s, "auth.meet.lan").await
+        let r = s.stanza().await;
+        if r.name() != "success" {
+            assert_eq!(r.name(), "failure", "{r}");
+            return Err(r);
+        }
+        Ok(Self::restart_and_bind(s, host).await)
     }
 
     /// Connects to `meet.lan` and logs in with SASL OAUTHBEARER carrying `jwt`.
@@ -483,19 +539,32 @@ pub mod jwt {
     }
 }
 
-/// A bus component posing as focus: it receives what is routed to `focus.meet.lan` and
-/// joins rooms as occupant `focus`, as the real one does.
-pub struct FakeFocus {
+/// A bus component of the tests: it receives what is routed to its domain. As focus
+/// ([`FakeFocus`]) it joins rooms as occupant `focus`, as the real one does; as the archive
+/// ([`BusComponent::archive`]) it records the copies signal hands it.
+pub struct BusComponent {
     pub tx: proto::bus::BusSender,
     pub rx: proto::bus::BusReceiver,
 }
 
-impl FakeFocus {
-    pub async fn connect(signal: &Signal) -> FakeFocus {
-        let (tx, rx) = proto::bus::connect(&signal.bus.to_string(), "focus.meet.lan", BUS_SECRET)
+pub type FakeFocus = BusComponent;
+
+impl BusComponent {
+    /// Focus, on `focus.meet.lan`.
+    pub async fn connect(signal: &Signal) -> BusComponent {
+        Self::connect_as(signal, "focus.meet.lan").await
+    }
+
+    /// The archive, on `archive.meet.lan`.
+    pub async fn archive(signal: &Signal) -> BusComponent {
+        Self::connect_as(signal, "archive.meet.lan").await
+    }
+
+    pub async fn connect_as(signal: &Signal, domain: &str) -> BusComponent {
+        let (tx, rx) = proto::bus::connect(&signal.bus.to_string(), domain, BUS_SECRET)
             .await
-            .expect("focus connects to the bus");
-        FakeFocus { tx, rx }
+            .expect("component connects to the bus");
+        BusComponent { tx, rx }
     }
 
     /// The next stanza for which `f` holds; `None` when nothing matching came in `wait`.
@@ -544,24 +613,44 @@ pub struct WsClient {
 impl WsClient {
     /// Logs in anonymously through `/xmpp-websocket`, seen as coming from `forwarded_for`.
     pub async fn anonymous(signal: &Signal, forwarded_for: &str) -> WsClient {
+        let auth = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>";
+        match Self::login(signal, forwarded_for, "meet.lan", auth).await {
+            Ok(c) => c,
+            Err(f) => panic!("anonymous login refused: {f}"),
+        }
+    }
+
+    /// A recognised guest's login through `/xmpp-websocket` (as pages do), seen as coming
+    /// from `forwarded_for`: the client, or the SASL `<failure/>`.
+    pub async fn guest(signal: &Signal, forwarded_for: &str, id: &str, secret: &str) -> Result<WsClient, Element> {
+        use base64::Engine;
+        let msg = base64::engine::general_purpose::STANDARD.encode(format!("\0{id}\0{secret}"));
+        let auth = format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{msg}</auth>");
+        Self::login(signal, forwarded_for, "guest.meet.lan", &auth).await
+    }
+
+    async fn login(signal: &Signal, forwarded_for: &str, host: &str, auth: &str) -> Result<WsClient, Element> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut req = format!("ws://{}/xmpp-websocket", signal.http).into_client_request().expect("ws URL");
         req.headers_mut().insert("Sec-WebSocket-Protocol", "xmpp".parse().expect("header value"));
         req.headers_mut().insert("X-Forwarded-For", forwarded_for.parse().expect("header value"));
         let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket upgrade");
         let mut c = WsClient { ws, jid: String::new() };
-        let open = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='meet.lan' version='1.0'/>";
-        c.send(open).await;
+        let open = format!("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='{host}' version='1.0'/>");
+        c.send(&open).await;
         c.until(|e| e.name() == "features").await;
-        c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'/>").await;
-        assert_eq!(c.recv().await.name(), "success");
-        c.send(open).await;
+        c.send(auth).await;
+        let r = c.recv().await;
+        if r.name() != "success" {
+            return Err(r);
+        }
+        c.send(&open).await;
         c.until(|e| e.name() == "features").await;
         c.send("<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
             .await;
         let r = c.until(|e| e.name() == "iq").await;
         c.jid = r.to_string();
-        c
+        Ok(c)
     }
 
     pub async fn send(&mut self, x: &str) {
@@ -657,4 +746,156 @@ impl Client {
             }
         }
     }
+}
+
+/// A recognised guest's secret as a page makes it: 32 random bytes, base64url.
+pub fn guest_secret() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("os randomness");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The guest id of a secret: the first 16 bytes of its SHA-256, in hex.
+pub fn guest_id(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(secret.as_bytes())[..16])
+}
+
+pub const NS_PEOPLE: &str = "urn:meet-lan:people:0";
+pub const NS_ROSTER: &str = "jabber:iq:roster";
+pub const NS_NICK: &str = "http://jabber.org/protocol/nick";
+
+/// What a SASL attempt ended with: the client, or the failure's condition and text.
+pub type Login = Result<Client, (String, String)>;
+
+impl Client {
+    /// Logs in on `guest.meet.lan` with SASL PLAIN as guest `id` with `secret`.
+    pub async fn guest_login(signal: &Signal, id: &str, secret: &str) -> Login {
+        Self::plain(signal, "guest.meet.lan", id, secret).await.map_err(|r| {
+            let cond = r.children().next().map(|c| c.name().to_string()).unwrap_or_default();
+            let text =
+                r.get_child("text", "urn:ietf:params:xml:ns:xmpp-sasl").map(|t| t.text_content()).unwrap_or_default();
+            (cond, text)
+        })
+    }
+
+    /// A recognised guest with this secret, logged in.
+    pub async fn guest(signal: &Signal, secret: &str) -> Client {
+        match Self::guest_login(signal, &guest_id(secret), secret).await {
+            Ok(c) => c,
+            Err(e) => panic!("guest login refused: {e:?}"),
+        }
+    }
+
+    /// This session's bare JID.
+    pub fn bare(&self) -> String {
+        self.jid.split('/').next().unwrap_or(&self.jid).to_string()
+    }
+
+    /// Sends an available presence with display name `name` (and `extra` children).
+    pub async fn available(&mut self, name: &str, extra: &str) {
+        self.send(&format!("<presence><nick xmlns='{NS_NICK}'>{name}</nick>{extra}</presence>")).await;
+    }
+
+    /// The roster: (jid, name) of each item, in order.
+    pub async fn roster(&mut self, id: &str) -> Vec<(String, Option<String>)> {
+        let r = self.iq(id, &format!("<iq type='get' id='{id}'><query xmlns='{NS_ROSTER}'/></iq>")).await;
+        assert_eq!(r.get_attr("type"), Some("result"), "{r}");
+        let q = r.get_child("query", NS_ROSTER).expect("a roster query in the result");
+        q.children()
+            .map(|i| {
+                assert_eq!(i.get_attr("subscription"), Some("both"), "{i}");
+                (i.get_attr("jid").unwrap_or("").to_string(), i.get_attr("name").map(str::to_string))
+            })
+            .collect()
+    }
+
+    /// One presence from each of `froms` (full JIDs), in that order, whatever order they
+    /// come in; other stanzas read meanwhile are kept for later.
+    pub async fn presences_from(&mut self, froms: &[&str]) -> Vec<Element> {
+        let mut got: Vec<Option<Element>> = vec![None; froms.len()];
+        let mut pending = std::mem::take(&mut self.pending);
+        while got.iter().any(Option::is_none) {
+            let s = match pending.pop_front() {
+                Some(s) => s,
+                None => self.s.stanza().await,
+            };
+            let slot = froms.iter().position(|f| s.name() == "presence" && s.get_attr("from") == Some(*f));
+            match slot {
+                Some(i) if got[i].is_none() => got[i] = Some(s),
+                _ => self.pending.push_back(s),
+            }
+        }
+        self.pending.extend(pending);
+        got.into_iter().flatten().collect()
+    }
+
+    /// Sends an available presence and waits until signal has handled it (a ping round trip).
+    pub async fn available_now(&mut self, name: &str, extra: &str) {
+        self.available(name, extra).await;
+        self.send("<iq type='get' id='avail' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+        self.until_keeping(|s| s.get_attr("id") == Some("avail")).await;
+    }
+
+    /// Sends a message with `id` and returns the error answer to it (or, when none comes
+    /// before the ping that follows, the ping's answer: then no error came).
+    pub async fn message_answer(&mut self, id: &str, msg: &str) -> Element {
+        self.send(msg).await;
+        self.send("<iq type='get' id='after-message' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+        let r = self.until_keeping(|s| s.get_attr("id") == Some(id) || s.get_attr("id") == Some("after-message")).await;
+        if r.get_attr("id") == Some(id) {
+            self.until_keeping(|s| s.get_attr("id") == Some("after-message")).await;
+        }
+        r
+    }
+
+    /// The next presence from `from` (a full JID).
+    pub async fn presence_from(&mut self, from: &str) -> Element {
+        self.until(|s| s.name() == "presence" && s.get_attr("from") == Some(from)).await
+    }
+
+    /// The next message for which `f` holds.
+    pub async fn message(&mut self, f: impl Fn(&Element) -> bool) -> Element {
+        self.until(|s| s.name() == "message" && f(s)).await
+    }
+
+    /// Proves nothing but the ping answer reaches this client meanwhile: no message.
+    pub async fn no_message_until_ping(&mut self, id: &str) {
+        self.send(&format!("<iq type='get' id='{id}' to='meet.lan'><ping xmlns='urn:xmpp:ping'/></iq>")).await;
+        loop {
+            let s = self.s.stanza().await;
+            assert_ne!(s.name(), "message", "no message should have come: {s}");
+            if s.get_attr("id") == Some(id) {
+                return;
+            }
+        }
+    }
+}
+
+impl BusComponent {
+    /// The next archive copy (`<archive xmlns=P>` from the server's JID): (the copy, the
+    /// forwarded stanza).
+    pub async fn copy(&mut self) -> (Element, Element) {
+        let m = self.next(|s| s.name() == "message" && s.get_child("archive", NS_PEOPLE).is_some()).await;
+        assert_eq!(m.get_attr("from"), Some("meet.lan"), "copies come from the server's JID: {m}");
+        let inner = m
+            .get_child("archive", NS_PEOPLE)
+            .and_then(|a| a.get_child("forwarded", "urn:xmpp:forward:0"))
+            .and_then(|f| f.first_child())
+            .cloned()
+            .expect("a forwarded stanza in the copy");
+        (m, inner)
+    }
+
+    /// Asserts no archive copy arrives within `wait`.
+    pub async fn no_copy_within(&mut self, wait: Duration) {
+        let got = self.next_within(wait, |s| s.get_child("archive", NS_PEOPLE).is_some()).await;
+        assert!(got.is_none(), "no copy expected, got {got:?}");
+    }
+}
+
+/// The `<stanza-id/>` signal put on a stanza.
+pub fn stanza_id(s: &Element) -> Option<String> {
+    s.get_child("stanza-id", "urn:xmpp:sid:0").and_then(|e| e.get_attr("id")).map(str::to_string)
 }
