@@ -48,6 +48,8 @@ impl AppState {
             "iceServers": config.ice_servers,
             "authMode": config.auth_mode.as_str(),
             "authDomain": format!("auth.{d}"),
+            "guestDomain": format!("guest.{d}"),
+            "archive": format!("archive.{d}"),
         });
         // Scripts, styles and fonts only from this origin, never inline; media from the
         // page's own streams; images also from https: (avatar URLs that tokens from another

@@ -271,3 +271,84 @@ export function tryAction(page, method, ...args) {
     }
   }, [method, args]);
 }
+
+// --- people on the LAN (signal/PEOPLE.md): the home page's hooks ---------------------------
+
+/** A person's home page `/?name=<name>` in its own context (its own guest key). */
+export async function home(browser, name, { context = null } = {}) {
+  const ctx = context || await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 720 } });
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.displayName = name;
+  page.on('console', (m) => {
+    if (['error', 'warning', 'info', 'log'].includes(m.type())) log(`(${name}) ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => { page.errors.push(String(e)); log(`(${name}) PAGE ERROR: ${e}`); });
+  await page.goto(`${BASE}/?${new URLSearchParams({ name })}`, { waitUntil: 'load' });
+  return page;
+}
+
+/**
+ * A person whose browser profile lives in `dir`, so that the same guest key (the same
+ * person) comes back in a later run: a persistent Chromium context.
+ */
+export async function persistentHome(dir, name) {
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1280, height: 720 },
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', '--ignore-certificate-errors',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    ignoreDefaultArgs: ['--mute-audio'],
+    timeout: 60000,
+  });
+  const page = await home(null, name, { context });
+  page.closeAll = () => context.close();
+  return page;
+}
+
+/** The presence `page` shows for `name` on its home page, or null when not listed. */
+export function presenceOf(page, name) {
+  return page.evaluate((n) => {
+    const e = [...document.querySelectorAll('#people [data-person]')].find((x) => x.dataset.person === n);
+    return e ? e.dataset.presence : null;
+  }, name);
+}
+
+export function waitPresence(page, name, state, timeoutMs = 30000) {
+  return waitFor(`${page.displayName} to see ${name} ${state}`, async () => (await presenceOf(page, name)) === state, timeoutMs);
+}
+
+/** The texts of the messages `page` shows in its conversation with `name`, oldest first. */
+export function conversationTexts(page, name) {
+  return page.evaluate((n) => {
+    const c = [...document.querySelectorAll('[data-conversation]')].find((x) => x.dataset.conversation === n);
+    return c ? [...c.querySelectorAll('[data-message]')].map((m) => (m.querySelector('.text') || m.querySelector('.file-name') || m).textContent) : null;
+  }, name);
+}
+
+export function unreadOf(page, name) {
+  return page.evaluate((n) => {
+    const c = [...document.querySelectorAll('[data-conversation]')].find((x) => x.dataset.conversation === n);
+    return c ? Number(c.dataset.unread) : null;
+  }, name);
+}
+
+/** Opens the conversation with `name` from its entry in the people list and sends `text`. */
+export async function sendTo(page, name, text) {
+  if (!(await page.locator(`[data-conversation="${name}"] textarea[data-field="message"]`).isVisible())) {
+    await page.click(`#people [data-person="${name}"] button[data-action="message"]`);
+  }
+  await page.fill(`[data-conversation="${name}"] textarea[data-field="message"]`, text);
+  await page.click(`[data-conversation="${name}"] button[data-action="send"]`);
+}
+
+export function callState(page) {
+  return page.evaluate(() => { const e = document.querySelector('[data-call-state]'); return e ? e.dataset.callState : null; });
+}
+
+export function waitCallState(page, state, timeoutMs = 30000) {
+  return waitFor(`${page.displayName} to show call state ${state}`, async () => (await callState(page)) === state, timeoutMs);
+}

@@ -48,6 +48,10 @@ pub struct System {
     pub data_dir: PathBuf,
     pub env: Vec<(String, String)>,
     pub log: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The binary that runs (`meet`, `web`, …), for a restart.
+    pub name: String,
+    /// Whether dropping this removes `data_dir` (a restarted system hands it on).
+    owns_data: bool,
 }
 
 impl System {
@@ -111,7 +115,7 @@ impl System {
                 }
             });
         }
-        System { child, https, http, data_dir, env, log }
+        System { child, https, http, data_dir, env, log, name: name.to_string(), owns_data: true }
     }
 
     pub fn base_url(&self) -> String {
@@ -159,6 +163,16 @@ impl System {
         }
     }
 
+    /// Stops the binary (SIGTERM, clean exit required) and starts it again with the same
+    /// settings, ports and DATA_DIR: everything it stored must still be there.
+    pub async fn restart(&mut self) {
+        assert!(self.stop().success(), "{} exits cleanly on SIGTERM", self.name);
+        let mut next = System::start(&self.name, self.env.clone());
+        std::mem::swap(self, &mut next);
+        next.owns_data = false; // the stopped one; its DATA_DIR lives on in `self`
+        self.wait_ready().await;
+    }
+
     pub fn logs_contain(&self, needle: &str) -> bool {
         self.log.lock().expect("log lock is never poisoned").iter().any(|l| l.contains(needle))
     }
@@ -170,7 +184,9 @@ impl Drop for System {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 

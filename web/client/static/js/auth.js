@@ -1,6 +1,7 @@
-// Who the page is to signal (signal/ROOMS.md, section 1): a guest (SASL ANONYMOUS), a person
-// signed in with an account (SCRAM-SHA-1 on auth.<domain>), or the holder of a token from
-// another application (OAUTHBEARER, RFC 7628). A mechanism is one exchange: `initial()`
+// Who the page is to signal (signal/ROOMS.md, section 1; signal/PEOPLE.md, section 1): a
+// recognised guest (SASL PLAIN with this browser's guest key), a person signed in with an
+// account (SCRAM-SHA-1 on auth.<domain>), or the holder of a token from another application
+// (OAUTHBEARER, RFC 7628). A mechanism is one exchange: `initial()`
 // gives the first message, `challenge(bytes)` answers the server, `success(bytes)` checks
 // the server's final word.
 //
@@ -51,7 +52,40 @@ function randomNonce() {
   return b64encode(a).replace(/[+/=]/g, 'x');
 }
 
-/** A guest: SASL ANONYMOUS on the main domain. */
+/**
+ * A recognised guest (signal/PEOPLE.md, section 1): the same browser is the same person on
+ * every visit. The secret is made once and kept in this browser's storage (it is the guest's
+ * only credential, like a device key; an account password is never stored); the guest id is
+ * the first 16 bytes of its SHA-256. SASL PLAIN on `guest.<domain>`, over the page's TLS.
+ */
+export class RecognisedGuest {
+  constructor() {
+    this.kind = 'guest';
+    let secret = localStorage.getItem('meet.guestSecret');
+    if (!secret || !/^[A-Za-z0-9_-]{43}$/.test(secret)) {
+      const a = new Uint8Array(32);
+      crypto.getRandomValues(a);
+      secret = b64encode(a).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      localStorage.setItem('meet.guestSecret', secret);
+    }
+    this.secret = secret;
+  }
+
+  host(config) {
+    return config.guestDomain;
+  }
+
+  async id() {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(this.secret)));
+    return [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  mechanism() {
+    return { name: 'PLAIN', initial: async () => enc.encode(`\0${await this.id()}\0${this.secret}`) };
+  }
+}
+
+/** An anonymous guest: SASL ANONYMOUS on the main domain (not a person of the directory). */
 export class Guest {
   constructor() {
     this.kind = 'guest';

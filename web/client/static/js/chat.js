@@ -9,8 +9,8 @@ import { FileTransfers } from './p2p-transfer.js';
 import { Upload } from './files.js';
 
 export class ChatPanel {
-  constructor({ conference, root }) {
-    this.conference = conference;
+  constructor({ conference = null, root }) {
+    this.conference = null;
     this.root = root;
     this.log = root.querySelector('#chat-log');
     this.form = root.querySelector('#chat-form');
@@ -39,8 +39,7 @@ export class ChatPanel {
     this.input.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.editing !== null) this.#stopEditing();
     });
-    conference.addEventListener('joined', () => this.connect());
-    conference.addEventListener('left', () => this.close());
+    if (conference) this.attach(conference);
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.sendText();
@@ -81,6 +80,25 @@ export class ChatPanel {
       for (const f of this.fileInput.files) this.upload(f);
       this.fileInput.value = '';
     });
+  }
+
+  /**
+   * Serves `conference` from now on (a page that calls from home holds one conference after
+   * another): the previous one's socket and log go.
+   */
+  attach(conference) {
+    if (this.conference === conference) return;
+    this.close();
+    this.generation++;
+    this.conference = conference;
+    this.log.replaceChildren();
+    this.seen.clear();
+    this.pending.clear();
+    this.participants.clear();
+    this.editing = null;
+    this.#setUnread(0);
+    conference.addEventListener('joined', () => { if (this.conference === conference) this.connect(); });
+    conference.addEventListener('left', () => { if (this.conference === conference) this.close(); });
   }
 
   async connect() {

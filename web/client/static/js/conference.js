@@ -22,6 +22,8 @@ export const NS_ROOM = 'urn:meet-lan:room:0';
 const NS_MUC_OWNER = 'http://jabber.org/protocol/muc#owner';
 const NS_MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
 const NS_DATA = 'jabber:x:data';
+const NS_PEOPLE = 'urn:meet-lan:people:0';
+const NS_JMI = 'urn:xmpp:jingle-message:0';
 /** How often a page waiting for a host asks again (signal/ROOMS.md, section 1). */
 const HOST_WAIT_MS = 3000;
 
@@ -218,6 +220,7 @@ export class Conference extends EventTarget {
         throw e;
       }
       console.info('xmpp: bound as', xmpp.jid);
+      this.#personPresence();
     }
     await this.#askFocus();
     this.nick = this.nick || randomHex(4);
@@ -448,10 +451,46 @@ export class Conference extends EventTarget {
     return this.self.role === 'moderator';
   }
 
+  /**
+   * As a person (a recognised guest or an account, signal/PEOPLE.md), everyone sees us "in a
+   * meeting" while this page is in one.
+   */
+  #personPresence() {
+    const domain = this.xmpp && this.xmpp.jid ? this.xmpp.jid.split('/')[0].split('@')[1] : '';
+    if (domain !== this.config.guestDomain && domain !== this.config.authDomain) return;
+    try {
+      this.xmpp.send(x('presence', {}, [x('show', {}, ['dnd']), x('nick', { xmlns: NS_NICK }, [this.displayName]), x('in-meeting', { xmlns: NS_PEOPLE })]));
+    } catch (e) {
+      console.warn('presence not sent:', e.message);
+    }
+  }
+
+  /** The people of this server (the shared roster), for inviting: [{ bare, name }]. */
+  async roster() {
+    const res = await this.xmpp.iq('get', undefined, x('query', { xmlns: 'jabber:iq:roster' }));
+    const q = child(res, 'query', 'jabber:iq:roster');
+    return q ? [...q.children].filter((i) => i.localName === 'item').map((i) => ({ bare: i.getAttribute('jid'), name: (i.getAttribute('name') || '').slice(0, 100) })) : [];
+  }
+
+  /** Invites a person to this room (XEP-0249; signal checks we are in it). */
+  invite(bare) {
+    this.xmpp.send(x('message', { to: bare }, [x('x', { xmlns: 'jabber:x:conference', jid: this.roomJid, reason: `${this.displayName} invites you to “${this.room}”` })]));
+  }
+
   /** Messages from the room itself: room state, knocks, the removed list, a request to unmute. */
   #onMessage(m) {
     const from = m.getAttribute('from') || '';
     const [bare, resource] = splitJid(from);
+    const propose = child(m, 'propose', NS_JMI);
+    if (propose && m.getAttribute('type') !== 'error') {
+      // A call while we are in a meeting: busy (a page rings for no call while in one).
+      try {
+        this.xmpp.send(x('message', { to: from, type: 'chat' }, [x('reject', { xmlns: NS_JMI, id: propose.getAttribute('id') }, [
+          x('reason', { xmlns: 'urn:xmpp:jingle:1' }, [x('busy', {}, [], 'urn:xmpp:jingle:1')]),
+        ])]));
+      } catch (_) { /* connection gone */ }
+      return;
+    }
     if (bare === this.roomJid) {
       const state = child(m, 'room-state', NS_ROOM);
       if (state) {

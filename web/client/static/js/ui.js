@@ -46,6 +46,7 @@ export class Ui extends EventTarget {
     super();
     this.root = root;
     this.stage = root.querySelector('#stage');
+    this.stage.replaceChildren(); // an earlier conference of this page leaves no tiles
     this.tiles = new Map(); // nick or 'local' -> { tile, video, label, ... }
     this.view = 'tile';
     this.dominant = null;
