@@ -56,9 +56,17 @@ fn world() -> &'static World {
                 history: 200,
                 max_connections: 1000,
             },
+            // the archive is not started here: chat frames never reach it
+            archive: filestore::config::ArchiveSettings {
+                domain: "meet.lan".into(),
+                bus_addr: "127.0.0.1:9".into(),
+                bus_secret: String::new(),
+                ring: Duration::from_secs(30),
+            },
         };
         let st = rt.block_on(async {
-            let db = filestore::db::Db::open(&config.db_path()).expect("database");
+            let db = filestore::db::Db::open(&config.db_path(), filestore::db::FILESTORE_MIGRATIONS, "fuzz-db")
+                .expect("database");
             let shutdown = tokio_util::sync::CancellationToken::new();
             AppState {
                 paths: filestore::files::store::Paths { files: config.files_dir(), partial: config.partial_dir() },
@@ -67,6 +75,7 @@ fn world() -> &'static World {
                 db,
                 uploads: Default::default(),
                 metrics: Default::default(),
+                revocations: Default::default(),
                 shutdown,
             }
         });

@@ -51,7 +51,9 @@ fn drain(outboxes: &mut [mpsc::Receiver<Outbound>]) {
 
 fuzz_target!(|data: &[u8]| {
     let (_, pieces) = chunks(data);
-    let mut hub = Hub::new("meet.lan", b"fuzz-token-secret".to_vec(), Arc::new(Default::default()), &Auth::open());
+    let secret = b"fuzz-token-secret".to_vec();
+    let people = signal::people::People::in_memory("meet.lan", secret.clone()).expect("in-memory directory");
+    let mut hub = Hub::new("meet.lan", secret, Arc::new(Default::default()), &Auth::open(), people);
     let mut outboxes = Vec::new();
     for (i, (_, jid, kind)) in PEERS.iter().enumerate() {
         let (tx, rx) = mpsc::channel(1 << 16);

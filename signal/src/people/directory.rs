@@ -52,7 +52,19 @@ impl Directory {
     /// Reads `people.sqlite` of `data_dir` and brings its accounts in line with `accounts`
     /// (the user names of `accounts.json`) on `auth_domain`.
     pub fn open(data_dir: &Path, auth_domain: &str, accounts: &[String]) -> Result<Directory, crate::Error> {
-        let (store, rows) = Store::open(&data_dir.join("people.sqlite"))?;
+        Self::with_store(Store::open(&data_dir.join("people.sqlite"))?, auth_domain, accounts)
+    }
+
+    /// A directory kept only in memory (no `people.sqlite`).
+    pub fn in_memory(auth_domain: &str, accounts: &[String]) -> Result<Directory, crate::Error> {
+        Self::with_store(Store::in_memory()?, auth_domain, accounts)
+    }
+
+    fn with_store(
+        (store, rows): (Store, Vec<Row>),
+        auth_domain: &str,
+        accounts: &[String],
+    ) -> Result<Directory, crate::Error> {
         let mut d = Directory { entries: HashMap::new(), store };
         for r in rows {
             let jid: Arc<str> = r.jid.into();

@@ -102,9 +102,20 @@ impl People {
         accounts: &[String],
         token_secret: Vec<u8>,
     ) -> Result<People, crate::Error> {
+        let directory = Directory::open(data_dir, &format!("auth.{domain}"), accounts)?;
+        Ok(Self::with_directory(domain, directory, token_secret))
+    }
+
+    /// The people of `domain` with a directory that lives only in memory: for the stanza fuzz
+    /// target, which builds a hub per input.
+    pub fn in_memory(domain: &str, token_secret: Vec<u8>) -> Result<People, crate::Error> {
+        let directory = Directory::in_memory(&format!("auth.{domain}"), &[])?;
+        Ok(Self::with_directory(domain, directory, token_secret))
+    }
+
+    fn with_directory(domain: &str, directory: Directory, token_secret: Vec<u8>) -> People {
         let auth_domain = format!("auth.{domain}");
-        let directory = Directory::open(data_dir, &auth_domain, accounts)?;
-        Ok(People {
+        People {
             server: domain.into(),
             auth_domain,
             guest_domain: format!("guest.{domain}"),
@@ -121,7 +132,7 @@ impl People {
             next_push: 0,
             online: 0,
             routed: 0,
-        })
+        }
     }
 
     /// `guest.<domain>`, where recognised guests live.

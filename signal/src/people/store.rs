@@ -83,6 +83,16 @@ impl Store {
         }
         db.pragma_update(None, "journal_mode", "WAL").map_err(db_error)?;
         db.pragma_update(None, "synchronous", "NORMAL").map_err(db_error)?;
+        Self::start(db)
+    }
+
+    /// A store that keeps nothing past the process (the stanza fuzz target, which builds a
+    /// hub per input).
+    pub fn in_memory() -> Result<(Store, Vec<Row>), crate::Error> {
+        Self::start(rusqlite::Connection::open_in_memory().map_err(db_error)?)
+    }
+
+    fn start(db: rusqlite::Connection) -> Result<(Store, Vec<Row>), crate::Error> {
         db.execute_batch(SCHEMA).map_err(db_error)?;
         let rows = Self::load(&db).map_err(db_error)?;
         let (tx, rx) = mpsc::channel();
