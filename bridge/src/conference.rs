@@ -37,6 +37,8 @@ pub struct Sink<'a> {
 #[derive(Debug)]
 pub struct Conference {
     pub id: ConferenceId,
+    /// Indexed by positions taken (`index_of`, `index_of_num`, a loop over the length) in the
+    /// same call that uses them: only `remove_endpoint` shrinks it, never while one is held.
     pub endpoints: Vec<Endpoint>,
     speakers: DominantSpeaker,
     loudest: LoudestAudio,

@@ -132,6 +132,8 @@ pub struct Endpoint {
     pub id: EndpointId,
     pub display_name: String,
     pub rtc: Rtc,
+    /// Only grows (a track per received media kind), as do each track's layers: a `(track,
+    /// layer)` cached in `ssrcs` or carried by `EpEvent::Media` stays a valid index.
     pub tracks_in: Vec<TrackIn>,
     pub tracks_out: Vec<TrackOut>,
     pending: Option<SdpPendingOffer>,
@@ -377,6 +379,7 @@ impl Endpoint {
             Event::RtpPacket(packet) => {
                 let ssrc = *packet.header.ssrc;
                 let Some((track, layer)) = self.locate(ssrc) else { return };
+                // valid indices: see `tracks_in`
                 let t = &mut self.tracks_in[track];
                 let l = &mut t.layers[layer];
                 l.ssrc = Some(ssrc);
@@ -461,7 +464,7 @@ impl Endpoint {
         }
         *last = Some(now);
         let mid = t.mid;
-        let rid: Option<Rid> = t.layers[layer].rid;
+        let rid: Option<Rid> = t.layers[layer].rid; // as long as last_keyframe_request: found above
         let mut api = self.rtc.direct_api();
         if let Some(s) = api.stream_rx_by_mid(mid, rid) {
             s.request_keyframe(KeyframeRequestKind::Pli);

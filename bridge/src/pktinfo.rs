@@ -56,6 +56,7 @@ pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
 /// One received datagram and what the kernel told about it.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram {
+    /// Never more than the buffer given to `recvmsg` (no `MSG_TRUNC`): `&buf[..len]` holds.
     pub len: usize,
     pub source: SocketAddr,
     /// The local address it was sent to (with [`enable`]).

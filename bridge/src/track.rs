@@ -77,7 +77,8 @@ pub struct TrackIn {
     pub layers: Vec<Layer>,
     /// Payload types of the sender's session with their codec parameters.
     pub codecs: Vec<(Pt, PayloadParams)>,
-    /// When a keyframe was last requested from the sender, per layer index.
+    /// When a keyframe was last requested from the sender, per layer index: as long as
+    /// `layers` (both are built and pushed together).
     pub last_keyframe_request: Vec<Option<Instant>>,
     pub muted: bool,
     /// The SenderSourceConstraints height last sent to the sender.

@@ -404,7 +404,8 @@ pub enum StreamEvent {
 pub struct StreamParser {
     limits: ParserLimits,
     buf: Vec<u8>,
-    /// Bytes of `buf` already turned into events.
+    /// Bytes of `buf` already turned into events; never more than `buf.len()`: it grows only by
+    /// what a reader consumed from `buf[committed..]`, and is reset to 0 when they are dropped.
     committed: usize,
     /// Bytes dropped from the front of `buf` so far (positions below are absolute).
     dropped: usize,
@@ -542,6 +543,7 @@ impl StreamParser {
     fn step_in(&mut self, buf: &[u8]) -> Result<Step, XmlError> {
         use quick_xml::events::Event;
         loop {
+            // committed <= buf.len(): see the field
             let slice = &buf[self.committed..];
             if slice.is_empty() {
                 return Ok(Step::NeedMore);

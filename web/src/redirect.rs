@@ -71,6 +71,7 @@ fn strip_port(h: &str) -> &str {
     if let Some(rest) = h.strip_prefix('[') {
         // [v6]:port
         return match rest.find(']') {
+            // the one-byte `]` is at h[i + 1]: the slice ends on a character boundary
             Some(i) => &h[..i + 2],
             None => h,
         };

@@ -43,6 +43,7 @@ impl Focus {
         let mut pair: Vec<(Instant, EndpointId)> =
             r.participants.values().map(|p| (p.joined_at, p.id.clone())).collect();
         pair.sort();
+        // two participants: checked above
         let (initiator, responder) = (pair[0].1.clone(), pair[1].1.clone());
         let sid = self.next_id();
         tracing::info!(%room, %initiator, %responder, "switching to P2P");

@@ -54,7 +54,8 @@ pub enum Source {
 }
 
 impl Source {
-    /// The next chunk of XML text; `None` at the end of the stream.
+    /// The next chunk of XML text, as its length in `buf` (never more than `buf.len()`);
+    /// `None` at the end of the stream.
     async fn read(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, Error> {
         match self {
             Source::Tcp(r) => {

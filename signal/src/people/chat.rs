@@ -166,6 +166,7 @@ impl People {
                 Element::new("sent", NS_CARBONS).child(Element::new("forwarded", NS_FORWARD).child(msg.clone())),
             );
             let body = Arc::new(sent.prepare());
+            // sessions_of names only registered connections (see `by_person`)
             let mine: Vec<ConnId> =
                 self.sessions_of(&my_bare).iter().copied().filter(|c| self.sessions[c].carbons).collect();
             self.deliver_to_sessions(&mine, Some(conn), &body, out);

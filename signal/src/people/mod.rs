@@ -80,6 +80,8 @@ pub struct People {
     archive_jid: Arc<str>,
     directory: Directory,
     sessions: HashMap<ConnId, PersonSession>,
+    /// Every connection here is a key of `sessions`: both change together in `handle_bind` and
+    /// `handle_gone`.
     by_person: HashMap<Arc<str>, Vec<ConnId>>,
     wrong_secrets: Window<IpAddr>,
     limits: chat::Limits,

@@ -27,6 +27,7 @@ impl People {
         match presence.get_attr("type") {
             None => {
                 if let Err(r) = self.go_available(conn, presence.clone(), out) {
+                    // checked above; go_available never removes a session
                     push_refusal(conn, &self.sessions[&conn].full, &presence, &r, out);
                 }
             }
@@ -67,7 +68,7 @@ impl People {
         self.broadcast(conn, &body, out);
         if first {
             // everyone's current presence, as a roster-based initial presence would bring
-            let to = self.sessions[&conn].full.clone();
+            let to = self.sessions[&conn].full.clone(); // checked by handle_presence
             for other in self.sessions.values().filter(|o| o.conn != conn) {
                 if let Some(p) = &other.presence {
                     out.push(Delivery { conn, to: to.clone(), body: p.clone() });
