@@ -419,9 +419,67 @@ pub struct StreamParser {
     stream_open: bool,
     seen_decl_or_header: bool,
     failed: Option<XmlError>,
-    /// After an unclosed tag: do not parse again before a `>` arrives at or after this
-    /// absolute offset (keeps a huge tag sent byte by byte linear, not quadratic).
-    wait_for_gt: Option<usize>,
+    /// After an unclosed tag: do not parse again before what can end it has arrived (keeps a
+    /// huge tag sent byte by byte linear, not quadratic).
+    wait: Option<Wait>,
+    /// How many times the pending bytes were handed to quick-xml (tests check it stays
+    /// proportional to the events, not to the pieces the bytes came in).
+    parses: u64,
+}
+
+/// What an unclosed markup waits for, and how far the bytes were already looked at.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    kind: WaitKind,
+    /// Absolute offset of the first byte not looked at yet.
+    from: usize,
+    /// In a tag: the quote of the attribute value the bytes looked at end in (a `>` inside
+    /// quotes does not end the tag; without this, `<a b='` followed by `>` after `>` one
+    /// byte at a time parsed the whole tag again for each: found by fuzz/xml_component_stream
+    /// as a timeout with `<?xml` and many `>`).
+    quote: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaitKind {
+    /// A start tag (or `<!` markup): a `>` outside attribute values.
+    Tag,
+    /// An end tag: any `>`.
+    EndTag,
+    /// `<?…`: `?>`.
+    Pi,
+    /// `<![CDATA[…`: `]]>`.
+    CData,
+}
+
+impl Wait {
+    /// Looks at `bytes` (the buffer from absolute offset `start`) past what was looked at;
+    /// true when the terminator is there, else remembers how far it got.
+    fn arrived(&mut self, bytes: &[u8], start: usize) -> bool {
+        let end = start + bytes.len();
+        let (back, term): (usize, &[u8]) = match self.kind {
+            WaitKind::Tag | WaitKind::EndTag => (0, b">"),
+            WaitKind::Pi => (1, b"?>"),
+            WaitKind::CData => (2, b"]]>"),
+        };
+        // A terminator may straddle what was looked at and what is new.
+        let from = self.from.saturating_sub(back).max(start).min(end);
+        let new = &bytes[from - start..];
+        if self.kind == WaitKind::Tag {
+            for &b in new {
+                match (self.quote, b) {
+                    (None, b'>') => return true,
+                    (None, b'"' | b'\'') => self.quote = Some(b),
+                    (Some(q), b) if b == q => self.quote = None,
+                    _ => {}
+                }
+            }
+        } else if new.windows(term.len()).any(|w| w == term) {
+            return true;
+        }
+        self.from = end;
+        false
+    }
 }
 
 enum Step {
@@ -443,7 +501,8 @@ impl StreamParser {
             stream_open: false,
             seen_decl_or_header: false,
             failed: None,
-            wait_for_gt: None,
+            wait: None,
+            parses: 0,
         };
         p.reset_scopes();
         p
@@ -463,7 +522,7 @@ impl StreamParser {
         self.stanza_start = None;
         self.stream_open = false;
         self.seen_decl_or_header = false;
-        self.wait_for_gt = None;
+        self.wait = None;
         self.reset_scopes();
     }
 
@@ -525,16 +584,15 @@ impl StreamParser {
     }
 
     fn step(&mut self) -> Result<Step, XmlError> {
-        if let Some(from) = self.wait_for_gt {
-            let idx = from.saturating_sub(self.dropped).min(self.buf.len());
-            if !self.buf[idx..].contains(&b'>') {
-                self.wait_for_gt = Some(self.dropped + self.buf.len());
+        if let Some(mut wait) = self.wait.take() {
+            if !wait.arrived(&self.buf, self.dropped) {
+                self.wait = Some(wait);
                 return Ok(Step::NeedMore);
             }
-            self.wait_for_gt = None;
         }
         // The buffer is moved out while events borrowing it are applied to `self`.
         let buf = std::mem::take(&mut self.buf);
+        self.parses += 1;
         let r = self.step_in(&buf);
         self.buf = buf;
         r
@@ -679,7 +737,27 @@ impl StreamParser {
                         return Err(XmlError::Restricted("processing instruction"));
                     }
                 }
-                self.wait_for_gt = Some(self.dropped + self.committed + slice.len());
+                // Wait for what can end the markup, looking at its bytes once: from its `<`
+                // (quotes count from there), or from here when it is not in sight.
+                let start = slice.iter().position(|b| *b == b'<');
+                let rest = start.map_or(&[][..], |p| &slice[p..]);
+                let kind = if rest.starts_with(b"</") {
+                    WaitKind::EndTag
+                } else if rest.starts_with(b"<?") {
+                    WaitKind::Pi
+                } else if rest.starts_with(b"<![CDATA[") {
+                    WaitKind::CData
+                } else {
+                    WaitKind::Tag
+                };
+                let base = self.dropped + self.committed;
+                let mut wait = Wait { kind, from: base + start.map_or(slice.len(), |p| p + 1), quote: None };
+                if wait.arrived(slice, base) {
+                    // quick-xml and this scan disagree: parse again when more bytes come
+                    wait.from = base + slice.len();
+                    wait.quote = None;
+                }
+                self.wait = Some(wait);
                 Ok(Step::NeedMore)
             }
             quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => {
@@ -907,6 +985,33 @@ mod tests {
             v.push(e);
         }
         Ok(v)
+    }
+
+    /// Markup that waits for its end, fed one byte at a time with many `>` that do not end it:
+    /// parsed again only when its end has come (was once per `>`: quadratic, a fuzz timeout).
+    #[test]
+    fn unclosed_markup_is_not_parsed_again_for_every_gt_that_does_not_end_it() {
+        for (open, close, fragments) in [
+            ("<message a='", "'/>", true),
+            ("<message a=\"", "\"/>", true),
+            ("<![CDATA[", "]]>", true),
+            ("<?xml version='1.0'", "?>", false),
+        ] {
+            let mut p = StreamParser::new(ParserLimits { fragments, ..ParserLimits::default() });
+            if fragments {
+                p.handle_bytes(b"<message>");
+                all(&mut p).unwrap();
+            }
+            let before = p.parses;
+            let mut got = Vec::new();
+            let text = format!("{open}{}{close}", ">".repeat(20_000));
+            for b in text.as_bytes() {
+                p.handle_bytes(std::slice::from_ref(b));
+                got.extend(all(&mut p).unwrap_or_else(|e| panic!("{open}: {e}")));
+            }
+            let parses = p.parses - before;
+            assert!(parses < 100, "{open}…{close}: {parses} parses for {} bytes", text.len());
+        }
     }
 
     #[test]
