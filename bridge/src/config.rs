@@ -37,6 +37,9 @@ pub struct Config {
     /// Forward only the audio of this many loudest speakers per conference
     /// (`BRIDGE_LOUDEST_AUDIO`, default 0: everyone's, as jitsi-videobridge by default).
     pub loudest_audio: usize,
+    /// Media threads, each owning whole conferences (`BRIDGE_MEDIA_THREADS`, default: the
+    /// cores this process may use).
+    pub media_threads: usize,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
         let bus_enabled: bool = env_parse("BRIDGE_BUS", true)?;
         let bwe: bool = env_parse("BRIDGE_BWE", true)?;
         let loudest_audio: usize = env_parse("BRIDGE_LOUDEST_AUDIO", 0)?;
+        let media_threads = media_threads(std::env::var("BRIDGE_MEDIA_THREADS").ok().as_deref())?;
         Ok(Config {
             media_addr,
             http_addr,
@@ -70,6 +74,7 @@ impl Config {
             bus_enabled,
             bwe,
             loudest_audio,
+            media_threads,
         })
     }
 
@@ -86,6 +91,21 @@ pub fn parse_ips(s: &str) -> Result<Vec<IpAddr>, Error> {
         .filter(|p| !p.is_empty())
         .map(|p| p.parse().map_err(|_| Error::BadSetting(format!("ADVERTISE_IPS: {p:?} is not an IP address"))))
         .collect()
+}
+
+/// `BRIDGE_MEDIA_THREADS`: a whole number of at least 1; unset or empty, the number of
+/// cores this process may use (`available_parallelism`, which follows `taskset` and
+/// cgroup quotas), at least 1.
+pub fn media_threads(value: Option<&str>) -> Result<usize, Error> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(Error::BadSetting(format!(
+                "BRIDGE_MEDIA_THREADS={v:?}: the number of media threads must be a whole number of at least 1"
+            ))),
+        },
+    }
 }
 
 fn validate_id(id: &str) -> Result<String, Error> {
@@ -122,5 +142,17 @@ mod tests {
         assert!(parse_ips("10.0.0.300").is_err());
         assert!(validate_id("jvb-1").is_ok());
         assert!(validate_id("a.b").is_err());
+    }
+
+    #[test]
+    fn media_threads_are_a_positive_number_defaulting_to_the_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(media_threads(None).unwrap(), cores);
+        assert_eq!(media_threads(Some("")).unwrap(), cores);
+        assert_eq!(media_threads(Some(" 3 ")).unwrap(), 3);
+        for bad in ["0", "-1", "two", "1.5", "0x2"] {
+            let e = media_threads(Some(bad)).expect_err(bad).to_string();
+            assert!(e.contains("BRIDGE_MEDIA_THREADS") && e.contains("at least 1"), "{e}");
+        }
     }
 }

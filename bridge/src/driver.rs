@@ -1,104 +1,406 @@
-//! The media driver: the one task that owns the UDP socket, the clock and the [`Sfu`]. It
-//! feeds datagrams, timeouts and Colibri commands to the core and carries out what the core
-//! asks (send datagrams, emit events). It makes no media decision itself and never blocks
-//! on anything but the socket, its timer and its command queue.
+//! The media driver: the threads that own the UDP port, the clocks and the [`Sfu`]s. It
+//! feeds datagrams, timeouts and Colibri commands to the cores and carries out what they
+//! ask (send datagrams, emit events). It makes no media decision itself.
+//!
+//! Shape (`BRIDGE_MEDIA_THREADS` = N, see `README.md` for why this scheme): one reader
+//! thread receives every datagram of the port and hands them, in batches, to the media
+//! thread that owns the sender ([`Demux`]); N media threads each own one `Sfu` with whole
+//! conferences, and send their datagrams themselves on a duplicate of the same socket. A
+//! media thread never blocks on anything but its inbox, its timer and its command queue,
+//! and no lock is taken per packet.
 
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use proto::colibri::{BridgeStats, ColibriEvent, ColibriRequest, ColibriResponse};
+use proto::colibri::{ColibriEvent, ColibriRequest, ColibriResponse};
+use proto::{ConferenceId, EndpointId};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::candidates;
+use crate::demux::{self, Demux, ThreadIndex};
+use crate::metrics::Metrics;
 use crate::pktinfo;
-use crate::sfu::{Sfu, SfuOutput};
+use crate::sfu::{Sfu, SfuConfig, SfuOutput};
+use crate::threads::{self, Notice, StatsBoard, ThreadCommand};
 use crate::Error;
 
-/// A request to the media task.
-#[derive(Debug)]
-pub enum Command {
-    Colibri(ColibriRequest, oneshot::Sender<Result<ColibriResponse, Error>>),
-}
+pub use crate::threads::Command;
 
-/// How many datagrams are read in one go before timers and commands get a turn.
+/// How many datagrams the reader takes in one go before handing them over.
 const READ_BATCH: usize = 64;
+/// Batches waiting for one media thread; beyond it the reader drops, as a full socket
+/// buffer would (RTX and PLI recover).
+const INBOX_BATCHES: usize = 1024;
 /// How often `/stats` and the presence figures are refreshed.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
-pub struct MediaTask {
-    pub sfu: Sfu,
-    pub socket: UdpSocket,
+/// Datagrams for one media thread, copied into one buffer.
+#[derive(Debug, Default)]
+pub struct Batch {
+    data: Vec<u8>,
+    items: Vec<(SocketAddr, Option<IpAddr>, usize, usize)>,
+}
+
+impl Batch {
+    fn push(&mut self, src: SocketAddr, dst: Option<IpAddr>, bytes: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        self.items.push((src, dst, start, self.data.len()));
+    }
+}
+
+/// What the reader learns from the media threads.
+#[derive(Debug)]
+pub enum ReaderNote {
+    /// An endpoint was allocated (or restarted ICE) on this thread with this bridge ufrag.
+    Ufrag(String, ThreadIndex),
+    /// All ufrags of this thread's endpoints now.
+    Live(ThreadIndex, HashSet<String>),
+}
+
+/// Settings of the media threads.
+pub struct MediaSetup {
+    pub socket: std::net::UdpSocket,
     pub bound: SocketAddr,
-    pub candidates: Vec<SocketAddr>,
-    pub commands: mpsc::Receiver<Command>,
-    pub events: mpsc::UnboundedSender<ColibriEvent>,
-    pub stats: watch::Sender<BridgeStats>,
+    pub sfu: SfuConfig,
+    /// `BRIDGE_MEDIA_THREADS`, at least 1.
+    pub threads: usize,
     pub drain_timeout: Duration,
 }
 
-impl MediaTask {
-    /// Runs until `shutdown`, then drains: no new conferences, focus is told, and the task
-    /// ends once the conferences are gone or `drain_timeout` passed.
-    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), Error> {
+/// Handles of the running media threads.
+pub struct Media {
+    /// Colibri requests in (the bus's side).
+    pub commands: mpsc::Sender<Command>,
+    /// Colibri events of every thread, for focus.
+    pub events: mpsc::UnboundedReceiver<ColibriEvent>,
+    /// The threads' figures and health.
+    pub board: Arc<StatsBoard>,
+    /// One set of counters per media thread (summed in `/metrics`).
+    pub metrics: Vec<Arc<Metrics>>,
+    /// Ends when every media thread has ended: `Ok` after a drain, else the first failure.
+    pub done: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+/// Starts the reader, the media threads and the dispatcher. Must be called inside a tokio
+/// runtime (the dispatcher and the watchers of the threads run there).
+pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Error> {
+    let n = setup.threads.max(1);
+    let board = Arc::new(StatsBoard::new(n, &setup.sfu.version));
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (notice_tx, notice_rx) = mpsc::unbounded_channel();
+    let (note_tx, note_rx) = std::sync::mpsc::channel();
+    let draining_told = Arc::new(AtomicBool::new(false));
+    let mut inboxes = Vec::new();
+    let mut thread_cmds = Vec::new();
+    let mut metrics = Vec::new();
+    let mut watchers = Vec::new();
+    for index in 0..n {
+        let (in_tx, in_rx) = mpsc::channel(INBOX_BATCHES);
+        let (tc_tx, tc_rx) = mpsc::unbounded_channel();
+        inboxes.push(in_tx);
+        thread_cmds.push(tc_tx);
+        let m = Arc::new(Metrics::default());
+        metrics.push(m.clone());
+        let task = MediaThread {
+            index,
+            sfu: Sfu::new(setup.sfu.clone(), m),
+            socket: setup.socket.try_clone()?,
+            bound: setup.bound,
+            candidates: setup.sfu.candidates.clone(),
+            inbox: in_rx,
+            commands: tc_rx,
+            notices: notice_tx.clone(),
+            reader: note_tx.clone(),
+            events: ev_tx.clone(),
+            draining_told: draining_told.clone(),
+            board: board.clone(),
+            drain_timeout: setup.drain_timeout,
+            conferences: HashSet::new(),
+            ufrags: HashMap::new(),
+        };
+        let (done_tx, done_rx) = oneshot::channel();
+        let stop = shutdown.clone();
+        std::thread::Builder::new().name(format!("bridge-media-{index}")).spawn(move || {
+            let result = (|| {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(task.run(stop))
+            })();
+            let _ = done_tx.send(result);
+        })?;
+        let board = board.clone();
+        let shutdown = shutdown.clone();
+        watchers.push(tokio::spawn(async move {
+            let result = match done_rx.await {
+                Ok(Ok(())) if shutdown.is_cancelled() => return Ok(()),
+                Ok(Ok(())) => Err(Error::MediaThread(format!("media thread {index} ended"))),
+                Ok(Err(e)) => Err(Error::MediaThread(format!("media thread {index} failed: {e}"))),
+                Err(_) => Err(Error::MediaThread(format!("media thread {index} panicked"))),
+            };
+            if let Err(e) = &result {
+                board.fail(e.to_string());
+            }
+            result
+        }));
+    }
+    drop((notice_tx, note_tx, ev_tx));
+
+    let reader_stop = CancellationToken::new();
+    let reader = Reader { socket: setup.socket, inboxes, notes: note_rx, demux: Demux::default() };
+    let stop = reader_stop.clone();
+    let (reader_done_tx, reader_done_rx) = oneshot::channel();
+    std::thread::Builder::new().name("bridge-udp-reader".into()).spawn(move || {
+        let result = (|| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(reader.run(stop))
+        })();
+        let _ = reader_done_tx.send(result);
+    })?;
+    let reader_board = board.clone();
+    let reader_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let failed = match reader_done_rx.await {
+            Ok(Ok(())) if reader_shutdown.is_cancelled() => None,
+            Ok(Ok(())) => Some("the udp reader ended".to_string()),
+            Ok(Err(e)) => Some(format!("the udp reader failed: {e}")),
+            Err(_) => Some("the udp reader panicked".to_string()),
+        };
+        if let Some(why) = failed {
+            reader_board.fail(why);
+        }
+    });
+
+    tokio::spawn(threads::dispatch(cmd_rx, thread_cmds, notice_rx, board.clone()));
+    let done = tokio::spawn(async move {
+        let mut first_error = None;
+        for w in watchers {
+            let r = w.await.unwrap_or_else(|e| Err(Error::MediaThread(format!("watcher: {e}"))));
+            if let (Err(e), None) = (r, &first_error) {
+                first_error = Some(e);
+            }
+        }
+        reader_stop.cancel();
+        first_error.map_or(Ok(()), Err)
+    });
+    Ok(Media { commands: cmd_tx, events: ev_rx, board, metrics, done })
+}
+
+/// The reader thread: every datagram of the port, to its owner.
+struct Reader {
+    socket: std::net::UdpSocket,
+    inboxes: Vec<mpsc::Sender<Batch>>,
+    notes: std::sync::mpsc::Receiver<ReaderNote>,
+    demux: Demux,
+}
+
+impl Reader {
+    async fn run(mut self, stop: CancellationToken) -> Result<(), Error> {
+        let socket = UdpSocket::from_std(self.socket.try_clone()?)?;
         let mut buf = vec![0u8; 2048];
+        let mut batches: Vec<Batch> = (0..self.inboxes.len()).map(|_| Batch::default()).collect();
+        loop {
+            tokio::select! {
+                r = socket.readable() => {
+                    if let Err(e) = r {
+                        tracing::debug!("udp socket error: {e}");
+                    }
+                }
+                _ = stop.cancelled() => return Ok(()),
+            }
+            self.take_notes();
+            for _ in 0..READ_BATCH {
+                match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(&socket, &mut buf)) {
+                    Ok((n, src, dst)) => {
+                        let data = &buf[..n];
+                        // A first STUN request may name an endpoint allocated since the
+                        // notes were last read.
+                        if demux::stun_request_ufrag(data).is_some_and(|u| !self.demux.knows(u)) {
+                            self.take_notes();
+                        }
+                        let t = self.demux.route(src, data);
+                        if let Some(b) = batches.get_mut(t) {
+                            b.push(src, dst, data);
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            for (t, b) in batches.iter_mut().enumerate() {
+                if b.items.is_empty() {
+                    continue;
+                }
+                let batch = std::mem::take(b);
+                if let Err(e) = self.inboxes[t].try_send(batch) {
+                    tracing::trace!("media thread {t} inbox: {e}; batch dropped");
+                }
+            }
+        }
+    }
+
+    fn take_notes(&mut self) {
+        while let Ok(note) = self.notes.try_recv() {
+            match note {
+                ReaderNote::Ufrag(u, t) => self.demux.register(u, t),
+                ReaderNote::Live(t, set) => self.demux.live(t, &set),
+            }
+        }
+    }
+}
+
+/// One media thread: its `Sfu`, its inbox of datagrams and its commands.
+struct MediaThread {
+    index: ThreadIndex,
+    sfu: Sfu,
+    /// A duplicate of the port's socket, for sending.
+    socket: std::net::UdpSocket,
+    bound: SocketAddr,
+    candidates: Vec<SocketAddr>,
+    inbox: mpsc::Receiver<Batch>,
+    commands: mpsc::UnboundedReceiver<ThreadCommand>,
+    notices: mpsc::UnboundedSender<Notice>,
+    reader: std::sync::mpsc::Sender<ReaderNote>,
+    events: mpsc::UnboundedSender<ColibriEvent>,
+    /// One `Draining` event for the bridge, whichever thread drains first.
+    draining_told: Arc<AtomicBool>,
+    board: Arc<StatsBoard>,
+    drain_timeout: Duration,
+    /// The conferences this thread has, as the dispatcher last heard.
+    conferences: HashSet<ConferenceId>,
+    /// The bridge's ufrag of each endpoint allocated here.
+    ufrags: HashMap<(ConferenceId, EndpointId), String>,
+}
+
+impl MediaThread {
+    /// Runs until `shutdown`, then drains: no new conferences, focus is told, and the thread
+    /// ends once its conferences are gone or `drain_timeout` passed.
+    async fn run(mut self, shutdown: CancellationToken) -> Result<(), Error> {
         let mut drain_deadline: Option<tokio::time::Instant> = None;
         let mut stats_tick = tokio::time::interval(STATS_EVERY);
         loop {
             let deadline = self.flush();
+            self.report_gone();
             if let Some(d) = drain_deadline {
                 if self.sfu.conference_count() == 0 || tokio::time::Instant::now() >= d {
-                    let _ = self.stats.send(self.sfu.stats(Instant::now()));
-                    tracing::info!(conferences = self.sfu.conference_count(), "drained, media task stops");
+                    self.publish_stats();
+                    tracing::info!(
+                        thread = self.index,
+                        conferences = self.sfu.conference_count(),
+                        "drained, media thread stops"
+                    );
                     return Ok(());
                 }
             }
             let sleep_until = tokio::time::Instant::from_std(deadline)
                 .min(drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
             tokio::select! {
-                r = self.socket.readable() => {
-                    if let Err(e) = r {
-                        tracing::debug!("udp socket error: {e}");
-                    }
-                    for _ in 0..READ_BATCH {
-                        let socket = &self.socket;
-                        match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(socket, &mut buf)) {
-                            Ok((n, src, dst)) => self.on_datagram(src, dst, &buf[..n]),
-                            Err(_) => break,
-                        }
-                    }
-                }
+                Some(batch) = self.inbox.recv() => self.on_batch(batch),
                 _ = tokio::time::sleep_until(sleep_until) => self.sfu.handle_timeout(Instant::now()),
                 Some(cmd) = self.commands.recv() => match cmd {
-                    Command::Colibri(req, reply) => {
-                        let r = self.sfu.handle_colibri(Instant::now(), req);
-                        if let Err(e) = &r {
-                            tracing::info!("colibri request refused: {e}");
+                    ThreadCommand::Colibri(req, reply) => self.on_colibri(req, reply),
+                    ThreadCommand::StopForTest { panic } => {
+                        if panic {
+                            panic!("media thread {} told to panic (test hook)", self.index);
                         }
-                        let _ = reply.send(r);
+                        return Ok(());
                     }
                 },
                 _ = stats_tick.tick() => {
-                    let _ = self.stats.send(self.sfu.stats(Instant::now()));
+                    self.publish_stats();
+                    self.tell_reader_live();
                 }
                 _ = shutdown.cancelled(), if drain_deadline.is_none() => {
-                    tracing::info!("shutdown requested: draining");
+                    tracing::info!(thread = self.index, "shutdown requested: draining");
                     self.sfu.start_draining();
-                    let _ = self.stats.send(self.sfu.stats(Instant::now()));
+                    self.publish_stats();
                     drain_deadline = Some(tokio::time::Instant::now() + self.drain_timeout);
                 }
             }
         }
     }
 
-    fn on_datagram(&mut self, src: SocketAddr, local_ip: Option<std::net::IpAddr>, data: &[u8]) {
-        // The candidate with the address the datagram really arrived on, else a guess
-        // (advertised addresses behind NAT are not local).
-        let dst = local_ip
+    fn on_batch(&mut self, batch: Batch) {
+        let now = Instant::now();
+        for &(src, dst, start, end) in &batch.items {
+            if let Some(data) = batch.data.get(start..end) {
+                let dst = self.destination(src, dst);
+                self.sfu.handle_datagram(now, src, dst, data);
+            }
+        }
+    }
+
+    /// The candidate with the address the datagram really arrived on, else a guess
+    /// (advertised addresses behind NAT are not local).
+    fn destination(&self, src: SocketAddr, local_ip: Option<IpAddr>) -> SocketAddr {
+        local_ip
             .and_then(|ip| self.candidates.iter().find(|c| c.ip() == ip).copied())
-            .unwrap_or_else(|| candidates::destination_for(src, self.bound, &self.candidates));
-        self.sfu.handle_datagram(Instant::now(), src, dst, data);
+            .unwrap_or_else(|| candidates::destination_for(src, self.bound, &self.candidates))
+    }
+
+    fn on_colibri(&mut self, req: ColibriRequest, reply: oneshot::Sender<Result<ColibriResponse, Error>>) {
+        let about = match &req {
+            ColibriRequest::Allocate { conference, endpoint, .. } => Some((conference.clone(), Some(endpoint.clone()))),
+            ColibriRequest::Answer { conference, .. }
+            | ColibriRequest::Expire { conference, .. }
+            | ColibriRequest::ExpireConference { conference }
+            | ColibriRequest::ForceMute { conference, .. } => Some((conference.clone(), None)),
+            ColibriRequest::Health => None,
+        };
+        let r = self.sfu.handle_colibri(Instant::now(), req);
+        if let Err(e) = &r {
+            tracing::info!(thread = self.index, "colibri request refused: {e}");
+        }
+        if let Some((conference, allocated)) = about {
+            if let (Some(endpoint), Ok(ColibriResponse::Allocated { answer })) = (allocated, &r) {
+                if let Some(u) = demux::sdp_ufrag(answer) {
+                    // Before the answer leaves: the peer's first STUN request names it.
+                    let _ = self.reader.send(ReaderNote::Ufrag(u.to_string(), self.index));
+                    self.ufrags.insert((conference.clone(), endpoint), u.to_string());
+                }
+            }
+            let exists = self.sfu.conference(&conference).is_some();
+            if exists {
+                self.conferences.insert(conference.clone());
+            } else {
+                self.conferences.remove(&conference);
+            }
+            let _ = self.notices.send(Notice::Handled { thread: self.index, conference, exists });
+            self.publish_stats();
+        }
+        let _ = reply.send(r);
+    }
+
+    /// Conferences that ended by themselves (their last endpoint failed): the dispatcher
+    /// forgets them. Only Colibri requests create conferences, so a drop in the count is
+    /// all there is to look for.
+    fn report_gone(&mut self) {
+        if self.sfu.conference_count() >= self.conferences.len() {
+            return;
+        }
+        let sfu = &self.sfu;
+        let gone: Vec<ConferenceId> =
+            self.conferences.iter().filter(|c| sfu.conference(c).is_none()).cloned().collect();
+        for conference in gone {
+            self.conferences.remove(&conference);
+            let _ = self.notices.send(Notice::Gone { thread: self.index, conference });
+        }
+    }
+
+    /// Tells the reader which ufrags are still this thread's, so it forgets the others.
+    fn tell_reader_live(&mut self) {
+        let sfu = &self.sfu;
+        self.ufrags.retain(|(c, e), _| sfu.conference(c).is_some_and(|conf| conf.index_of(e).is_some()));
+        let live: HashSet<String> = self.ufrags.values().cloned().collect();
+        let _ = self.reader.send(ReaderNote::Live(self.index, live));
+    }
+
+    fn publish_stats(&mut self) {
+        self.board.publish(self.index, self.sfu.stats(Instant::now()));
     }
 
     /// Sends what the core produced; returns its next deadline.
@@ -106,10 +408,15 @@ impl MediaTask {
         loop {
             match self.sfu.poll_output() {
                 SfuOutput::Transmit(t) => {
-                    if let Err(e) = self.socket.try_send_to(&t.contents, t.destination) {
+                    if let Err(e) = self.socket.send_to(&t.contents, t.destination) {
                         // A full socket buffer drops the datagram like the network would;
                         // RTX and PLI recover.
                         tracing::trace!("udp send to {} failed: {e}", t.destination);
+                    }
+                }
+                SfuOutput::Event(ColibriEvent::Draining) => {
+                    if !self.draining_told.swap(true, Ordering::Relaxed) {
+                        let _ = self.events.send(ColibriEvent::Draining);
                     }
                 }
                 SfuOutput::Event(e) => {
@@ -134,26 +441,4 @@ pub fn bind_media_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, Error>
         tracing::warn!("cannot learn datagram destinations (IP_PKTINFO): {e}");
     }
     Ok(s.into())
-}
-
-/// Runs the media task on its own thread with a single-threaded runtime: the socket's
-/// readiness, the timer and the task live on one thread, so a datagram wakes the task
-/// without a hand-off between threads. Resolves when the task ends.
-pub async fn run_on_own_thread(
-    socket: std::net::UdpSocket,
-    build: impl FnOnce(UdpSocket) -> MediaTask + Send + 'static,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
-    let (done_tx, done_rx) = oneshot::channel();
-    std::thread::Builder::new().name("bridge-media".into()).spawn(move || {
-        let result = (|| {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async move {
-                let socket = UdpSocket::from_std(socket)?;
-                build(socket).run(shutdown).await
-            })
-        })();
-        let _ = done_tx.send(result);
-    })?;
-    done_rx.await.unwrap_or_else(|_| Err(Error::Io(std::io::Error::other("media thread ended without a result"))))
 }

@@ -20,6 +20,9 @@ pub enum Error {
     BadSetting(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// A media thread (or the UDP reader) stopped: the bridge is unhealthy.
+    #[error("{0}")]
+    MediaThread(String),
     /// The bus connection failed or was refused.
     #[error("bus: {0}")]
     Bus(String),

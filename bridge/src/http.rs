@@ -17,31 +17,37 @@ use crate::metrics::Metrics;
 
 #[derive(Clone)]
 struct AppState {
-    metrics: Arc<Metrics>,
+    /// One set per media thread; `/metrics` shows their sum.
+    metrics: Vec<Arc<Metrics>>,
     stats: watch::Receiver<BridgeStats>,
+    /// Set when a media thread (or the UDP reader) died.
+    failure: watch::Receiver<Option<String>>,
 }
 
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
+    metrics: Vec<Arc<Metrics>>,
     stats: watch::Receiver<BridgeStats>,
+    failure: watch::Receiver<Option<String>>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/health", get(health))
         .route("/stats", get(stats_json))
         .route("/metrics", get(metrics_text))
-        .with_state(AppState { metrics, stats });
+        .with_state(AppState { metrics, stats, failure });
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 
 async fn health(State(s): State<AppState>) -> impl IntoResponse {
-    if s.stats.has_changed().is_err() {
-        (StatusCode::SERVICE_UNAVAILABLE, "media task stopped\n")
+    if let Some(why) = s.failure.borrow().clone() {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))
+    } else if s.stats.has_changed().is_err() {
+        (StatusCode::SERVICE_UNAVAILABLE, "media task stopped\n".to_string())
     } else if s.stats.borrow().draining {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n".to_string())
     } else {
-        (StatusCode::OK, "ok\n")
+        (StatusCode::OK, "ok\n".to_string())
     }
 }
 
@@ -50,5 +56,5 @@ async fn stats_json(State(s): State<AppState>) -> Json<BridgeStats> {
 }
 
 async fn metrics_text(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], Metrics::render_sum(&s.metrics))
 }

@@ -12,6 +12,7 @@
 
 pub mod allocator;
 pub mod conference;
+pub mod demux;
 pub mod dominant_speaker;
 pub mod endpoint;
 mod error;
@@ -32,18 +33,16 @@ pub mod candidates;
 mod config;
 pub mod driver;
 pub mod http;
+pub mod threads;
 
 pub use config::Config;
 
-use std::sync::Arc;
-
-use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// This build's version, published in stats and the bridge channel's ServerHello.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Runs the bridge until `shutdown` is cancelled, then drains (see [`driver::MediaTask`]).
+/// Runs the bridge until `shutdown` is cancelled, then drains (see [`driver`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let socket = driver::bind_media_socket(config.media_addr)?;
     let bound = socket.local_addr()?;
@@ -51,28 +50,28 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     if candidates.is_empty() {
         return Err(Error::BadSetting("no address to advertise: set ADVERTISE_IPS".into()));
     }
-    tracing::info!(%bound, ?candidates, jid = %config.jid(), "bridge media socket bound");
+    tracing::info!(%bound, ?candidates, jid = %config.jid(), threads = config.media_threads, "bridge media socket bound");
 
-    let metrics = Arc::new(metrics::Metrics::default());
-    let sfu = Sfu::new(
-        SfuConfig {
-            candidates: candidates.clone(),
-            version: VERSION.into(),
-            bwe: config.bwe,
-            loudest_audio: config.loudest_audio,
-        },
-        metrics.clone(),
-    );
-    let (stats_tx, stats_rx) =
-        watch::channel(proto::colibri::BridgeStats { version: VERSION.into(), ..Default::default() });
-    let (cmd_tx, cmd_rx) = mpsc::channel(256);
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-
+    let setup = driver::MediaSetup {
+        socket,
+        bound,
+        sfu: SfuConfig { candidates, version: VERSION.into(), bwe: config.bwe, loudest_audio: config.loudest_audio },
+        threads: config.media_threads,
+        drain_timeout: config.drain_timeout,
+    };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr).await?;
     tracing::info!(addr = %http_listener.local_addr()?, "bridge http listening");
-    // The side tasks stop after the media task has drained, not at the first signal.
+    let media = driver::start(setup, shutdown)?;
+    let stats_rx = media.board.subscribe();
+    // The side tasks stop after the media threads have drained, not at the first signal.
     let after_drain = CancellationToken::new();
-    let http = tokio::spawn(http::serve(http_listener, metrics, stats_rx.clone(), after_drain.clone()));
+    let http = tokio::spawn(http::serve(
+        http_listener,
+        media.metrics.clone(),
+        stats_rx.clone(),
+        media.board.subscribe_failure(),
+        after_drain.clone(),
+    ));
     let bus = if config.bus_enabled {
         let cfg = bus::BusConfig {
             addr: config.bus_addr.clone(),
@@ -80,25 +79,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             domain: config.domain.clone(),
             secret: config.bus_secret.clone(),
         };
-        Some(tokio::spawn(bus::run(cfg, cmd_tx.clone(), ev_rx, stats_rx, after_drain.clone())))
+        Some(tokio::spawn(bus::run(cfg, media.commands.clone(), media.events, stats_rx, after_drain.clone())))
     } else {
-        drop(ev_rx);
         None
     };
-    let drain_timeout = config.drain_timeout;
-    let media_candidates = candidates.clone();
-    let build = move |socket| driver::MediaTask {
-        sfu,
-        socket,
-        bound,
-        candidates: media_candidates,
-        commands: cmd_rx,
-        events: ev_tx,
-        stats: stats_tx,
-        drain_timeout,
-    };
-    let result = driver::run_on_own_thread(socket, build, shutdown).await;
-    drop(cmd_tx);
+    let result = media.done.await.unwrap_or_else(|e| Err(Error::MediaThread(format!("media threads: {e}"))));
+    drop(media.commands);
     // Let the bus deliver the last events (Draining) before it closes.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     after_drain.cancel();

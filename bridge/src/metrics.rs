@@ -42,6 +42,28 @@ macro_rules! metrics {
                 )*
                 s
             }
+
+            /// Prometheus text of several sets (one per media thread), added up; the
+            /// gauges also per thread (`bridge_thread_<name>{thread="i"}`), so the spread
+            /// of conferences over threads is visible.
+            pub fn render_sum(all: &[std::sync::Arc<Metrics>]) -> String {
+                let mut s = String::new();
+                $(
+                    let _ = writeln!(s, "# HELP bridge_{} {}", stringify!($name), $help);
+                    let _ = writeln!(s, "# TYPE bridge_{} {}", stringify!($name),
+                        if stringify!($name).ends_with("_total") { "counter" } else { "gauge" });
+                    let _ = writeln!(s, "bridge_{} {}", stringify!($name), all.iter().map(|m| m.$name.get()).sum::<u64>());
+                )*
+                for (name, help) in [("conferences", "current conferences per media thread"), ("endpoints", "current endpoints per media thread")] {
+                    let _ = writeln!(s, "# HELP bridge_thread_{name} {help}");
+                    let _ = writeln!(s, "# TYPE bridge_thread_{name} gauge");
+                    for (i, m) in all.iter().enumerate() {
+                        let v = if name == "conferences" { m.conferences.get() } else { m.endpoints.get() };
+                        let _ = writeln!(s, "bridge_thread_{name}{{thread=\"{i}\"}} {v}");
+                    }
+                }
+                s
+            }
         }
     };
 }

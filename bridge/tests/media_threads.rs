@@ -1,0 +1,245 @@
+//! `BRIDGE_MEDIA_THREADS`: the real bridge binary with two media threads places two
+//! conferences on different threads (one UDP port, str0m peers on loopback) and media flows
+//! in both, with `/stats` summing the threads; with one thread the same meetings give the
+//! same media results. A media thread that panics makes the bridge unhealthy (Colibri
+//! health fails, `/health` answers 503) while the others keep running; `0` or a non-number
+//! stops the bridge at start with a clear message.
+
+mod live;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use bridge::driver::{self, Command, MediaSetup};
+use bridge::SfuConfig;
+use live::{http_get, FocusClient, Launch, LivePeer, PeerSetup, System};
+use proto::colibri::{ColibriEvent, ColibriRequest, ColibriResponse};
+use proto::ConferenceId;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// Conference name → its participants' names; participant index = position in this list.
+const MEETINGS: [(&str, [&str; 2]); 2] = [("room-a", ["alice", "bob"]), ("room-b", ["carol", "dave"])];
+
+/// Who received audio and video from whom (indices), and the msids each was offered.
+type MediaResult = BTreeMap<u8, (BTreeSet<u8>, BTreeSet<String>)>;
+
+fn gauge(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} exported: {metrics}"))
+}
+
+/// Two 2-person meetings on a bridge with `threads` media threads; returns the media
+/// result and the conferences per thread from `/metrics`.
+async fn two_meetings(threads: &str) -> (MediaResult, Vec<u64>) {
+    let mut launch = Launch::new(live::other_binary("signal"), std::path::PathBuf::from(env!("CARGO_BIN_EXE_bridge")));
+    launch.bridge_env.push(("BRIDGE_MEDIA_THREADS", threads.to_string()));
+    let sys = System::launch(&launch);
+    let mut focus = FocusClient::connect(sys.bus, &sys.secret).await;
+    let t0 = tokio::time::Instant::now();
+    while focus.colibri(&ColibriRequest::Health).await.is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(15), "bridge answers on the bus");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut peers: Vec<(ConferenceId, LivePeer)> = Vec::new();
+    let mut index = 0u8;
+    for (room, names) in MEETINGS {
+        let conf = ConferenceId::new(room).expect("valid id");
+        for name in names {
+            let setup = PeerSetup::new(name, index).await;
+            index += 1;
+            let req = ColibriRequest::Allocate {
+                conference: conf.clone(),
+                endpoint: setup.id.clone(),
+                display_name: name.into(),
+                offer: setup.offer.clone(),
+            };
+            let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
+                panic!("allocation of {name}")
+            };
+            assert!(answer.contains(&format!(" {} typ host", sys.media.port())), "one port for every thread");
+            peers.push((conf.clone(), setup.start(&answer)));
+        }
+    }
+
+    // Answer the bridge's offers until everyone receives their partner (bounded).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok(Some(ColibriEvent::Offer { conference, endpoint, offer, .. })) =
+            tokio::time::timeout(Duration::from_millis(200), focus.events.recv()).await
+        {
+            let (_, p) = peers.iter().find(|(c, p)| c == &conference && p.id == endpoint).expect("known endpoint");
+            let answer = p.accept_offer(offer).await;
+            focus
+                .colibri(&ColibriRequest::Answer { conference, endpoint, answer })
+                .await
+                .expect("bridge accepts the answer");
+        }
+        let mut done = true;
+        for (i, (_, p)) in peers.iter().enumerate() {
+            let partner = (i ^ 1) as u8;
+            let got = p.report().await.received.get(&partner).cloned().unwrap_or_default();
+            done &= got.audio_frames >= 50 && got.video_frames >= 30;
+        }
+        if done {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "media did not flow in both meetings in time");
+    }
+
+    let mut result = MediaResult::new();
+    for (i, (_, p)) in peers.iter().enumerate() {
+        let rep = p.report().await;
+        let from: BTreeSet<u8> =
+            rep.received.iter().filter(|(_, r)| r.audio_frames > 0 || r.video_frames > 0).map(|(s, _)| *s).collect();
+        let msids: BTreeSet<String> = rep.msid_of_mid.values().cloned().collect();
+        result.insert(i as u8, (from, msids));
+    }
+
+    let (code, body) = http_get(sys.bridge_http, "/stats").await;
+    assert_eq!(code, 200);
+    let st: proto::colibri::BridgeStats = serde_json::from_str(&body).expect("stats JSON");
+    assert_eq!((st.conferences, st.endpoints), (2, 4), "/stats sums the threads");
+    match focus.colibri(&ColibriRequest::Health).await {
+        Ok(ColibriResponse::Health { stats }) => assert_eq!((stats.conferences, stats.endpoints), (2, 4)),
+        other => panic!("health: {other:?}"),
+    }
+    let (code, metrics) = http_get(sys.bridge_http, "/metrics").await;
+    assert_eq!(code, 200);
+    assert_eq!(gauge(&metrics, "bridge_conferences"), 2);
+    assert_eq!(gauge(&metrics, "bridge_endpoints"), 4);
+    assert!(gauge(&metrics, "bridge_rtp_forwarded_total") > 100);
+    let n: usize = threads.parse().expect("a number");
+    let per_thread: Vec<u64> =
+        (0..n).map(|t| gauge(&metrics, &format!("bridge_thread_conferences{{thread=\"{t}\"}}"))).collect();
+    assert_eq!(http_get(sys.bridge_http, "/health").await.0, 200);
+    (result, per_thread)
+}
+
+/// Each participant receives exactly its partner, and is offered exactly its partner's
+/// two streams besides its own.
+fn expected() -> MediaResult {
+    let mut r = MediaResult::new();
+    let mut index = 0u8;
+    for (_, names) in MEETINGS {
+        for (k, _) in names.iter().enumerate() {
+            let partner = names[1 - k];
+            r.insert(index, (BTreeSet::from([index ^ 1]), BTreeSet::from([partner.to_string()])));
+            index += 1;
+        }
+    }
+    r
+}
+
+fn without_own_msid(mut r: MediaResult) -> MediaResult {
+    let names: Vec<&str> = MEETINGS.iter().flat_map(|(_, n)| n.iter().copied()).collect();
+    for (i, (_, msids)) in r.iter_mut() {
+        msids.remove(names[*i as usize]);
+    }
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_threads_carry_two_conferences_one_on_each() {
+    let (result, per_thread) = two_meetings("2").await;
+    assert_eq!(per_thread, vec![1, 1], "one conference on each thread");
+    assert_eq!(without_own_msid(result), expected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_thread_gives_the_same_media_results() {
+    let (result, per_thread) = two_meetings("1").await;
+    assert_eq!(per_thread, vec![2], "both conferences on the one thread");
+    assert_eq!(without_own_msid(result), expected());
+}
+
+#[test]
+fn zero_or_a_non_number_is_refused_at_start() {
+    for bad in ["0", "many"] {
+        let dir = live::temp_dir("threads");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bridge"))
+            .env("BRIDGE_MEDIA_THREADS", bad)
+            .env("BRIDGE_MEDIA_ADDR", live::free_udp().to_string())
+            .env("BRIDGE_HTTP_ADDR", live::free_tcp().to_string())
+            .env("BRIDGE_BUS", "false")
+            .env("BUS_SECRET", "unused")
+            .env("DATA_DIR", &dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .output()
+            .expect("bridge runs");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!out.status.success(), "BRIDGE_MEDIA_THREADS={bad} must stop the bridge");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("BRIDGE_MEDIA_THREADS") && text.contains("at least 1"), "{text}");
+    }
+}
+
+async fn health(commands: &tokio::sync::mpsc::Sender<Command>) -> Result<ColibriResponse, bridge::Error> {
+    let (tx, rx) = oneshot::channel();
+    commands.send(Command::Colibri(ColibriRequest::Health, tx)).await.expect("dispatcher runs");
+    rx.await.expect("health answered")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_media_thread_makes_the_bridge_unhealthy() {
+    let socket = driver::bind_media_socket(live::free_udp()).expect("bind");
+    let bound = socket.local_addr().expect("bound");
+    let setup = MediaSetup {
+        socket,
+        bound,
+        sfu: SfuConfig { candidates: vec![bound], version: "test".into(), bwe: true, loudest_audio: 0 },
+        threads: 2,
+        drain_timeout: Duration::from_secs(1),
+    };
+    let shutdown = CancellationToken::new();
+    let media = driver::start(setup, shutdown.clone()).expect("media threads start");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("http bind");
+    let http_addr = listener.local_addr().expect("http addr");
+    let stop_http = CancellationToken::new();
+    tokio::spawn(bridge::http::serve(
+        listener,
+        media.metrics.clone(),
+        media.board.subscribe(),
+        media.board.subscribe_failure(),
+        stop_http.clone(),
+    ));
+    assert!(matches!(health(&media.commands).await, Ok(ColibriResponse::Health { .. })));
+    assert_eq!(http_get(http_addr, "/health").await.0, 200);
+
+    media.commands.send(Command::StopThreadForTest { thread: 1, panic: true }).await.expect("dispatcher runs");
+    let t0 = tokio::time::Instant::now();
+    while media.board.failure().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the dead thread is noticed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = health(&media.commands).await.expect_err("health fails with a dead thread");
+    assert_eq!(err.condition(), "internal-server-error");
+    assert!(err.to_string().contains("media thread 1 panicked"), "{err}");
+    let (code, body) = http_get(http_addr, "/health").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("panicked"), "{body}");
+
+    // The other thread still serves: a new conference goes to it (no endpoints anywhere,
+    // thread 0 first) and its own refusal comes back, not the dead thread's.
+    let (tx, rx) = oneshot::channel();
+    let bad = ColibriRequest::Allocate {
+        conference: ConferenceId::new("after").expect("valid id"),
+        endpoint: proto::EndpointId::new("x").expect("valid id"),
+        display_name: String::new(),
+        offer: "v=0\r\nnot sdp".into(),
+    };
+    media.commands.send(Command::Colibri(bad, tx)).await.expect("dispatcher runs");
+    let err = rx.await.expect("answered").expect_err("garbage offer refused");
+    assert_eq!(err.condition(), "bad-request", "{err}");
+
+    // The bridge ends with the failure once the living thread has drained.
+    shutdown.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(10), media.done).await.expect("threads end").expect("join");
+    assert!(result.is_err_and(|e| e.to_string().contains("panicked")));
+    stop_http.cancel();
+}
