@@ -2,10 +2,11 @@
 //! feeds datagrams, timeouts and Colibri commands to the cores and carries out what they
 //! ask (send datagrams, emit events). It makes no media decision itself.
 //!
-//! Shape (`BRIDGE_MEDIA_THREADS` = N, see `README.md` for why this scheme): one reader
-//! thread receives every datagram of the port and hands them, in batches, to the media
-//! thread that owns the sender ([`Demux`]); N media threads each own one `Sfu` with whole
-//! conferences, and send their datagrams themselves on a duplicate of the same socket. A
+//! Shape (`BRIDGE_MEDIA_THREADS` = N, see `README.md` for why this scheme): N media threads
+//! each own one `Sfu` with whole conferences, and send their datagrams themselves on a
+//! duplicate of the same socket. With N ≥ 2 one reader thread receives every datagram of
+//! the port and hands them, in batches, to the media thread that owns the sender
+//! ([`Demux`]); with N = 1 the media thread reads the socket itself, as before threads. A
 //! media thread never blocks on anything but its inbox, its timer and its command queue,
 //! and no lock is taken per packet.
 
@@ -112,6 +113,7 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             index,
             sfu: Sfu::new(setup.sfu.clone(), m),
             socket: setup.socket.try_clone()?,
+            receive: if n == 1 { Some(setup.socket.try_clone()?) } else { None },
             bound: setup.bound,
             candidates: setup.sfu.candidates.clone(),
             inbox: in_rx,
@@ -152,29 +154,33 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
     drop((notice_tx, note_tx, ev_tx));
 
     let reader_stop = CancellationToken::new();
-    let reader = Reader { socket: setup.socket, inboxes, notes: note_rx, demux: Demux::default() };
-    let stop = reader_stop.clone();
-    let (reader_done_tx, reader_done_rx) = oneshot::channel();
-    std::thread::Builder::new().name("bridge-udp-reader".into()).spawn(move || {
-        let result = (|| {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(reader.run(stop))
-        })();
-        let _ = reader_done_tx.send(result);
-    })?;
-    let reader_board = board.clone();
-    let reader_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        let failed = match reader_done_rx.await {
-            Ok(Ok(())) if reader_shutdown.is_cancelled() => None,
-            Ok(Ok(())) => Some("the udp reader ended".to_string()),
-            Ok(Err(e)) => Some(format!("the udp reader failed: {e}")),
-            Err(_) => Some("the udp reader panicked".to_string()),
-        };
-        if let Some(why) = failed {
-            reader_board.fail(why);
-        }
-    });
+    // One thread reads the socket itself: no reader, no hand-off (see `MediaThread::receive`).
+    if n > 1 {
+        let reader =
+            Reader { socket: setup.socket, inboxes, metrics: metrics.clone(), notes: note_rx, demux: Demux::default() };
+        let stop = reader_stop.clone();
+        let (reader_done_tx, reader_done_rx) = oneshot::channel();
+        std::thread::Builder::new().name("bridge-udp-reader".into()).spawn(move || {
+            let result = (|| {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(reader.run(stop))
+            })();
+            let _ = reader_done_tx.send(result);
+        })?;
+        let reader_board = board.clone();
+        let reader_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let failed = match reader_done_rx.await {
+                Ok(Ok(())) if reader_shutdown.is_cancelled() => None,
+                Ok(Ok(())) => Some("the udp reader ended".to_string()),
+                Ok(Err(e)) => Some(format!("the udp reader failed: {e}")),
+                Err(_) => Some("the udp reader panicked".to_string()),
+            };
+            if let Some(why) = failed {
+                reader_board.fail(why);
+            }
+        });
+    }
 
     tokio::spawn(threads::dispatch(cmd_rx, thread_cmds, notice_rx, board.clone()));
     let done = tokio::spawn(async move {
@@ -195,6 +201,8 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
 struct Reader {
     socket: std::net::UdpSocket,
     inboxes: Vec<mpsc::Sender<Batch>>,
+    /// The media threads' counters: a dropped batch is counted on its thread.
+    metrics: Vec<Arc<Metrics>>,
     notes: std::sync::mpsc::Receiver<ReaderNote>,
     demux: Demux,
 }
@@ -236,8 +244,14 @@ impl Reader {
                     continue;
                 }
                 let batch = std::mem::take(b);
-                if let Err(e) = self.inboxes[t].try_send(batch) {
-                    tracing::trace!("media thread {t} inbox: {e}; batch dropped");
+                // One batch, one inbox and one set of counters per thread, built together.
+                let (Some(inbox), Some(metrics)) = (self.inboxes.get(t), self.metrics.get(t)) else { continue };
+                if let Err(e) = inbox.try_send(batch) {
+                    let dropped = match &e {
+                        mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b) => b.items.len(),
+                    };
+                    metrics.inbox_dropped_total.add(dropped as u64);
+                    tracing::trace!("media thread {t} inbox full or closed; {dropped} datagrams dropped");
                 }
             }
         }
@@ -259,6 +273,9 @@ struct MediaThread {
     sfu: Sfu,
     /// A duplicate of the port's socket, for sending.
     socket: std::net::UdpSocket,
+    /// With a single media thread, the socket it reads itself: a reader thread would only
+    /// add a hand-off per datagram (measured in `README.md`).
+    receive: Option<std::net::UdpSocket>,
     bound: SocketAddr,
     candidates: Vec<SocketAddr>,
     inbox: mpsc::Receiver<Batch>,
@@ -282,6 +299,11 @@ impl MediaThread {
     async fn run(mut self, shutdown: CancellationToken) -> Result<(), Error> {
         let mut drain_deadline: Option<tokio::time::Instant> = None;
         let mut stats_tick = tokio::time::interval(STATS_EVERY);
+        let receive = match self.receive.take() {
+            Some(s) => Some(UdpSocket::from_std(s)?),
+            None => None,
+        };
+        let mut buf = vec![0u8; 2048];
         loop {
             let deadline = self.flush();
             self.report_gone();
@@ -300,6 +322,23 @@ impl MediaThread {
                 .min(drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
             tokio::select! {
                 Some(batch) = self.inbox.recv() => self.on_batch(batch),
+                r = readable(receive.as_ref()) => {
+                    if let Err(e) = r {
+                        tracing::debug!("udp socket error: {e}");
+                    }
+                    if let Some(socket) = &receive {
+                        let now = Instant::now();
+                        for _ in 0..READ_BATCH {
+                            match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(socket, &mut buf)) {
+                                Ok((n, src, dst)) => {
+                                    let dst = self.destination(src, dst);
+                                    self.sfu.handle_datagram(now, src, dst, &buf[..n]);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
                 _ = tokio::time::sleep_until(sleep_until) => self.sfu.handle_timeout(Instant::now()),
                 Some(cmd) = self.commands.recv() => match cmd {
                     ThreadCommand::Colibri(req, reply) => self.on_colibri(req, reply),
@@ -425,6 +464,14 @@ impl MediaThread {
                 SfuOutput::Timeout(t) => return t,
             }
         }
+    }
+}
+
+/// Readiness of the thread's own socket; never, without one.
+async fn readable(socket: Option<&UdpSocket>) -> std::io::Result<()> {
+    match socket {
+        Some(s) => s.readable().await,
+        None => std::future::pending().await,
     }
 }
 
