@@ -62,6 +62,9 @@ pub struct Launch {
     pub bridge: PathBuf,
     /// Runs the bridge under `taskset -c <core>`.
     pub bridge_core: Option<usize>,
+    /// Runs the bridge under `taskset -c <list>` instead (e.g. `0,1`: media threads on
+    /// several cores); wins over `bridge_core`.
+    pub bridge_cpus: Option<String>,
     /// The address the media socket binds (`0.0.0.0` as in production, or loopback).
     pub media_ip: IpAddr,
     pub drain_secs: u32,
@@ -76,6 +79,7 @@ impl Launch {
             signal,
             bridge,
             bridge_core: None,
+            bridge_cpus: None,
             media_ip: IpAddr::from([127, 0, 0, 1]),
             drain_secs: 2,
             bridge_env: Vec::new(),
@@ -116,10 +120,10 @@ impl System {
         let bridge_http = free_tcp();
         let media = SocketAddr::new(l.media_ip, free_udp().port());
         let bdir = temp_dir("bridge");
-        let mut cmd = match l.bridge_core {
-            Some(core) => {
+        let mut cmd = match l.bridge_cpus.clone().or(l.bridge_core.map(|c| c.to_string())) {
+            Some(cpus) => {
                 let mut c = Command::new("taskset");
-                c.arg("-c").arg(core.to_string()).arg(&l.bridge);
+                c.arg("-c").arg(cpus).arg(&l.bridge);
                 c
             }
             None => Command::new(&l.bridge),

@@ -10,7 +10,9 @@
 //! Run with a release build: `cargo build --release -p bridge -p signal &&
 //! target/release/bridge-bench --meeting-size 5`. Options: `--meeting-size N` (5),
 //! `--step-meetings K` (2), `--max-meetings M` (200), `--step-secs S` (6),
-//! `--loss-limit F` (0.01), `--bridge-core C` (1), `--load-core C` (0), `--max-height H`
+//! `--loss-limit F` (0.01), `--bridge-core C` (1), `--bridge-cpus LIST` (the bridge under
+//! `taskset -c LIST` instead, e.g. `0,1` for media threads on both cores; the ceiling stays
+//! on `--bridge-core`), `--load-core C` (0), `--max-height H`
 //! (none: every participant takes what the bandwidth allows of everyone; with H, each asks
 //! the bridge for at most H lines of every video, as a page in tile view does with small
 //! tiles).
@@ -33,6 +35,7 @@ struct Args {
     step_secs: u64,
     loss_limit: f64,
     bridge_core: usize,
+    bridge_cpus: Option<String>,
     load_core: usize,
     max_height: Option<i32>,
 }
@@ -45,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         step_secs: 6,
         loss_limit: 0.01,
         bridge_core: 1,
+        bridge_cpus: None,
         load_core: 0,
         max_height: None,
     };
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--step-secs" => a.step_secs = n(&v)?.max(3) as u64,
             "--loss-limit" => a.loss_limit = v.parse().map_err(|e| format!("{flag}: {e}"))?,
             "--bridge-core" => a.bridge_core = n(&v)?,
+            "--bridge-cpus" => a.bridge_cpus = Some(v),
             "--load-core" => a.load_core = n(&v)?,
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             _ => return Err(format!("unknown option {flag}")),
@@ -155,7 +160,7 @@ fn main() {
 }
 
 async fn ramp(args: &Args) -> Vec<Step> {
-    let sys = procs::start_system(args.bridge_core);
+    let sys = procs::start_system(args.bridge_core, args.bridge_cpus.clone());
     let pid = sys.bridge_pid();
     let mut focus = procs::FocusClient::connect(sys.bus, &sys.secret).await;
     let t0 = Instant::now();

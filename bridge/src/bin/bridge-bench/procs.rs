@@ -17,11 +17,13 @@ pub fn binary(name: &str) -> PathBuf {
     me.parent().expect("binary has a folder").join(name)
 }
 
-/// Starts signal and the bridge; the bridge runs under `taskset -c <core>`, with
-/// `BRIDGE_BWE` passed on.
-pub fn start_system(bridge_core: usize) -> System {
+/// Starts signal and the bridge; the bridge runs under `taskset -c <core>` (or the list
+/// `bridge_cpus`), with `BRIDGE_BWE` passed on (and the rest of the environment, such as
+/// `BRIDGE_MEDIA_THREADS`, inherited).
+pub fn start_system(bridge_core: usize, bridge_cpus: Option<String>) -> System {
     let mut l = system::Launch::new(binary("signal"), binary("bridge"));
     l.bridge_core = Some(bridge_core);
+    l.bridge_cpus = bridge_cpus;
     l.drain_secs = 0;
     l.log = "warn".into();
     l.bridge_env.push(("BRIDGE_BWE", std::env::var("BRIDGE_BWE").unwrap_or_else(|_| "true".into())));
