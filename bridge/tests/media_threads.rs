@@ -249,3 +249,98 @@ async fn a_panicking_media_thread_makes_the_bridge_unhealthy() {
     assert!(result.is_err_and(|e| e.to_string().contains("panicked")));
     stop_http.cancel();
 }
+
+/// Answers the bridge's offers until every (receiver, sender index) pair has media (bounded).
+async fn wait_media(focus: &mut FocusClient, peers: &[(ConferenceId, LivePeer)], want: &[(usize, u8)]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok(Some(ColibriEvent::Offer { conference, endpoint, offer, .. })) =
+            tokio::time::timeout(Duration::from_millis(200), focus.events.recv()).await
+        {
+            if let Some((_, p)) = peers.iter().find(|(c, p)| c == &conference && p.id == endpoint) {
+                let answer = p.accept_offer(offer).await;
+                focus
+                    .colibri(&ColibriRequest::Answer { conference, endpoint, answer })
+                    .await
+                    .expect("bridge accepts the answer");
+            }
+        }
+        let mut missing = Vec::new();
+        for &(r, s) in want {
+            let got = peers[r].1.report().await.received.get(&s).cloned().unwrap_or_default();
+            if got.audio_frames < 50 || got.video_frames < 30 {
+                missing.push((peers[r].1.id.to_string(), s, got));
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "media missing: {missing:?}");
+    }
+}
+
+async fn allocate(focus: &FocusClient, conf: &ConferenceId, setup: PeerSetup) -> (ConferenceId, LivePeer) {
+    let req = ColibriRequest::Allocate {
+        conference: conf.clone(),
+        endpoint: setup.id.clone(),
+        display_name: setup.id.to_string(),
+        offer: setup.offer.clone(),
+    };
+    let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else { panic!("allocation") };
+    (conf.clone(), setup.start(&answer))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_reused_by_an_endpoint_on_another_thread_reaches_it() {
+    let mut launch = Launch::new(live::other_binary("signal"), std::path::PathBuf::from(env!("CARGO_BIN_EXE_bridge")));
+    launch.bridge_env.push(("BRIDGE_MEDIA_THREADS", "2".to_string()));
+    let sys = System::launch(&launch);
+    let mut focus = FocusClient::connect(sys.bus, &sys.secret).await;
+    let t0 = tokio::time::Instant::now();
+    while focus.colibri(&ColibriRequest::Health).await.is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(15), "bridge answers on the bus");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (a, b) = (ConferenceId::new("room-a").expect("id"), ConferenceId::new("room-b").expect("id"));
+    let mut peers = Vec::new();
+    peers.push(allocate(&focus, &a, PeerSetup::new("alice", 0).await).await);
+    peers.push(allocate(&focus, &a, PeerSetup::new("bob", 1).await).await);
+    peers.push(allocate(&focus, &b, PeerSetup::new("carol", 2).await).await);
+    peers.push(allocate(&focus, &b, PeerSetup::new("dave", 3).await).await);
+    wait_media(&mut focus, &peers, &[(0, 1), (1, 0), (2, 3), (3, 2)]).await;
+    let (_, metrics) = http_get(sys.bridge_http, "/metrics").await;
+    let per_thread: Vec<u64> =
+        (0..2).map(|t| gauge(&metrics, &format!("bridge_thread_conferences{{thread=\"{t}\"}}"))).collect();
+    assert_eq!(per_thread, vec![1, 1], "room-a on one thread, room-b on the other");
+
+    // Bob's page goes away; a new endpoint in room-b (the other thread) comes from the very
+    // same address, which the first thread still has a connected socket for.
+    let bob_addr = peers[1].1.local_addr().await;
+    let (_, bob) = peers.remove(1);
+    drop(bob);
+    focus
+        .colibri(&ColibriRequest::Expire {
+            conference: a.clone(),
+            endpoint: proto::EndpointId::new("bob").expect("id"),
+        })
+        .await
+        .expect("bob expires");
+    let t0 = tokio::time::Instant::now();
+    let socket = loop {
+        match tokio::net::UdpSocket::bind(bob_addr).await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(t0.elapsed() < Duration::from_secs(5), "bob's address is free again: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    peers.push(allocate(&focus, &b, PeerSetup::on_socket("erin", 4, socket)).await);
+    // peers: alice, carol, dave, erin
+    wait_media(&mut focus, &peers, &[(3, 2), (3, 3), (1, 4), (2, 4)]).await;
+    let (_, metrics) = http_get(sys.bridge_http, "/metrics").await;
+    let endpoints: Vec<u64> =
+        (0..2).map(|t| gauge(&metrics, &format!("bridge_thread_endpoints{{thread=\"{t}\"}}"))).collect();
+    assert_eq!(endpoints.iter().sum::<u64>(), 4);
+    assert!(endpoints.contains(&3) && endpoints.contains(&1), "erin joined room-b's thread: {endpoints:?}");
+}

@@ -65,6 +65,7 @@ pub struct Report {
 enum PeerCmd {
     Offer(String, oneshot::Sender<String>),
     Report(oneshot::Sender<Report>),
+    Addr(oneshot::Sender<std::net::SocketAddr>),
 }
 
 /// A str0m participant on a real UDP socket, in its own task.
@@ -89,6 +90,11 @@ const RIDS: [&str; 3] = ["q", "h", "f"];
 impl PeerSetup {
     pub async fn new(name: &str, index: u8) -> PeerSetup {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("peer udp bind");
+        Self::on_socket(name, index, socket)
+    }
+
+    /// A participant on a socket the caller bound (e.g. the address an earlier one used).
+    pub fn on_socket(name: &str, index: u8, socket: UdpSocket) -> PeerSetup {
         let addr = socket.local_addr().expect("peer address");
         let mut rtc = Rtc::builder().build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
@@ -127,6 +133,13 @@ impl LivePeer {
         let (tx, rx) = oneshot::channel();
         self.cmd.send(PeerCmd::Report(tx)).await.expect("peer task alive");
         rx.await.expect("peer reports")
+    }
+
+    /// The participant's UDP address.
+    pub async fn local_addr(&self) -> std::net::SocketAddr {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(PeerCmd::Addr(tx)).await.expect("peer task alive");
+        rx.await.expect("peer tells its address")
     }
 }
 
@@ -200,6 +213,9 @@ async fn peer_task(
                 }
                 Some(PeerCmd::Report(reply)) => {
                     let _ = reply.send(report.clone());
+                }
+                Some(PeerCmd::Addr(reply)) => {
+                    let _ = reply.send(local);
                 }
                 None => return,
             },
