@@ -6,16 +6,13 @@
 //! each own one `Sfu` with whole conferences, and send their datagrams themselves on a
 //! duplicate of the same socket. With N ≥ 2 one reader thread receives every datagram of
 //! the port and hands them, in batches, to the media thread that owns the sender
-//! ([`Demux`]); once a thread's `Sfu` knows a peer's address, the thread opens a socket
-//! on the same port `connect()`ed to that peer (`SO_REUSEPORT`) and the kernel delivers the
-//! peer's datagrams there, past the reader. With N = 1 the media thread reads the socket
-//! itself, as before threads. A
+//! ([`Demux`]); with N = 1 the media thread reads the socket itself, as before threads. A
 //! media thread never blocks on anything but its inbox, its timer and its command queue,
 //! and no lock is taken per packet.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,9 +34,14 @@ pub use crate::threads::Command;
 
 /// How many datagrams the reader takes in one go before handing them over.
 const READ_BATCH: usize = 64;
-/// Batches waiting for one media thread; beyond it the reader drops, as a full socket
-/// buffer would (RTX and PLI recover).
-const INBOX_BATCHES: usize = 1024;
+/// Batches waiting for one media thread (a bound for the channel; the datagram bound below
+/// is what counts).
+const INBOX_BATCHES: usize = 256;
+/// Datagrams waiting for one media thread; beyond it the reader drops, as a full socket
+/// buffer would (RTX and PLI recover). About what the kernel's buffer of one socket holds
+/// (a few hundred datagrams): a thread that falls behind must not collect seconds of queue,
+/// or STUN consent checks answered late fail whole sessions.
+const INBOX_DATAGRAMS: usize = 512;
 /// How often `/stats` and the presence figures are refreshed.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
@@ -100,7 +102,6 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let (notice_tx, notice_rx) = mpsc::unbounded_channel();
     let (note_tx, note_rx) = std::sync::mpsc::channel();
-    let (reinject_tx, reinject_rx) = mpsc::unbounded_channel();
     let draining_told = Arc::new(AtomicBool::new(false));
     let mut inboxes = Vec::new();
     let mut thread_cmds = Vec::new();
@@ -108,8 +109,9 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
     let mut watchers = Vec::new();
     for index in 0..n {
         let (in_tx, in_rx) = mpsc::channel(INBOX_BATCHES);
+        let queued = Arc::new(AtomicUsize::new(0));
         let (tc_tx, tc_rx) = mpsc::unbounded_channel();
-        inboxes.push(in_tx);
+        inboxes.push((in_tx, queued.clone()));
         thread_cmds.push(tc_tx);
         let m = Arc::new(Metrics::default());
         metrics.push(m.clone());
@@ -121,6 +123,7 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             bound: setup.bound,
             candidates: setup.sfu.candidates.clone(),
             inbox: in_rx,
+            queued,
             commands: tc_rx,
             notices: notice_tx.clone(),
             reader: note_tx.clone(),
@@ -130,10 +133,6 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             drain_timeout: setup.drain_timeout,
             conferences: HashSet::new(),
             ufrags: HashMap::new(),
-            connect_peers: n > 1,
-            peers: HashMap::new(),
-            peer_datagrams: mpsc::unbounded_channel(),
-            reinject: reinject_tx.clone(),
         };
         let (done_tx, done_rx) = oneshot::channel();
         let stop = shutdown.clone();
@@ -159,19 +158,13 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             result
         }));
     }
-    drop((notice_tx, note_tx, ev_tx, reinject_tx));
+    drop((notice_tx, note_tx, ev_tx));
 
     let reader_stop = CancellationToken::new();
     // One thread reads the socket itself: no reader, no hand-off (see `MediaThread::receive`).
     if n > 1 {
-        let reader = Reader {
-            socket: setup.socket,
-            inboxes,
-            metrics: metrics.clone(),
-            notes: note_rx,
-            reinject: reinject_rx,
-            demux: Demux::default(),
-        };
+        let reader =
+            Reader { socket: setup.socket, inboxes, metrics: metrics.clone(), notes: note_rx, demux: Demux::default() };
         let stop = reader_stop.clone();
         let (reader_done_tx, reader_done_rx) = oneshot::channel();
         std::thread::Builder::new().name("bridge-udp-reader".into()).spawn(move || {
@@ -214,21 +207,12 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
 /// The reader thread: every datagram of the port, to its owner.
 struct Reader {
     socket: std::net::UdpSocket,
-    inboxes: Vec<mpsc::Sender<Batch>>,
+    /// Each media thread's inbox and how many datagrams wait in it.
+    inboxes: Vec<(mpsc::Sender<Batch>, Arc<AtomicUsize>)>,
     /// The media threads' counters: a dropped batch is counted on its thread.
     metrics: Vec<Arc<Metrics>>,
     notes: std::sync::mpsc::Receiver<ReaderNote>,
-    /// Datagrams a media thread got on a peer's socket that are not its own.
-    reinject: mpsc::UnboundedReceiver<Reinjected>,
     demux: Demux,
-}
-
-/// A datagram handed back to the reader for routing.
-#[derive(Debug)]
-pub struct Reinjected {
-    src: SocketAddr,
-    dst: Option<IpAddr>,
-    data: Vec<u8>,
 }
 
 impl Reader {
@@ -237,25 +221,16 @@ impl Reader {
         let mut buf = vec![0u8; 2048];
         let mut batches: Vec<Batch> = (0..self.inboxes.len()).map(|_| Batch::default()).collect();
         loop {
-            let mut from_socket = false;
             tokio::select! {
                 r = socket.readable() => {
                     if let Err(e) = r {
                         tracing::debug!("udp socket error: {e}");
                     }
-                    from_socket = true;
-                }
-                Some(d) = self.reinject.recv() => {
-                    self.take_notes();
-                    let t = self.demux.route(d.src, &d.data);
-                    if let Some(b) = batches.get_mut(t) {
-                        b.push(d.src, d.dst, &d.data);
-                    }
                 }
                 _ = stop.cancelled() => return Ok(()),
             }
             self.take_notes();
-            for _ in 0..if from_socket { READ_BATCH } else { 0 } {
+            for _ in 0..READ_BATCH {
                 match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(&socket, &mut buf)) {
                     Ok((n, src, dst)) => {
                         let data = &buf[..n];
@@ -265,7 +240,14 @@ impl Reader {
                             self.take_notes();
                         }
                         let t = self.demux.route(src, data);
-                        if let Some(b) = batches.get_mut(t) {
+                        let (Some(b), Some((_, queued)), Some(metrics)) =
+                            (batches.get_mut(t), self.inboxes.get(t), self.metrics.get(t))
+                        else {
+                            continue;
+                        };
+                        if queued.load(Ordering::Relaxed) + b.items.len() >= INBOX_DATAGRAMS {
+                            metrics.inbox_dropped_total.inc();
+                        } else {
                             b.push(src, dst, data);
                         }
                     }
@@ -278,11 +260,16 @@ impl Reader {
                 }
                 let batch = std::mem::take(b);
                 // One batch, one inbox and one set of counters per thread, built together.
-                let (Some(inbox), Some(metrics)) = (self.inboxes.get(t), self.metrics.get(t)) else { continue };
+                let (Some((inbox, queued)), Some(metrics)) = (self.inboxes.get(t), self.metrics.get(t)) else {
+                    continue;
+                };
+                let n = batch.items.len();
+                queued.fetch_add(n, Ordering::Relaxed);
                 if let Err(e) = inbox.try_send(batch) {
                     let dropped = match &e {
                         mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b) => b.items.len(),
                     };
+                    queued.fetch_sub(n, Ordering::Relaxed);
                     metrics.inbox_dropped_total.add(dropped as u64);
                     tracing::trace!("media thread {t} inbox full or closed; {dropped} datagrams dropped");
                 }
@@ -312,6 +299,8 @@ struct MediaThread {
     bound: SocketAddr,
     candidates: Vec<SocketAddr>,
     inbox: mpsc::Receiver<Batch>,
+    /// Datagrams in `inbox`, shared with the reader, which drops beyond `INBOX_DATAGRAMS`.
+    queued: Arc<AtomicUsize>,
     commands: mpsc::UnboundedReceiver<ThreadCommand>,
     notices: mpsc::UnboundedSender<Notice>,
     reader: std::sync::mpsc::Sender<ReaderNote>,
@@ -324,42 +313,7 @@ struct MediaThread {
     conferences: HashSet<ConferenceId>,
     /// The bridge's ufrag of each endpoint allocated here.
     ufrags: HashMap<(ConferenceId, EndpointId), String>,
-    /// With two or more threads: each peer this thread's `Sfu` knows gets its own socket,
-    /// `connect()`ed to it on the port (`SO_REUSEPORT`), so the kernel delivers that peer's
-    /// datagrams here directly instead of through the reader.
-    connect_peers: bool,
-    peers: HashMap<SocketAddr, Peer>,
-    peer_datagrams: (mpsc::UnboundedSender<PeerDatagram>, mpsc::UnboundedReceiver<PeerDatagram>),
-    reinject: mpsc::UnboundedSender<Reinjected>,
 }
-
-/// A peer's own socket: the task reading it, and when it last brought a datagram.
-struct Peer {
-    /// `None`: the socket could not be made; the peer stays on the reader.
-    task: Option<tokio::task::JoinHandle<()>>,
-    last: Instant,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Some(t) = &self.task {
-            t.abort();
-        }
-    }
-}
-
-/// A datagram read from a peer's socket.
-#[derive(Debug)]
-struct PeerDatagram {
-    /// The peer the socket is connected to.
-    peer: SocketAddr,
-    src: SocketAddr,
-    local_ip: Option<IpAddr>,
-    data: Vec<u8>,
-}
-
-/// A peer's socket is forgotten after this long without a datagram.
-const PEER_IDLE: Duration = Duration::from_secs(30);
 
 impl MediaThread {
     /// Runs until `shutdown`, then drains: no new conferences, focus is told, and the thread
@@ -390,12 +344,6 @@ impl MediaThread {
                 .min(drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
             tokio::select! {
                 Some(batch) = self.inbox.recv() => self.on_batch(batch),
-                Some(d) = self.peer_datagrams.1.recv() => {
-                    self.on_peer_datagram(d);
-                    while let Ok(d) = self.peer_datagrams.1.try_recv() {
-                        self.on_peer_datagram(d);
-                    }
-                }
                 r = readable(receive.as_ref()) => {
                     if let Err(e) = r {
                         tracing::debug!("udp socket error: {e}");
@@ -426,8 +374,6 @@ impl MediaThread {
                 _ = stats_tick.tick() => {
                     self.publish_stats();
                     self.tell_reader_live();
-                    let idle = Instant::now() - PEER_IDLE;
-                    self.peers.retain(|_, p| p.last > idle);
                 }
                 _ = shutdown.cancelled(), if drain_deadline.is_none() => {
                     tracing::info!(thread = self.index, "shutdown requested: draining");
@@ -440,54 +386,14 @@ impl MediaThread {
     }
 
     fn on_batch(&mut self, batch: Batch) {
+        self.queued.fetch_sub(batch.items.len(), Ordering::Relaxed);
         let now = Instant::now();
-        for &(src, local_ip, start, end) in &batch.items {
+        for &(src, dst, start, end) in &batch.items {
             if let Some(data) = batch.data.get(start..end) {
-                let dst = self.destination(src, local_ip);
+                let dst = self.destination(src, dst);
                 self.sfu.handle_datagram(now, src, dst, data);
-                if self.connect_peers && !self.peers.contains_key(&src) && self.sfu.knows_address(&src) {
-                    self.connect_peer(src, local_ip, now);
-                }
             }
         }
-    }
-
-    /// Opens the peer's own socket (see `connect_peers`).
-    fn connect_peer(&mut self, peer: SocketAddr, local_ip: Option<IpAddr>, now: Instant) {
-        let local = SocketAddr::new(local_ip.unwrap_or(self.bound.ip()), self.bound.port());
-        let task = match connected_socket(local, peer).and_then(UdpSocket::from_std) {
-            Ok(socket) => {
-                let tx = self.peer_datagrams.0.clone();
-                let local_ip = socket.local_addr().ok().map(|a| a.ip());
-                Some(tokio::spawn(read_peer(socket, peer, local_ip, tx)))
-            }
-            Err(e) => {
-                tracing::debug!(thread = self.index, %peer, "no socket of its own for this peer: {e}");
-                None
-            }
-        };
-        self.peers.insert(peer, Peer { task, last: now });
-    }
-
-    /// A datagram from a peer's own socket. One that is not this thread's (another source,
-    /// a STUN request for an endpoint that is not here: the address moved to another
-    /// thread) goes back to the reader, and the socket is closed in the second case.
-    fn on_peer_datagram(&mut self, d: PeerDatagram) {
-        let foreign_stun = demux::stun_request_ufrag(&d.data).is_some_and(|u| !self.ufrags.values().any(|o| o == u));
-        if d.src != d.peer || foreign_stun {
-            if foreign_stun {
-                self.peers.remove(&d.peer);
-            }
-            let _ = self.reinject.send(Reinjected { src: d.src, dst: d.local_ip, data: d.data });
-            return;
-        }
-        let now = Instant::now();
-        if let Some(p) = self.peers.get_mut(&d.peer) {
-            p.last = now;
-        }
-        self.sfu.metrics().peer_socket_datagrams_total.inc();
-        let dst = self.destination(d.src, d.local_ip);
-        self.sfu.handle_datagram(now, d.src, dst, &d.data);
     }
 
     /// The candidate with the address the datagram really arrived on, else a guess
@@ -584,40 +490,6 @@ impl MediaThread {
     }
 }
 
-/// Reads one peer's socket until the task is aborted.
-async fn read_peer(
-    socket: UdpSocket,
-    peer: SocketAddr,
-    local_ip: Option<IpAddr>,
-    tx: mpsc::UnboundedSender<PeerDatagram>,
-) {
-    let mut buf = vec![0u8; 2048];
-    loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((n, src)) => {
-                let data = buf.get(..n).map(<[u8]>::to_vec).unwrap_or_default();
-                if tx.send(PeerDatagram { peer, src, local_ip, data }).is_err() {
-                    return;
-                }
-            }
-            // A connected UDP socket reports ICMP errors (port unreachable) on receive.
-            Err(e) => tracing::trace!(%peer, "peer socket: {e}"),
-        }
-    }
-}
-
-/// A socket on the media port `connect()`ed to `peer`.
-fn connected_socket(local: SocketAddr, peer: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    let domain = if local.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
-    let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    pktinfo::enable_reuse_port(&s)?;
-    let _ = s.set_recv_buffer_size(1 << 20);
-    s.set_nonblocking(true)?;
-    s.bind(&local.into())?;
-    s.connect(&peer.into())?;
-    Ok(s.into())
-}
-
 /// Readiness of the thread's own socket; never, without one.
 async fn readable(socket: Option<&UdpSocket>) -> std::io::Result<()> {
     match socket {
@@ -627,14 +499,10 @@ async fn readable(socket: Option<&UdpSocket>) -> std::io::Result<()> {
 }
 
 /// The media socket, with larger kernel buffers than the default so bursts of video
-/// (keyframes from many senders at once) are not dropped. With two or more media threads it
-/// allows `SO_REUSEPORT`, for the threads' sockets connected to their peers.
-pub fn bind_media_socket(addr: SocketAddr, threads: usize) -> Result<std::net::UdpSocket, Error> {
+/// (keyframes from many senders at once) are not dropped.
+pub fn bind_media_socket(addr: SocketAddr) -> Result<std::net::UdpSocket, Error> {
     let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
     let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    if threads > 1 {
-        pktinfo::enable_reuse_port(&s)?;
-    }
     let _ = s.set_recv_buffer_size(4 << 20);
     let _ = s.set_send_buffer_size(4 << 20);
     s.set_nonblocking(true)?;

@@ -44,7 +44,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Runs the bridge until `shutdown` is cancelled, then drains (see [`driver`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let socket = driver::bind_media_socket(config.media_addr, config.media_threads)?;
+    let socket = driver::bind_media_socket(config.media_addr)?;
     let bound = socket.local_addr()?;
     let candidates = candidates::candidates(bound, &config.advertise_ips);
     if candidates.is_empty() {

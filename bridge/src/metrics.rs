@@ -83,7 +83,6 @@ metrics! {
     layer_switches_total: "simulcast layer switches done at a keyframe",
     bad_channel_messages_total: "bridge-channel messages refused (unparsable, too big, wrong direction)",
     channel_messages_dropped_total: "bridge-channel messages dropped because a page sent faster than allowed",
-    peer_socket_datagrams_total: "datagrams a media thread read on a peer's own connected socket, not through the UDP reader",
     inbox_dropped_total: "datagrams the UDP reader dropped because their media thread's inbox was full",
     colibri_requests_total: "Colibri requests handled",
     colibri_errors_total: "Colibri requests refused",

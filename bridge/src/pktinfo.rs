@@ -34,27 +34,6 @@ pub fn enable(socket: &impl AsRawFd, ipv6: bool) -> io::Result<()> {
 }
 
 /// Asks the kernel to stamp each datagram with its arrival time (CLOCK_REALTIME).
-/// `SO_REUSEPORT`: several sockets on one address and port (the media threads' sockets
-/// connected to their peers beside the port's own socket).
-pub fn enable_reuse_port(socket: &impl AsRawFd) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt reads `one` (a c_int we own) for the given length.
-    let r = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEPORT,
-            &one as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 pub fn enable_timestamps(socket: &impl AsRawFd) -> io::Result<()> {
     let one: libc::c_int = 1;
     // SAFETY: setsockopt reads `one` (a c_int we own) for the given length.

@@ -319,14 +319,6 @@ impl Sfu {
         }
     }
 
-    /// Whether datagrams from `source` reach an endpoint (its address was learned from a
-    /// STUN request the endpoint's session accepted and the endpoint is still here).
-    pub fn knows_address(&self, source: &SocketAddr) -> bool {
-        self.by_addr
-            .get(source)
-            .is_some_and(|(cid, num)| self.conferences.get(cid).is_some_and(|c| c.index_of_num(*num).is_some()))
-    }
-
     fn forget_stale_addresses(&mut self) {
         let confs = &self.conferences;
         self.by_addr.retain(|_, (cid, num)| confs.get(cid).is_some_and(|c| c.index_of_num(*num).is_some()));
