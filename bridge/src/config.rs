@@ -37,8 +37,8 @@ pub struct Config {
     /// Forward only the audio of this many loudest speakers per conference
     /// (`BRIDGE_LOUDEST_AUDIO`, default 0: everyone's, as jitsi-videobridge by default).
     pub loudest_audio: usize,
-    /// Media threads, each owning whole conferences (`BRIDGE_MEDIA_THREADS`, default: the
-    /// cores this process may use).
+    /// Media threads, each owning whole conferences (`BRIDGE_MEDIA_THREADS`, default 1;
+    /// `auto`: the cores this process may use).
     pub media_threads: usize,
 }
 
@@ -93,16 +93,18 @@ pub fn parse_ips(s: &str) -> Result<Vec<IpAddr>, Error> {
         .collect()
 }
 
-/// `BRIDGE_MEDIA_THREADS`: a whole number of at least 1; unset or empty, the number of
-/// cores this process may use (`available_parallelism`, which follows `taskset` and
-/// cgroup quotas), at least 1.
+/// `BRIDGE_MEDIA_THREADS`: a whole number of at least 1, or `auto` for the number of cores
+/// this process may use (`available_parallelism`, which follows `taskset` and cgroup
+/// quotas). Unset or empty: 1, until a conference can span threads and the hand-off between
+/// the reader and the threads costs less than it does now (README.md, "Media threads").
 pub fn media_threads(value: Option<&str>) -> Result<usize, Error> {
     match value.map(str::trim) {
-        None | Some("") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        None | Some("") => Ok(1),
+        Some("auto") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(Error::BadSetting(format!(
-                "BRIDGE_MEDIA_THREADS={v:?}: the number of media threads must be a whole number of at least 1"
+                "BRIDGE_MEDIA_THREADS={v:?}: the number of media threads must be a whole number of at least 1, or auto"
             ))),
         },
     }
@@ -145,10 +147,11 @@ mod tests {
     }
 
     #[test]
-    fn media_threads_are_a_positive_number_defaulting_to_the_cores() {
+    fn media_threads_are_a_positive_number_or_auto_defaulting_to_one() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(media_threads(None).unwrap(), cores);
-        assert_eq!(media_threads(Some("")).unwrap(), cores);
+        assert_eq!(media_threads(None).unwrap(), 1);
+        assert_eq!(media_threads(Some("")).unwrap(), 1);
+        assert_eq!(media_threads(Some("auto")).unwrap(), cores);
         assert_eq!(media_threads(Some(" 3 ")).unwrap(), 3);
         for bad in ["0", "-1", "two", "1.5", "0x2"] {
             let e = media_threads(Some(bad)).expect_err(bad).to_string();
