@@ -21,6 +21,11 @@ pub type ThreadIndex = usize;
 /// STUN attribute USERNAME (RFC 8489).
 const ATTR_USERNAME: u16 = 0x0006;
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+/// Source addresses remembered per endpoint: a peer has a few candidate addresses, not more.
+/// Beyond it the others are forgotten and the newest kept (the peer's next consent check
+/// teaches its address again), so STUN requests from ever new sources with a live ufrag
+/// cannot grow the map until that endpoint leaves.
+pub const MAX_ADDRESSES_PER_ENDPOINT: usize = 8;
 
 #[derive(Debug, Default)]
 pub struct Demux {
@@ -56,6 +61,10 @@ impl Demux {
                     Some(known) if known.0 == t && known.1 == ufrag => {}
                     Some(known) => *known = (t, ufrag.to_string()),
                     None => {
+                        let known = self.by_addr.values().filter(|(_, u)| u == ufrag).count();
+                        if known >= MAX_ADDRESSES_PER_ENDPOINT {
+                            self.by_addr.retain(|_, (_, u)| u != ufrag);
+                        }
                         self.by_addr.insert(source, (t, ufrag.to_string()));
                     }
                 }
@@ -167,6 +176,22 @@ mod tests {
         assert_eq!(d.route(addr(2000), &stun("one:q")), 1);
         assert_eq!(d.route(addr(2000), &[0x80]), 1);
         assert_eq!(d.address_count(), 2);
+    }
+
+    #[test]
+    fn an_endpoint_keeps_a_few_addresses_not_every_source_that_names_it() {
+        let mut d = Demux::default();
+        d.register("one".into(), 1);
+        d.register("two".into(), 1);
+        d.route(addr(999), &stun("two:p"));
+        for port in 1000..1100 {
+            assert_eq!(d.route(addr(port), &stun("one:p")), 1);
+            assert_eq!(d.route(addr(port), &[0x80]), 1, "the newest source follows its endpoint");
+        }
+        assert!(d.address_count() <= MAX_ADDRESSES_PER_ENDPOINT + 1, "{}", d.address_count());
+        // Another endpoint's address is not forgotten for it.
+        assert_eq!(d.route(addr(999), &[0x80]), 1);
+        assert_eq!(d.route(addr(1000), &[0x80]), 0);
     }
 
     #[test]
