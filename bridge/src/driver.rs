@@ -134,29 +134,14 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             conferences: HashSet::new(),
             ufrags: HashMap::new(),
         };
-        let (done_tx, done_rx) = oneshot::channel();
         let stop = shutdown.clone();
-        std::thread::Builder::new().name(format!("bridge-media-{index}")).spawn(move || {
-            let result = (|| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                rt.block_on(task.run(stop))
-            })();
-            let _ = done_tx.send(result);
-        })?;
-        let board = board.clone();
-        let shutdown = shutdown.clone();
-        watchers.push(tokio::spawn(async move {
-            let result = match done_rx.await {
-                Ok(Ok(())) if shutdown.is_cancelled() => return Ok(()),
-                Ok(Ok(())) => Err(Error::MediaThread(format!("media thread {index} ended"))),
-                Ok(Err(e)) => Err(Error::MediaThread(format!("media thread {index} failed: {e}"))),
-                Err(_) => Err(Error::MediaThread(format!("media thread {index} panicked"))),
-            };
-            if let Err(e) = &result {
-                board.fail(e.to_string());
-            }
-            result
-        }));
+        watchers.push(spawn_watched(
+            format!("bridge-media-{index}"),
+            format!("media thread {index}"),
+            move || task.run(stop),
+            board.clone(),
+            shutdown.clone(),
+        )?);
     }
     drop((notice_tx, note_tx, ev_tx));
 
@@ -166,27 +151,14 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
         let reader =
             Reader { socket: setup.socket, inboxes, metrics: metrics.clone(), notes: note_rx, demux: Demux::default() };
         let stop = reader_stop.clone();
-        let (reader_done_tx, reader_done_rx) = oneshot::channel();
-        std::thread::Builder::new().name("bridge-udp-reader".into()).spawn(move || {
-            let result = (|| {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                rt.block_on(reader.run(stop))
-            })();
-            let _ = reader_done_tx.send(result);
-        })?;
-        let reader_board = board.clone();
-        let reader_shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let failed = match reader_done_rx.await {
-                Ok(Ok(())) if reader_shutdown.is_cancelled() => None,
-                Ok(Ok(())) => Some("the udp reader ended".to_string()),
-                Ok(Err(e)) => Some(format!("the udp reader failed: {e}")),
-                Err(_) => Some("the udp reader panicked".to_string()),
-            };
-            if let Some(why) = failed {
-                reader_board.fail(why);
-            }
-        });
+        // Its failure shows on the board; the bridge's end is the media threads'.
+        let _ = spawn_watched(
+            "bridge-udp-reader".into(),
+            "the udp reader".into(),
+            move || reader.run(stop),
+            board.clone(),
+            shutdown.clone(),
+        )?;
     }
 
     tokio::spawn(threads::dispatch(cmd_rx, thread_cmds, notice_rx, board.clone()));
@@ -488,6 +460,42 @@ impl MediaThread {
             }
         }
     }
+}
+
+/// Runs `work` on its own thread (`name`) with a single-threaded runtime, so a datagram
+/// wakes it without a hand-off between threads. The returned task ends with its result; a
+/// failure, a panic, or an end before `shutdown` marks `board` failed, naming it `what`.
+fn spawn_watched<F, Fut>(
+    name: String,
+    what: String,
+    work: F,
+    board: Arc<StatsBoard>,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<Result<(), Error>>, Error>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new().name(name).spawn(move || {
+        let result = (|| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(work())
+        })();
+        let _ = done_tx.send(result);
+    })?;
+    Ok(tokio::spawn(async move {
+        let result = match done_rx.await {
+            Ok(Ok(())) if shutdown.is_cancelled() => return Ok(()),
+            Ok(Ok(())) => Err(Error::MediaThread(format!("{what} ended"))),
+            Ok(Err(e)) => Err(Error::MediaThread(format!("{what} failed: {e}"))),
+            Err(_) => Err(Error::MediaThread(format!("{what} panicked"))),
+        };
+        if let Err(e) = &result {
+            board.fail(e.to_string());
+        }
+        result
+    }))
 }
 
 /// Readiness of the thread's own socket; never, without one.

@@ -35,34 +35,15 @@ fn gauge(metrics: &str, name: &str) -> u64 {
 /// Two 2-person meetings on a bridge with `threads` media threads; returns the media
 /// result and the conferences per thread from `/metrics`.
 async fn two_meetings(threads: &str) -> (MediaResult, Vec<u64>) {
-    let mut launch = Launch::new(live::other_binary("signal"), std::path::PathBuf::from(env!("CARGO_BIN_EXE_bridge")));
-    launch.bridge_env.push(("BRIDGE_MEDIA_THREADS", threads.to_string()));
-    let sys = System::launch(&launch);
-    let mut focus = FocusClient::connect(sys.bus, &sys.secret).await;
-    let t0 = tokio::time::Instant::now();
-    while focus.colibri(&ColibriRequest::Health).await.is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(15), "bridge answers on the bus");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (sys, mut focus) = bridge_with_threads(threads).await;
 
     let mut peers: Vec<(ConferenceId, LivePeer)> = Vec::new();
     let mut index = 0u8;
     for (room, names) in MEETINGS {
         let conf = ConferenceId::new(room).expect("valid id");
         for name in names {
-            let setup = PeerSetup::new(name, index).await;
+            peers.push(allocate(&focus, &sys, &conf, PeerSetup::new(name, index).await, name).await);
             index += 1;
-            let req = ColibriRequest::Allocate {
-                conference: conf.clone(),
-                endpoint: setup.id.clone(),
-                display_name: name.into(),
-                offer: setup.offer.clone(),
-            };
-            let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
-                panic!("allocation of {name}")
-            };
-            assert!(answer.contains(&format!(" {} typ host", sys.media.port())), "one port for every thread");
-            peers.push((conf.clone(), setup.start(&answer)));
         }
     }
 
@@ -273,34 +254,48 @@ async fn wait_media(focus: &mut FocusClient, peers: &[(ConferenceId, LivePeer)],
     }
 }
 
-async fn allocate(focus: &FocusClient, conf: &ConferenceId, setup: PeerSetup) -> (ConferenceId, LivePeer) {
+/// The bridge's one media port is in every answer, whichever thread allocated it.
+async fn allocate(
+    focus: &FocusClient,
+    sys: &System,
+    conf: &ConferenceId,
+    setup: PeerSetup,
+    name: &str,
+) -> (ConferenceId, LivePeer) {
     let req = ColibriRequest::Allocate {
         conference: conf.clone(),
         endpoint: setup.id.clone(),
-        display_name: setup.id.to_string(),
+        display_name: name.into(),
         offer: setup.offer.clone(),
     };
-    let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else { panic!("allocation") };
+    let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else { panic!("allocation of {name}") };
+    assert!(answer.contains(&format!(" {} typ host", sys.media.port())), "one port for every thread");
     (conf.clone(), setup.start(&answer))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_address_reused_by_an_endpoint_on_another_thread_reaches_it() {
+/// The real bridge with `threads` media threads, answering Colibri on the bus.
+async fn bridge_with_threads(threads: &str) -> (System, FocusClient) {
     let mut launch = Launch::new(live::other_binary("signal"), std::path::PathBuf::from(env!("CARGO_BIN_EXE_bridge")));
-    launch.bridge_env.push(("BRIDGE_MEDIA_THREADS", "2".to_string()));
+    launch.bridge_env.push(("BRIDGE_MEDIA_THREADS", threads.to_string()));
     let sys = System::launch(&launch);
-    let mut focus = FocusClient::connect(sys.bus, &sys.secret).await;
+    let focus = FocusClient::connect(sys.bus, &sys.secret).await;
     let t0 = tokio::time::Instant::now();
     while focus.colibri(&ColibriRequest::Health).await.is_err() {
         assert!(t0.elapsed() < Duration::from_secs(15), "bridge answers on the bus");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (sys, focus)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_reused_by_an_endpoint_on_another_thread_reaches_it() {
+    let (sys, mut focus) = bridge_with_threads("2").await;
     let (a, b) = (ConferenceId::new("room-a").expect("id"), ConferenceId::new("room-b").expect("id"));
     let mut peers = Vec::new();
-    peers.push(allocate(&focus, &a, PeerSetup::new("alice", 0).await).await);
-    peers.push(allocate(&focus, &a, PeerSetup::new("bob", 1).await).await);
-    peers.push(allocate(&focus, &b, PeerSetup::new("carol", 2).await).await);
-    peers.push(allocate(&focus, &b, PeerSetup::new("dave", 3).await).await);
+    peers.push(allocate(&focus, &sys, &a, PeerSetup::new("alice", 0).await, "alice").await);
+    peers.push(allocate(&focus, &sys, &a, PeerSetup::new("bob", 1).await, "bob").await);
+    peers.push(allocate(&focus, &sys, &b, PeerSetup::new("carol", 2).await, "carol").await);
+    peers.push(allocate(&focus, &sys, &b, PeerSetup::new("dave", 3).await, "dave").await);
     wait_media(&mut focus, &peers, &[(0, 1), (1, 0), (2, 3), (3, 2)]).await;
     let (_, metrics) = http_get(sys.bridge_http, "/metrics").await;
     let per_thread: Vec<u64> =
@@ -329,7 +324,7 @@ async fn an_address_reused_by_an_endpoint_on_another_thread_reaches_it() {
             }
         }
     };
-    peers.push(allocate(&focus, &b, PeerSetup::on_socket("erin", 4, socket)).await);
+    peers.push(allocate(&focus, &sys, &b, PeerSetup::on_socket("erin", 4, socket), "erin").await);
     // peers: alice, carol, dave, erin
     wait_media(&mut focus, &peers, &[(3, 2), (3, 3), (1, 4), (2, 4)]).await;
     let (_, metrics) = http_get(sys.bridge_http, "/metrics").await;
