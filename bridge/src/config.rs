@@ -40,6 +40,9 @@ pub struct Config {
     /// Media threads, each owning whole conferences (`BRIDGE_MEDIA_THREADS`, default 1;
     /// `auto`: the cores this process may use).
     pub media_threads: usize,
+    /// `BRIDGE_THREAD_SLACK`: how many endpoints a thread of a conference may have above the
+    /// least loaded thread before the conference's next endpoint goes elsewhere (default 8).
+    pub thread_slack: usize,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
         let bwe: bool = env_parse("BRIDGE_BWE", true)?;
         let loudest_audio: usize = env_parse("BRIDGE_LOUDEST_AUDIO", 0)?;
         let media_threads = media_threads(std::env::var("BRIDGE_MEDIA_THREADS").ok().as_deref())?;
+        let thread_slack: usize = env_parse("BRIDGE_THREAD_SLACK", 8)?;
         Ok(Config {
             media_addr,
             http_addr,
@@ -75,6 +79,7 @@ impl Config {
             bwe,
             loudest_audio,
             media_threads,
+            thread_slack,
         })
     }
 
