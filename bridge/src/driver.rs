@@ -5,11 +5,11 @@
 //! Shape (`BRIDGE_MEDIA_THREADS` = N, see `README.md` for why this scheme): N media threads
 //! each own one `Sfu` with their endpoints (a conference may span threads: its shards'
 //! relay messages go from thread to thread in one batch per wake-up), and send their
-//! datagrams themselves on a duplicate of the same socket. With N ≥ 2 one reader thread receives every datagram of
-//! the port and hands them, in batches, to the media thread that owns the sender
-//! ([`Demux`]); with N = 1 the media thread reads the socket itself, as before threads. A
-//! media thread never blocks on anything but its inbox, its timer and its command queue,
-//! and no lock is taken per packet.
+//! datagrams themselves on a duplicate of the same socket. With N ≥ 2 one reader thread
+//! receives every datagram of the port and hands them, in batches, to the media thread
+//! that owns the sender ([`Demux`]); with N = 1 the media thread reads the socket itself,
+//! as before threads. A media thread never blocks on anything but its inbox, its relay
+//! queue, its timer and its command queue, and no lock is taken per packet.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
