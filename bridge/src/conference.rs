@@ -50,6 +50,8 @@ pub struct Conference {
     pub endpoints: Vec<Endpoint>,
     speakers: DominantSpeaker,
     loudest: LoudestAudio,
+    /// Loudest-only routing applies while the conference has more endpoints than this.
+    loudest_above: usize,
     next_allocation: Instant,
     allocation_due: bool,
     version: String,
@@ -112,13 +114,15 @@ fn initial_seq() -> u16 {
 }
 
 impl Conference {
-    /// `loudest_audio`: how many senders' audio is routed at once (0: everyone's).
-    pub fn new(id: ConferenceId, now: Instant, version: String, loudest_audio: usize) -> Self {
+    /// `loudest_audio`: how many senders' audio is routed at once (0: everyone's), and above
+    /// how many endpoints (here and on other threads) that applies.
+    pub fn new(id: ConferenceId, now: Instant, version: String, loudest_audio: (usize, usize)) -> Self {
         Conference {
             id,
             endpoints: Vec::new(),
             speakers: DominantSpeaker::default(),
-            loudest: LoudestAudio::new(loudest_audio),
+            loudest: LoudestAudio::new(loudest_audio.0),
+            loudest_above: loudest_audio.1,
             next_allocation: now,
             allocation_due: false,
             version,
@@ -713,7 +717,10 @@ impl Conference {
             }
             // Muted audio pauses like audio left out by loudest-only routing, so that it
             // resumes without a sequence gap and with the talkspurt marker.
-            if muted || !self.loudest.route(num, level, self.speakers.current(), now) {
+            // The ranking is kept up to date in a small conference too, so routing starts
+            // from it when the conference grows past `loudest_above`.
+            let loud = self.loudest.route(num, level, self.speakers.current(), now);
+            if muted || (!loud && self.size() > self.loudest_above) {
                 for r in self.endpoints.iter_mut() {
                     let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == num && t.kind == kind) else { continue };
                     if !t.paused {

@@ -56,7 +56,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let setup = driver::MediaSetup {
         socket,
         bound,
-        sfu: SfuConfig { candidates, version: VERSION.into(), bwe: config.bwe, loudest_audio: config.loudest_audio },
+        sfu: SfuConfig {
+            candidates,
+            version: VERSION.into(),
+            bwe: config.bwe,
+            loudest_audio: config.loudest_audio,
+            loudest_above: config.loudest_above,
+        },
         threads: config.media_threads,
         spread_slack: config.thread_slack,
         drain_timeout: config.drain_timeout,

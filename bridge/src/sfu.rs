@@ -51,8 +51,10 @@ pub struct SfuConfig {
     /// Send-side bandwidth estimation (transport-cc) and pacing per receiver. Off, the
     /// allocator only follows constraints and video leaves as soon as it arrives.
     pub bwe: bool,
-    /// How many senders' audio is forwarded at once, the loudest (0: everyone's).
+    /// How many senders' audio is forwarded at once, the loudest (0: everyone's)…
     pub loudest_audio: usize,
+    /// …in conferences of more than this many endpoints (0: in all).
+    pub loudest_above: usize,
 }
 
 /// Packet counts at the last rate sample, for packet rates in `BridgeStats`.
@@ -258,7 +260,8 @@ impl Sfu {
                     now,
                 )?;
                 self.next_num += 1;
-                let (version, loudest) = (self.config.version.clone(), self.config.loudest_audio);
+                let version = self.config.version.clone();
+                let loudest = (self.config.loudest_audio, self.config.loudest_above);
                 let created = !self.conferences.contains_key(&conference);
                 let conf = self
                     .conferences

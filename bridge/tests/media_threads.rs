@@ -173,7 +173,13 @@ async fn a_panicking_media_thread_makes_the_bridge_unhealthy() {
     let setup = MediaSetup {
         socket,
         bound,
-        sfu: SfuConfig { candidates: vec![bound], version: "test".into(), bwe: true, loudest_audio: 0 },
+        sfu: SfuConfig {
+            candidates: vec![bound],
+            version: "test".into(),
+            bwe: true,
+            loudest_audio: 0,
+            loudest_above: 0,
+        },
         threads: 2,
         spread_slack: 8,
         drain_timeout: Duration::from_secs(1),

@@ -13,7 +13,8 @@ use proto::bridge_channel::BridgeChannelMessage;
 use proto::EndpointId;
 
 fn world(threads: usize) -> World {
-    let config = SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true, loudest_audio: 0 };
+    let config =
+        SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true, loudest_audio: 0, loudest_above: 0 };
     World::with_threads(config, threads)
 }
 

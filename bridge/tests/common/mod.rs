@@ -134,12 +134,36 @@ impl World {
 
     /// A world whose bridge runs with send-side bandwidth estimation on or off.
     pub fn with_bwe(bwe: bool) -> World {
-        World::with_config(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe, loudest_audio: 0 })
+        World::with_config(SfuConfig {
+            candidates: vec![BRIDGE],
+            version: "test".into(),
+            bwe,
+            loudest_audio: 0,
+            loudest_above: 0,
+        })
+    }
+
+    /// A world whose bridge forwards only the audio of the `k` loudest senders in
+    /// conferences of more than `above` endpoints.
+    pub fn with_loudest_audio_above(k: usize, above: usize) -> World {
+        World::with_config(SfuConfig {
+            candidates: vec![BRIDGE],
+            version: "test".into(),
+            bwe: true,
+            loudest_audio: k,
+            loudest_above: above,
+        })
     }
 
     /// A world whose bridge forwards only the audio of the `k` loudest senders.
     pub fn with_loudest_audio(k: usize) -> World {
-        World::with_config(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true, loudest_audio: k })
+        World::with_config(SfuConfig {
+            candidates: vec![BRIDGE],
+            version: "test".into(),
+            bwe: true,
+            loudest_audio: k,
+            loudest_above: 0,
+        })
     }
 
     fn with_config(config: SfuConfig) -> World {
@@ -207,7 +231,13 @@ impl World {
     /// that talk to `sfu` directly.
     pub fn single() -> World {
         World::with_threads(
-            SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true, loudest_audio: 0 },
+            SfuConfig {
+                candidates: vec![BRIDGE],
+                version: "test".into(),
+                bwe: true,
+                loudest_audio: 0,
+                loudest_above: 0,
+            },
             1,
         )
     }
