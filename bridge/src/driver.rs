@@ -5,10 +5,10 @@
 //! Shape (`BRIDGE_MEDIA_THREADS` = N, see `README.md` for why this scheme): N media threads
 //! each own one `Sfu` with their endpoints (a conference may span threads: its shards'
 //! relay messages go from thread to thread in one batch per wake-up), and send their
-//! datagrams themselves on a duplicate of the same socket. With N ≥ 2 one reader thread
-//! receives every datagram of the port and hands them, in batches, to the media thread
-//! that owns the sender ([`Demux`]); with N = 1 the media thread reads the socket itself,
-//! as before threads. A media thread never blocks on anything but its inbox, its relay
+//! datagrams themselves on a duplicate of the same socket. Media thread 0 reads every
+//! datagram of the port: its own it handles at once, the others' it hands, in batches, to
+//! the media thread that owns the sender ([`Demux`], [`Reader`]); with N = 1 that is the
+//! bridge before threads. A media thread never blocks on anything but its inbox, its relay
 //! queue, its timer and its command queue, and no lock is taken per packet.
 
 use std::collections::{HashMap, HashSet};
@@ -101,7 +101,7 @@ pub struct Media {
     pub done: tokio::task::JoinHandle<Result<(), Error>>,
 }
 
-/// Starts the reader, the media threads and the dispatcher. Must be called inside a tokio
+/// Starts the media threads and the dispatcher. Must be called inside a tokio
 /// runtime (the dispatcher and the watchers of the threads run there).
 pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Error> {
     let n = setup.threads.max(1);
@@ -111,10 +111,9 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
     let (notice_tx, notice_rx) = mpsc::unbounded_channel();
     let (note_tx, note_rx) = std::sync::mpsc::channel();
     let draining_told = Arc::new(AtomicBool::new(false));
-    let mut inboxes = Vec::new();
     let mut thread_cmds = Vec::new();
-    let mut metrics = Vec::new();
     let mut watchers = Vec::new();
+    let metrics: Vec<Arc<Metrics>> = (0..n).map(|_| Arc::new(Metrics::default())).collect();
     let (relay_txs, mut relay_rxs): (Vec<_>, Vec<_>) = (0..n)
         .map(|_| {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -122,18 +121,30 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             ((tx, queued.clone()), Some((rx, queued)))
         })
         .unzip();
+    let (inboxes, mut inbox_rxs): (Vec<_>, Vec<_>) = (0..n)
+        .map(|_| {
+            let (tx, rx) = mpsc::channel(INBOX_BATCHES);
+            let queued = Arc::new(AtomicUsize::new(0));
+            ((tx, queued.clone()), Some((rx, queued)))
+        })
+        .unzip();
+    // Thread 0 reads the port for every thread (with one thread: for itself).
+    let mut reader = Some(Reader {
+        inboxes,
+        metrics: metrics.clone(),
+        notes: note_rx,
+        demux: Demux::default(),
+        batches: (0..n).map(|_| Batch::default()).collect(),
+    });
     for index in 0..n {
-        let (in_tx, in_rx) = mpsc::channel(INBOX_BATCHES);
-        let queued = Arc::new(AtomicUsize::new(0));
         let (tc_tx, tc_rx) = mpsc::unbounded_channel();
-        inboxes.push((in_tx, queued.clone()));
         thread_cmds.push(tc_tx);
-        let m = Arc::new(Metrics::default());
-        metrics.push(m.clone());
-        let mut sfu = Sfu::new(setup.sfu.clone(), m);
+        let mut sfu = Sfu::new(setup.sfu.clone(), metrics[index].clone());
         sfu.set_thread(index, n);
-        let Some((relay_in, relay_queued)) = relay_rxs.get_mut(index).and_then(Option::take) else {
-            return Err(Error::MediaThread(format!("no relay queue for thread {index}")));
+        let (Some((relay_in, relay_queued)), Some((inbox, queued))) =
+            (relay_rxs.get_mut(index).and_then(Option::take), inbox_rxs.get_mut(index).and_then(Option::take))
+        else {
+            return Err(Error::MediaThread(format!("no queues for thread {index}")));
         };
         let task = MediaThread {
             index,
@@ -142,14 +153,15 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             relay_queued,
             relay_out: relay_txs.clone(),
             socket: setup.socket.try_clone()?,
-            receive: if n == 1 { Some(setup.socket.try_clone()?) } else { None },
+            receive: if index == 0 { Some(setup.socket.try_clone()?) } else { None },
+            reader: if index == 0 { reader.take() } else { None },
             bound: setup.bound,
             candidates: setup.sfu.candidates.clone(),
-            inbox: in_rx,
+            inbox,
             queued,
             commands: tc_rx,
             notices: notice_tx.clone(),
-            reader: note_tx.clone(),
+            notes: note_tx.clone(),
             events: ev_tx.clone(),
             draining_told: draining_told.clone(),
             board: board.clone(),
@@ -168,22 +180,6 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
     }
     drop((notice_tx, note_tx, ev_tx));
 
-    let reader_stop = CancellationToken::new();
-    // One thread reads the socket itself: no reader, no hand-off (see `MediaThread::receive`).
-    if n > 1 {
-        let reader =
-            Reader { socket: setup.socket, inboxes, metrics: metrics.clone(), notes: note_rx, demux: Demux::default() };
-        let stop = reader_stop.clone();
-        // Its failure shows on the board; the bridge's end is the media threads'.
-        let _ = spawn_watched(
-            "bridge-udp-reader".into(),
-            "the udp reader".into(),
-            move || reader.run(stop),
-            board.clone(),
-            shutdown.clone(),
-        )?;
-    }
-
     tokio::spawn(threads::dispatch(cmd_rx, thread_cmds, notice_rx, board.clone(), setup.spread_slack));
     let done = tokio::spawn(async move {
         let mut first_error = None;
@@ -193,83 +189,93 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
                 first_error = Some(e);
             }
         }
-        reader_stop.cancel();
         first_error.map_or(Ok(()), Err)
     });
     Ok(Media { commands: cmd_tx, events: ev_rx, board, metrics, done })
 }
 
-/// The reader thread: every datagram of the port, to its owner.
+/// The reading of the port, done by media thread 0 for every thread: each datagram goes to
+/// its owner ([`Demux`]), its own ones at once, the others' in one batch per thread.
 struct Reader {
-    socket: std::net::UdpSocket,
     /// Each media thread's inbox and how many datagrams wait in it.
     inboxes: Vec<(mpsc::Sender<Batch>, Arc<AtomicUsize>)>,
     /// The media threads' counters: a dropped batch is counted on its thread.
     metrics: Vec<Arc<Metrics>>,
     notes: std::sync::mpsc::Receiver<ReaderNote>,
     demux: Demux,
+    /// One batch being filled per thread.
+    batches: Vec<Batch>,
 }
 
 impl Reader {
-    async fn run(mut self, stop: CancellationToken) -> Result<(), Error> {
-        let socket = UdpSocket::from_std(self.socket.try_clone()?)?;
-        let mut buf = vec![0u8; 2048];
-        let mut batches: Vec<Batch> = (0..self.inboxes.len()).map(|_| Batch::default()).collect();
-        loop {
-            tokio::select! {
-                r = socket.readable() => {
-                    if let Err(e) = r {
-                        tracing::debug!("udp socket error: {e}");
-                    }
-                }
-                _ = stop.cancelled() => return Ok(()),
+    /// Reads what the socket has (up to `READ_BATCH` datagrams): thread `own`'s datagrams go
+    /// to `handle` at once, the others' to their threads' inboxes. With one thread every
+    /// datagram is its own, and nothing is looked up.
+    fn read(
+        &mut self,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+        own: ThreadIndex,
+        mut handle: impl FnMut(SocketAddr, Option<IpAddr>, &[u8]),
+    ) {
+        let alone = self.inboxes.len() < 2;
+        // Also alone: the notes must not pile up.
+        self.take_notes();
+        for _ in 0..READ_BATCH {
+            let Ok((n, src, dst)) = socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(socket, buf)) else {
+                break;
+            };
+            let data = &buf[..n];
+            if alone {
+                handle(src, dst, data);
+                continue;
             }
-            self.take_notes();
-            for _ in 0..READ_BATCH {
-                match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(&socket, &mut buf)) {
-                    Ok((n, src, dst)) => {
-                        let data = &buf[..n];
-                        // A first STUN request may name an endpoint allocated since the
-                        // notes were last read.
-                        if demux::stun_request_ufrag(data).is_some_and(|u| !self.demux.knows(u)) {
-                            self.take_notes();
-                        }
-                        let t = self.demux.route(src, data);
-                        let (Some(b), Some((_, queued)), Some(metrics)) =
-                            (batches.get_mut(t), self.inboxes.get(t), self.metrics.get(t))
-                        else {
-                            continue;
-                        };
-                        if queued.load(Ordering::Relaxed) + b.items.len() >= INBOX_DATAGRAMS {
-                            metrics.inbox_dropped_total.inc();
-                        } else {
-                            b.push(src, dst, data);
-                        }
-                    }
-                    Err(_) => break,
-                }
+            // A first STUN request may name an endpoint allocated since the notes were
+            // last read.
+            if demux::stun_request_ufrag(data).is_some_and(|u| !self.demux.knows(u)) {
+                self.take_notes();
             }
-            for (t, b) in batches.iter_mut().enumerate() {
-                if b.items.is_empty() {
-                    continue;
-                }
-                let batch = std::mem::take(b);
-                // One batch, one inbox and one set of counters per thread, built together.
-                let (Some((inbox, queued)), Some(metrics)) = (self.inboxes.get(t), self.metrics.get(t)) else {
-                    continue;
-                };
-                let n = batch.items.len();
-                queued.fetch_add(n, Ordering::Relaxed);
-                if let Err(e) = inbox.try_send(batch) {
-                    let dropped = match &e {
-                        mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b) => b.items.len(),
-                    };
-                    queued.fetch_sub(n, Ordering::Relaxed);
-                    metrics.inbox_dropped_total.add(dropped as u64);
-                    tracing::trace!("media thread {t} inbox full or closed; {dropped} datagrams dropped");
-                }
+            let t = self.demux.route(src, data);
+            if t == own {
+                handle(src, dst, data);
+                continue;
+            }
+            let (Some(b), Some((_, queued)), Some(metrics)) =
+                (self.batches.get_mut(t), self.inboxes.get(t), self.metrics.get(t))
+            else {
+                continue;
+            };
+            if queued.load(Ordering::Relaxed) + b.items.len() >= INBOX_DATAGRAMS {
+                metrics.inbox_dropped_total.inc();
+            } else {
+                b.push(src, dst, data);
             }
         }
+        for (t, b) in self.batches.iter_mut().enumerate() {
+            if b.items.is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(b);
+            // One batch, one inbox and one set of counters per thread, built together.
+            let (Some((inbox, queued)), Some(metrics)) = (self.inboxes.get(t), self.metrics.get(t)) else {
+                continue;
+            };
+            let n = batch.items.len();
+            queued.fetch_add(n, Ordering::Relaxed);
+            if let Err(e) = inbox.try_send(batch) {
+                let dropped = match &e {
+                    mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b) => b.items.len(),
+                };
+                queued.fetch_sub(n, Ordering::Relaxed);
+                metrics.inbox_dropped_total.add(dropped as u64);
+                tracing::trace!("media thread {t} inbox full or closed; {dropped} datagrams dropped");
+            }
+        }
+    }
+
+    /// Whether every thread but `own` has ended (their inboxes are closed).
+    fn others_ended(&self, own: ThreadIndex) -> bool {
+        self.inboxes.iter().enumerate().all(|(t, (inbox, _))| t == own || inbox.is_closed())
     }
 
     fn take_notes(&mut self) {
@@ -296,9 +302,10 @@ struct MediaThread {
     relay_out: Vec<(mpsc::UnboundedSender<RelayBatch>, Arc<AtomicUsize>)>,
     /// A duplicate of the port's socket, for sending.
     socket: std::net::UdpSocket,
-    /// With a single media thread, the socket it reads itself: a reader thread would only
-    /// add a hand-off per datagram (measured in `README.md`).
+    /// Thread 0: the socket it reads for every thread, and how it hands the others theirs
+    /// (a separate reader thread would add a hand-off per datagram: measured in `README.md`).
     receive: Option<std::net::UdpSocket>,
+    reader: Option<Reader>,
     bound: SocketAddr,
     candidates: Vec<SocketAddr>,
     inbox: mpsc::Receiver<Batch>,
@@ -306,7 +313,8 @@ struct MediaThread {
     queued: Arc<AtomicUsize>,
     commands: mpsc::UnboundedReceiver<ThreadCommand>,
     notices: mpsc::UnboundedSender<Notice>,
-    reader: std::sync::mpsc::Sender<ReaderNote>,
+    /// To thread 0's [`Reader`]: this thread's ufrags.
+    notes: std::sync::mpsc::Sender<ReaderNote>,
     events: mpsc::UnboundedSender<ColibriEvent>,
     /// One `Draining` event for the bridge, whichever thread drains first.
     draining_told: Arc<AtomicBool>,
@@ -333,7 +341,9 @@ impl MediaThread {
             let deadline = self.flush();
             self.report_gone();
             if let Some(d) = drain_deadline {
-                if self.sfu.conference_count() == 0 || tokio::time::Instant::now() >= d {
+                // The thread that reads for all stays until the others have drained.
+                let others_done = self.reader.as_ref().is_none_or(|r| r.others_ended(self.index));
+                if (self.sfu.conference_count() == 0 && others_done) || tokio::time::Instant::now() >= d {
                     self.publish_stats();
                     tracing::info!(
                         thread = self.index,
@@ -355,17 +365,12 @@ impl MediaThread {
                     if let Err(e) = r {
                         tracing::debug!("udp socket error: {e}");
                     }
-                    if let Some(socket) = &receive {
+                    if let (Some(socket), Some(reader)) = (&receive, self.reader.as_mut()) {
                         let now = Instant::now();
-                        for _ in 0..READ_BATCH {
-                            match socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(socket, &mut buf)) {
-                                Ok((n, src, dst)) => {
-                                    let dst = self.destination(src, dst);
-                                    self.sfu.handle_datagram(now, src, dst, &buf[..n]);
-                                }
-                                Err(_) => break,
-                            }
-                        }
+                        let (sfu, candidates, bound) = (&mut self.sfu, &self.candidates, self.bound);
+                        reader.read(socket, &mut buf, self.index, |src, dst, data| {
+                            sfu.handle_datagram(now, src, destination(candidates, bound, src, dst), data);
+                        });
                     }
                 }
                 _ = tokio::time::sleep_until(sleep_until) => self.sfu.handle_timeout(Instant::now()),
@@ -397,18 +402,10 @@ impl MediaThread {
         let now = Instant::now();
         for &(src, dst, start, end) in &batch.items {
             if let Some(data) = batch.data.get(start..end) {
-                let dst = self.destination(src, dst);
+                let dst = destination(&self.candidates, self.bound, src, dst);
                 self.sfu.handle_datagram(now, src, dst, data);
             }
         }
-    }
-
-    /// The candidate with the address the datagram really arrived on, else a guess
-    /// (advertised addresses behind NAT are not local).
-    fn destination(&self, src: SocketAddr, local_ip: Option<IpAddr>) -> SocketAddr {
-        local_ip
-            .and_then(|ip| self.candidates.iter().find(|c| c.ip() == ip).copied())
-            .unwrap_or_else(|| candidates::destination_for(src, self.bound, &self.candidates))
     }
 
     fn on_colibri(&mut self, req: ColibriRequest, reply: oneshot::Sender<Result<ColibriResponse, Error>>) {
@@ -427,7 +424,7 @@ impl MediaThread {
             if let Ok(ColibriResponse::Allocated { answer }) = &r {
                 if let Some(u) = demux::sdp_ufrag(answer) {
                     // Before the answer leaves: the peer's first STUN request names it.
-                    let _ = self.reader.send(ReaderNote::Ufrag(u.to_string(), self.index));
+                    let _ = self.notes.send(ReaderNote::Ufrag(u.to_string(), self.index));
                     self.ufrags.insert((conference.clone(), endpoint.clone()), u.to_string());
                 }
             }
@@ -490,7 +487,7 @@ impl MediaThread {
         let sfu = &self.sfu;
         self.ufrags.retain(|(c, e), _| sfu.conference(c).is_some_and(|conf| conf.index_of(e).is_some()));
         let live: HashSet<String> = self.ufrags.values().cloned().collect();
-        let _ = self.reader.send(ReaderNote::Live(self.index, live));
+        let _ = self.notes.send(ReaderNote::Live(self.index, live));
     }
 
     fn publish_stats(&mut self) {
@@ -523,6 +520,14 @@ impl MediaThread {
             }
         }
     }
+}
+
+/// The candidate with the address a datagram really arrived on (`local_ip`), else a guess
+/// (advertised addresses behind NAT are not local).
+fn destination(candidates: &[SocketAddr], bound: SocketAddr, src: SocketAddr, local_ip: Option<IpAddr>) -> SocketAddr {
+    local_ip
+        .and_then(|ip| candidates.iter().find(|c| c.ip() == ip).copied())
+        .unwrap_or_else(|| candidates::destination_for(src, bound, candidates))
 }
 
 /// Runs `work` on its own thread (`name`) with a single-threaded runtime, so a datagram
