@@ -18,8 +18,10 @@
 //! tiles).
 
 mod ceiling;
+mod cheap;
 mod load;
 mod procs;
+mod srtp;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -38,6 +40,7 @@ struct Args {
     bridge_cpus: Option<String>,
     load_core: usize,
     max_height: Option<i32>,
+    generator: load::Generator,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
         bridge_cpus: None,
         load_core: 0,
         max_height: None,
+        generator: load::Generator::Str0m,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
             "--bridge-cpus" => a.bridge_cpus = Some(v),
             "--load-core" => a.load_core = n(&v)?,
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
+            "--generator" => a.generator = v.parse()?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -83,6 +88,11 @@ struct Step {
     p99_us: u64,
     rss_per_endpoint_kib: f64,
     load_cpu: f64,
+    /// Cheap generator only: NACKs the publishers received per second (not answered), and
+    /// sampled packets that did not decrypt out of those sampled.
+    nacks_per_sec: f64,
+    sampled: u64,
+    decrypt_failed: u64,
 }
 
 fn main() {
@@ -172,13 +182,16 @@ async fn ramp(args: &Args) -> Vec<Step> {
     let mut participants: HashMap<EndpointId, mpsc::Sender<load::Cmd>> = HashMap::new();
     let mut steps = Vec::new();
     let mut meetings = 0;
-    println!("meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu");
+    println!("generator: {:?}", args.generator);
+    println!(
+        "meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu nack/s srtp_bad"
+    );
     while meetings < args.max_meetings {
         for _ in 0..args.step_meetings {
             let conf = ConferenceId::new(format!("m{meetings}")).expect("valid id");
             for k in 0..args.meeting_size {
                 let id = EndpointId::new(format!("e{meetings}x{k}")).expect("valid id");
-                let setup = load::Setup::new(id.as_str()).await;
+                let setup = load::Setup::new(id.as_str(), args.generator).await;
                 let req = ColibriRequest::Allocate {
                     conference: conf.clone(),
                     endpoint: id.clone(),
@@ -231,6 +244,9 @@ async fn ramp(args: &Args) -> Vec<Step> {
             p99_us: load::percentile(&s0, &s1, 0.99),
             rss_per_endpoint_kib: procs::rss_kib(pid).saturating_sub(rss0) as f64 / endpoints.max(1) as f64,
             load_cpu: (load1 - load0) / secs,
+            nacks_per_sec: (s1.nacks - s0.nacks) as f64 / secs,
+            sampled: s1.sampled - s0.sampled,
+            decrypt_failed: s1.decrypt_failed - s0.decrypt_failed,
         };
         if std::env::var("BENCH_DEBUG").is_ok() {
             eprintln!(
@@ -240,8 +256,13 @@ async fn ramp(args: &Args) -> Vec<Step> {
                 load::percentile(&s0, &s1, 0.98)
             );
         }
+        let cheap_only = if args.generator == load::Generator::Cheap {
+            format!(" {:>6.1} {:>4}/{}", step.nacks_per_sec, step.decrypt_failed, step.sampled)
+        } else {
+            "      -    -".to_string()
+        };
         println!(
-            "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%",
+            "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%{}",
             step.meetings,
             step.endpoints,
             step.forwarded_per_sec,
@@ -251,7 +272,8 @@ async fn ramp(args: &Args) -> Vec<Step> {
             step.p50_us,
             step.p99_us,
             step.rss_per_endpoint_kib,
-            step.load_cpu * 100.0
+            step.load_cpu * 100.0,
+            cheap_only
         );
         let stop = step.loss > args.loss_limit || step.load_cpu > 0.97;
         steps.push(step);
