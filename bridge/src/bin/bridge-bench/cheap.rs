@@ -6,10 +6,12 @@
 //! from the clear header (loss as the str0m participant counts it) and opens only every
 //! [`SAMPLE`]th one: decryptability and latency are sampled.
 //!
-//! What the bridge sees from it is a real endpoint with three differences, all stated in
-//! the bridge README: it sends no transport-cc feedback (the bridge's send-side estimate
-//! toward it gets none), it asks for no retransmissions (no NACK), and it answers none (the
-//! NACKs it gets are counted). A bad datagram is dropped and counted, never a panic.
+//! What the bridge sees from it is a real endpoint: it sends transport-cc feedback every
+//! 50 ms from the clear headers of everything it receives (`twcc.rs`), so the bridge's
+//! estimate and layer choice toward it follow as toward a str0m participant. Two
+//! differences remain, stated in the bridge README: it asks for no retransmissions (no
+//! NACK), and it answers none (the NACKs it gets are counted). A bad datagram is dropped
+//! and counted, never a panic.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,9 +32,13 @@ use tokio::sync::mpsc;
 
 use crate::load::{arrival_instant, counters, nanos_since_epoch, record_latency, Cmd, LAYERS};
 use crate::srtp::{extend_seq, KeySlot, Keys, RtpView};
+use crate::twcc::TwccFeedback;
 
 /// Every SAMPLE-th RTP datagram a participant receives is decrypted and timed.
 pub const SAMPLE: u64 = 16;
+
+/// How often transport-cc feedback goes out, as str0m sends it.
+const TWCC_INTERVAL: Duration = Duration::from_millis(50);
 
 /// One prepared outgoing stream: a plaintext packet (header with extensions, payload) that
 /// each send copies, patches and seals.
@@ -84,6 +90,8 @@ struct Sender {
     /// One per simulcast layer, in `LAYERS` order.
     video: Vec<TxStream>,
     twcc_seq: u16,
+    /// The session's transport-cc extension id (str0m uses one map for the session).
+    twcc_id: Option<u8>,
     out: Vec<u8>,
 }
 
@@ -127,7 +135,15 @@ impl Sender {
             }
             video.push(TxStream::new(ssrc, vp8, &exts, v_twcc, size));
         }
-        Some(Sender { keys, to, audio, video, twcc_seq: 0, out: Vec::with_capacity(1500) })
+        Some(Sender { keys, to, audio, video, twcc_seq: 0, twcc_id: a_twcc.or(v_twcc), out: Vec::with_capacity(1500) })
+    }
+
+    /// Seals and sends transport-cc feedback for what arrived since the last call.
+    fn send_feedback(&mut self, socket: &UdpSocket, twcc: &mut TwccFeedback) {
+        if twcc.build(&mut self.out) && self.keys.rtcp_tx.seal_rtcp(&mut self.out, twcc.srtcp_index) {
+            twcc.srtcp_index = twcc.srtcp_index.wrapping_add(1);
+            let _ = socket.try_send_to(&self.out, self.to);
+        }
     }
 
     /// Sends one packet of `s`: `first` is the VP8 descriptor byte, `tag` the frame tag's
@@ -170,6 +186,7 @@ struct Receiver {
     max_index: HashMap<u32, u64>,
     packets: u64,
     media_pts: Vec<u8>,
+    twcc: Option<TwccFeedback>,
 }
 
 impl Receiver {
@@ -179,6 +196,9 @@ impl Receiver {
             c.bad_rtp.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        if let Some(t) = &mut self.twcc {
+            t.record(packet, arrived);
+        }
         // RTX and padding (the bridge's probes) are not media: the str0m participant
         // does not count them either.
         if v.padding || !self.media_pts.contains(&v.pt) {
@@ -273,6 +293,7 @@ pub async fn run(
     let start = Instant::now();
     let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
+    let mut next_feedback = start + offset;
     let mut st = State { connected: false, keyframe_wanted: true, peer: None, wish, nacks: HashMap::new() };
     let mut sender: Option<Sender> = None;
     let mut receiver = Receiver::default();
@@ -293,12 +314,14 @@ pub async fn run(
                     .map(|p| *p.pt())
                     .collect();
                 sender = Sender::new(&mut rtc, keys, to, audio_mid, video_mid);
+                let ssrc = getrandom::u32().unwrap_or(0x5eed_f00d).max(1);
+                receiver.twcc = sender.as_ref().and_then(|s| s.twcc_id).map(|id| TwccFeedback::new(id, ssrc));
                 if sender.is_none() {
                     eprintln!("cheap participant: no SRTP keys or send streams for {local}; it only receives");
                 }
             }
         }
-        let wake = if sender.is_some() { timeout.min(next_audio).min(next_video) } else { timeout };
+        let wake = if sender.is_some() { timeout.min(next_audio).min(next_video).min(next_feedback) } else { timeout };
         tokio::select! {
             r = socket.readable() => {
                 if r.is_err() {
@@ -334,6 +357,12 @@ pub async fn run(
         }
         let Some(s) = sender.as_mut() else { continue };
         let now = Instant::now();
+        if now >= next_feedback {
+            next_feedback = now + TWCC_INTERVAL;
+            if let Some(t) = &mut receiver.twcc {
+                s.send_feedback(&socket, t);
+            }
+        }
         if now >= next_audio {
             next_audio += Duration::from_millis(20);
             let ts = (now.duration_since(start).as_micros() as u64 * 48 / 1000) as u32;

@@ -22,6 +22,7 @@ mod cheap;
 mod load;
 mod procs;
 mod srtp;
+mod twcc;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

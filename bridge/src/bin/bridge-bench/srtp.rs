@@ -25,6 +25,8 @@ use str0m::crypto::{CryptoError, CryptoProvider, SrtpProvider};
 /// RFC 3711 §4.3.1 key derivation labels.
 const LABEL_RTP_KEY: u8 = 0;
 const LABEL_RTP_SALT: u8 = 2;
+const LABEL_RTCP_KEY: u8 = 3;
+const LABEL_RTCP_SALT: u8 = 5;
 /// AEAD tag length of both GCM profiles.
 pub const TAG_LEN: usize = 16;
 
@@ -150,11 +152,13 @@ impl std::fmt::Debug for RtpKey {
     }
 }
 
-/// The participant's RTP keys: `tx` seals what it sends, `rx` opens what the bridge sends.
+/// The participant's keys: `tx` seals the RTP it sends, `rx` opens the RTP the bridge
+/// sends, `rtcp_tx` seals the transport-cc feedback it sends.
 #[derive(Debug)]
 pub struct Keys {
     pub tx: RtpKey,
     pub rx: RtpKey,
+    pub rtcp_tx: RtpKey,
 }
 
 impl Keys {
@@ -173,19 +177,20 @@ impl Keys {
         let srtp = str0m::crypto::from_feature_flags().srtp_provider;
         // RFC 5764 §4.2: client key, server key, client salt, server salt. str0m sends with
         // the "left" (client) half when it is the DTLS client.
-        let half = |left: bool| -> Option<RtpKey> {
+        let half = |left: bool, labels: (u8, u8)| -> Option<RtpKey> {
             let (ko, so) = if left { (0, 0) } else { (ml, SL) };
             let master = c.material.get(ko..ko + ml)?;
             let salt = c.material.get(2 * ml + so..2 * ml + so + SL)?;
             let mut session_key = [0u8; 32];
-            derive(srtp, master, salt, LABEL_RTP_KEY, &mut session_key[..ml]);
+            derive(srtp, master, salt, labels.0, &mut session_key[..ml]);
             let mut session_salt = [0u8; SL];
-            derive(srtp, master, salt, LABEL_RTP_SALT, &mut session_salt);
+            derive(srtp, master, salt, labels.1, &mut session_salt);
             let alg = if ml == 32 { &AES_256_GCM } else { &AES_128_GCM };
             let key = UnboundKey::new(alg, &session_key[..ml]).ok()?;
             Some(RtpKey { key: LessSafeKey::new(key), salt: session_salt })
         };
-        Some(Keys { tx: half(c.active)?, rx: half(!c.active)? })
+        let (rtp, rtcp) = ((LABEL_RTP_KEY, LABEL_RTP_SALT), (LABEL_RTCP_KEY, LABEL_RTCP_SALT));
+        Some(Keys { tx: half(c.active, rtp)?, rx: half(!c.active, rtp)?, rtcp_tx: half(c.active, rtcp)? })
     }
 }
 
@@ -233,6 +238,34 @@ impl RtpKey {
         true
     }
 
+    /// Seals a (compound) RTCP packet as SRTCP, RFC 7714 §9: the first 8 bytes stay clear
+    /// and, with the E flag and `index`, are the AAD; tag and E|index are appended.
+    pub fn seal_rtcp(&self, packet: &mut Vec<u8>, index: u32) -> bool {
+        if packet.len() < 8 {
+            return false;
+        }
+        let index = index & 0x7fff_ffff;
+        let e_and_index = (0x8000_0000 | index).to_be_bytes();
+        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let mut iv = [0u8; 12];
+        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
+        iv[8..12].copy_from_slice(&index.to_be_bytes());
+        for (b, s) in iv.iter_mut().zip(self.salt) {
+            *b ^= s;
+        }
+        let mut aad = [0u8; 12];
+        aad[..8].copy_from_slice(&packet[..8]);
+        aad[8..].copy_from_slice(&e_and_index);
+        let (_, body) = packet.split_at_mut(8);
+        let Ok(tag) = self.key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(&aad[..]), body)
+        else {
+            return false;
+        };
+        packet.extend_from_slice(tag.as_ref());
+        packet.extend_from_slice(&e_and_index);
+        true
+    }
+
     /// Opens an SRTP packet in place; returns the payload's range in `packet`, or `None`
     /// when it is short or does not authenticate.
     pub fn open(&self, packet: &mut [u8], header_len: usize, ssrc: u32, index: u64) -> Option<std::ops::Range<usize>> {
@@ -255,6 +288,50 @@ pub struct RtpView {
     pub ssrc: u32,
     pub padding: bool,
     pub header_len: usize,
+}
+
+/// The value of header extension `id` (one- or two-byte form, RFC 8285) in an RTP packet
+/// whose header `RtpView::parse` accepted; `None` when absent or malformed.
+pub fn find_extension(b: &[u8], id: u8) -> Option<&[u8]> {
+    if b.first()? & 0x10 == 0 {
+        return None;
+    }
+    let at = 12 + 4 * usize::from(b[0] & 0x0f);
+    let profile = u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]);
+    let words = usize::from(u16::from_be_bytes([*b.get(at + 2)?, *b.get(at + 3)?]));
+    let block = b.get(at + 4..at + 4 + 4 * words)?;
+    let two_byte = match profile {
+        0xbede => false,
+        p if p & 0xfff0 == 0x1000 => true,
+        _ => return None,
+    };
+    let mut i = 0;
+    while i < block.len() {
+        let (eid, len, head) = if two_byte {
+            let eid = block[i];
+            if eid == 0 {
+                i += 1;
+                continue;
+            }
+            (eid, usize::from(*block.get(i + 1)?), 2)
+        } else {
+            let h = block[i];
+            if h == 0 {
+                i += 1;
+                continue;
+            }
+            if h >> 4 == 15 {
+                return None;
+            }
+            (h >> 4, usize::from(h & 0x0f) + 1, 1)
+        };
+        let value = block.get(i + head..i + head + len)?;
+        if eid == id {
+            return Some(value);
+        }
+        i += head + len;
+    }
+    None
 }
 
 impl RtpView {
