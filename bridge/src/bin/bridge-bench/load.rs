@@ -1,9 +1,11 @@
-//! The load: lightweight str0m participants in RTP mode (no packetizer, no jitter buffer),
-//! each publishing Opus-sized audio and three simulcast VP8-shaped layers (~1 Mbit/s in
-//! all) and subscribing to everyone else through the bridge. Every payload ends with its
-//! send time, so a subscriber measures the latency through the bridge (up to the kernel's
-//! arrival stamp at its socket, SO_TIMESTAMPNS); sequence numbers
-//! give the loss. Counters are process-wide atomics read by the ramp controller.
+//! The load: participants that each publish Opus-sized audio and three simulcast
+//! VP8-shaped layers (~1 Mbit/s in all) and subscribe to everyone else through the bridge.
+//! Here the shared parts (layers, counters, setup) and the str0m participant in RTP mode
+//! (no packetizer, no jitter buffer; `--generator str0m`); `cheap.rs` has the one that
+//! sends and receives RTP beside str0m. Every payload ends with its send time, so a
+//! subscriber measures the latency through the bridge (up to the kernel's arrival stamp at
+//! its socket, SO_TIMESTAMPNS); sequence numbers give the loss. Counters are process-wide
+//! atomics read by the ramp controller.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

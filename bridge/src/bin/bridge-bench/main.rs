@@ -1,14 +1,24 @@
 //! `bridge-bench`: the bridge's load benchmark (issue 3). It starts `signal` and the real
 //! `bridge` binary (pinned with `taskset` to its own core), allocates N-way meetings over
-//! the bus like focus does, and drives them with lightweight str0m participants on another
-//! core, adding meetings step by step until the loss passes the limit (or the load
-//! generator saturates its core). Per step it reports forwarded packets per CPU-second of
-//! the bridge process (from /proc), loss, latency through the bridge (send time in the
-//! payload) and memory per endpoint; then it runs a raw receive→encrypt→send loop on the
-//! bridge's core as the ceiling and prints the ratio.
+//! the bus like focus does, and drives them with participants on another core, adding
+//! meetings step by step until the loss passes the limit (or the load generator saturates
+//! its core). Per step it reports forwarded packets per CPU-second of the bridge process
+//! (from /proc), the bridge's and the load generator's CPU, loss, latency through the
+//! bridge (send time in the payload) and memory per endpoint; then it runs a raw
+//! receive→encrypt→send loop on the bridge's core as the ceiling and prints the ratio.
+//!
+//! Two load generators (issue 13, item 3): `--generator cheap` (the default) runs str0m
+//! only for ICE, DTLS, SCTP and RTCP and sends prepared SRTP packets itself, counting what
+//! it receives from the clear headers and decrypting every 16th (`cheap.rs`, `srtp.rs`,
+//! `twcc.rs`); it costs about half the bridge's CPU per forwarded packet, so the bridge can
+//! be driven to its limit on two cores. `--generator str0m` runs every RTP packet through
+//! a str0m participant as before, which costs about as much as the bridge. The cheap one
+//! neither sends nor answers NACKs (it counts those it gets: column `nack/s`) and samples
+//! latency from the decrypted packets only; `srtp_bad` is failed/sampled decryptions.
 //!
 //! Run with a release build: `cargo build --release -p bridge -p signal &&
-//! target/release/bridge-bench --meeting-size 5`. Options: `--meeting-size N` (5),
+//! target/release/bridge-bench --meeting-size 5`. Options: `--generator cheap|str0m`
+//! (cheap), `--meeting-size N` (5),
 //! `--step-meetings K` (2), `--max-meetings M` (200), `--step-secs S` (6),
 //! `--loss-limit F` (0.01), `--bridge-core C` (1), `--bridge-cpus LIST` (the bridge under
 //! `taskset -c LIST` instead, e.g. `0,1` for media threads on both cores; the ceiling stays
@@ -55,7 +65,7 @@ fn parse_args() -> Result<Args, String> {
         bridge_cpus: None,
         load_core: 0,
         max_height: None,
-        generator: load::Generator::Str0m,
+        generator: load::Generator::Cheap,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
