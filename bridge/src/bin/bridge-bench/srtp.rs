@@ -433,6 +433,120 @@ mod tests {
         assert!(keys.rx.open(&mut [0u8; 40], 16, 1, 1).is_none());
     }
 
+    /// Two str0m sessions (a participant that offers, a bridge-like one that answers), both
+    /// with the capturing provider, connected in memory: what str0m sends opens with the
+    /// receiver's derived key, and what the cheap sender seals str0m accepts as RTP.
+    #[test]
+    fn keys_taken_from_str0m_open_its_packets_and_seal_packets_it_accepts() {
+        use std::net::SocketAddr;
+        use std::time::Duration;
+        use str0m::change::SdpOffer;
+        use str0m::net::{Protocol, Receive};
+        use str0m::rtp::{ExtensionValues, RtpWrite};
+        use str0m::{Candidate, Input, Rtc};
+
+        let build = |slot: &Arc<KeySlot>, now| {
+            Rtc::builder()
+                .set_rtp_mode(true)
+                .clear_codecs()
+                .enable_opus(true, false)
+                .enable_vp8(true)
+                .set_crypto_provider(capturing_provider(slot.clone()))
+                .build(now)
+        };
+        let mut now = Instant::now();
+        let (slot_p, slot_b) = (Arc::new(KeySlot::default()), Arc::new(KeySlot::default()));
+        let (mut p, mut b) = (build(&slot_p, now), build(&slot_b, now));
+        let (pa, ba): (SocketAddr, SocketAddr) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:6000".parse().unwrap());
+        p.add_local_candidate(Candidate::host(pa, "udp").unwrap());
+        b.add_local_candidate(Candidate::host(ba, "udp").unwrap());
+        let offer = bridge::participant::publisher_offer(&mut p, "p", &["q"]);
+        let answer = b.sdp_api().accept_offer(SdpOffer::from_sdp_string(&offer.offer).unwrap()).unwrap();
+        p.sdp_api().accept_answer(offer.pending, answer).unwrap();
+
+        // Datagrams from p (kept) and what each side reported.
+        let mut from_p: Vec<Vec<u8>> = Vec::new();
+        let (mut ev_p, mut ev_b) = (Vec::new(), Vec::new());
+        for _ in 0..500 {
+            now += Duration::from_millis(5);
+            pump(&mut p, &mut b, (pa, ba), now, &mut from_p, &mut ev_p);
+            pump(&mut b, &mut p, (ba, pa), now, &mut Vec::new(), &mut ev_b);
+            if has(&ev_p, "connected") && has(&ev_b, "connected") {
+                break;
+            }
+        }
+        assert!(has(&ev_p, "connected") && has(&ev_b, "connected"), "the two sessions connect");
+        let kp = Keys::derive(&slot_p.take().expect("participant keys")).expect("AEAD-GCM");
+        let kb = Keys::derive(&slot_b.take().expect("bridge keys")).expect("AEAD-GCM");
+
+        // str0m's own RTP from the participant opens with the bridge side's rx key.
+        let pt = *p.codec_config().find(|c| c.spec().codec == str0m::format::Codec::Opus).unwrap().pt();
+        let ext = ExtensionValues { audio_level: Some(-40), voice_activity: Some(true), ..Default::default() };
+        let mut api = p.direct_api();
+        let tx = api.stream_tx_by_mid(offer.audio_mid, None).unwrap();
+        let ssrc = *tx.ssrc();
+        tx.write_rtp(RtpWrite::new(pt.into(), 7u64.into(), 960, now, b"str0m wrote this".to_vec()).ext_vals(ext));
+        from_p.clear();
+        ev_b.clear();
+        now += Duration::from_millis(1);
+        pump(&mut p, &mut b, (pa, ba), now, &mut from_p, &mut ev_p);
+        pump(&mut b, &mut p, (ba, pa), now, &mut Vec::new(), &mut ev_b);
+        let mut sent = from_p.into_iter().find(|d| RtpView::parse(d).is_some_and(|v| v.ssrc == ssrc)).expect("RTP");
+        let v = RtpView::parse(&sent).unwrap();
+        let range = kb.rx.open(&mut sent, v.header_len, ssrc, 7).expect("str0m's packet opens with the derived key");
+        assert_eq!(&sent[range], b"str0m wrote this");
+        assert!(has(&ev_b, "rtp: str0m wrote this"), "{ev_b:?}");
+
+        // A packet the cheap sender seals (same header, next sequence number) is RTP to str0m.
+        let mut mine = sent[..v.header_len].to_vec();
+        mine[2..4].copy_from_slice(&8u16.to_be_bytes());
+        mine.extend_from_slice(b"sealed beside str0m");
+        assert!(kp.tx.seal(&mut mine, v.header_len, ssrc, 8));
+        let contents = mine.as_slice().try_into().unwrap();
+        b.handle_input(Input::Receive(now, Receive { proto: Protocol::Udp, source: pa, destination: ba, contents }))
+            .unwrap();
+        ev_b.clear();
+        pump(&mut b, &mut p, (ba, pa), now, &mut Vec::new(), &mut ev_b);
+        assert!(has(&ev_b, "rtp: sealed beside str0m"), "{ev_b:?}");
+    }
+
+    fn has(events: &[String], what: &str) -> bool {
+        events.iter().any(|e| e == what)
+    }
+
+    /// Runs `me` at `now`, handing its datagrams to `other` (and copies to `sent`); notes
+    /// Connected and RTP payloads (as text) in `events`.
+    fn pump(
+        me: &mut str0m::Rtc,
+        other: &mut str0m::Rtc,
+        (src, dst): (std::net::SocketAddr, std::net::SocketAddr),
+        now: Instant,
+        sent: &mut Vec<Vec<u8>>,
+        events: &mut Vec<String>,
+    ) {
+        use str0m::net::{Protocol, Receive};
+        use str0m::{Event, Input, Output};
+        me.handle_input(Input::Timeout(now)).unwrap();
+        while let Ok(out) = me.poll_output() {
+            match out {
+                Output::Timeout(_) => break,
+                Output::Transmit(t) => {
+                    sent.push(t.contents.to_vec());
+                    let contents = (&t.contents[..]).try_into().unwrap();
+                    let _ = other.handle_input(Input::Receive(
+                        now,
+                        Receive { proto: Protocol::Udp, source: src, destination: dst, contents },
+                    ));
+                }
+                Output::Event(Event::Connected) => events.push("connected".into()),
+                Output::Event(Event::RtpPacket(r)) => {
+                    events.push(format!("rtp: {}", String::from_utf8_lossy(&r.payload)))
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
     #[test]
     fn sequence_numbers_extend_across_wraps_both_ways() {
         assert_eq!(extend_seq(10, 11), 11);
