@@ -175,6 +175,13 @@ fn main() {
         half.endpoints, half.p50_us, half.p99_us
     );
     println!("bridge memory per endpoint at max load: {:.0} KiB", best.rss_per_endpoint_kib);
+    let per_packet_us = |cpu: f64| cpu / best.forwarded_per_sec.max(1e-9) * 1e6;
+    println!(
+        "CPU per forwarded packet at max load: bridge {:.1} µs, load generator ({:?}) {:.1} µs",
+        per_packet_us(best.bridge_cpu),
+        args.generator,
+        per_packet_us(best.load_cpu)
+    );
     if best.load_cpu > 0.9 {
         println!("note: the load generator used {:.0}% of its core at max load: the limit found is the generator's, not the bridge's", best.load_cpu * 100.0);
     }
