@@ -59,6 +59,10 @@ impl TxStream {
         let mut twcc_at = None;
         let mut body = Vec::new();
         for (id, v) in exts {
+            // One-byte form: 1 to 16 bytes of value (mid and rid here are a few bytes).
+            if v.is_empty() || v.len() > 16 {
+                continue;
+            }
             body.push(id << 4 | (v.len() as u8 - 1));
             body.extend_from_slice(v);
         }
