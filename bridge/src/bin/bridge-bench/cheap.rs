@@ -150,8 +150,8 @@ impl Sender {
         }
     }
 
-    /// Sends one packet of `s`: `first` is the VP8 descriptor byte, `tag` the frame tag's
-    /// first byte (P bit 0 = keyframe); audio passes `None`.
+    /// Sends the next packet of the audio stream (`which` None) or of video layer `which`;
+    /// `vp8` is (descriptor byte, frame tag's first byte: P bit 0 = keyframe), None for audio.
     fn send(&mut self, socket: &UdpSocket, which: Option<usize>, ts: u32, marker: bool, vp8: Option<(u8, u8)>) {
         let s = match which {
             None => &mut self.audio,
