@@ -10,8 +10,8 @@
 //! 50 ms from the clear headers of everything it receives (`twcc.rs`), so the bridge's
 //! estimate and layer choice toward it follow as toward a str0m participant. Two
 //! differences remain, stated in the bridge README: it asks for no retransmissions (no
-//! NACK), and it answers none (the NACKs it gets are counted). A bad datagram is dropped
-//! and counted, never a panic.
+//! NACK), and it answers none (the NACK messages in the bridge's RTCP, which it opens
+//! before str0m gets it, are counted). A bad datagram is dropped and counted, never a panic.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::load::{arrival_instant, counters, nanos_since_epoch, record_latency, Cmd, LAYERS};
-use crate::srtp::{extend_seq, KeySlot, Keys, RtpView};
+use crate::srtp::{count_nacks, extend_seq, KeySlot, Keys, RtpView};
 use crate::twcc::TwccFeedback;
 
 /// Every SAMPLE-th RTP datagram a participant receives is decrypted and timed.
@@ -191,6 +191,7 @@ struct Receiver {
     packets: u64,
     media_pts: Vec<u8>,
     twcc: Option<TwccFeedback>,
+    rtcp: Vec<u8>,
 }
 
 impl Receiver {
@@ -240,14 +241,27 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// Counts the NACKs in the bridge's RTCP. str0m, which gets the datagram next, answers
+    /// none (it sent none of these packets), and cannot count them for us: its egress
+    /// stats skip streams it never sent on.
+    fn on_rtcp(&mut self, keys: &Keys, packet: &[u8]) {
+        counters().sampled.fetch_add(1, Ordering::Relaxed);
+        if keys.rtcp_rx.open_rtcp(packet, &mut self.rtcp) {
+            let (messages, _) = count_nacks(&self.rtcp);
+            counters().nacks.fetch_add(messages, Ordering::Relaxed);
+        } else {
+            counters().decrypt_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 struct State {
     connected: bool,
     keyframe_wanted: bool,
     /// Where str0m sends: the bridge's media address (the only peer).
     peer: Option<SocketAddr>,
     wish: Option<String>,
-    /// NACKs received so far per send stream, as str0m's egress stats count them.
-    nacks: HashMap<(Mid, Option<Rid>), u64>,
 }
 
 /// Polls str0m until its next deadline; `None` when the session failed.
@@ -267,10 +281,6 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
                     }
                 }
                 Event::KeyframeRequest(_) => st.keyframe_wanted = true,
-                Event::MediaEgressStats(s) => {
-                    let before = st.nacks.insert((s.mid, s.rid), s.nacks).unwrap_or(0);
-                    counters().nacks.fetch_add(s.nacks.saturating_sub(before), Ordering::Relaxed);
-                }
                 _ => {}
             },
             Err(_) => return None,
@@ -281,6 +291,10 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
 /// RTP (RFC 5761: first byte 128–191, and not an RTCP packet type 192–223).
 fn is_rtp(b: &[u8]) -> bool {
     matches!(b.first(), Some(128..=191)) && !matches!(b.get(1).map(|x| x & 0x7f), Some(64..=95))
+}
+
+fn is_rtcp(b: &[u8]) -> bool {
+    matches!(b.first(), Some(128..=191)) && matches!(b.get(1).map(|x| x & 0x7f), Some(64..=95))
 }
 
 pub async fn run(
@@ -298,7 +312,7 @@ pub async fn run(
     let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
     let mut next_feedback = start + offset;
-    let mut st = State { connected: false, keyframe_wanted: true, peer: None, wish, nacks: HashMap::new() };
+    let mut st = State { connected: false, keyframe_wanted: true, peer: None, wish };
     let mut sender: Option<Sender> = None;
     let mut receiver = Receiver::default();
     let mut frame: u64 = 0;
@@ -337,6 +351,9 @@ pub async fn run(
                     if let (true, Some(s)) = (is_rtp(packet), &sender) {
                         receiver.on_rtp(&s.keys, packet, d.arrived);
                         continue;
+                    }
+                    if let (true, Some(s)) = (is_rtcp(packet), &sender) {
+                        receiver.on_rtcp(&s.keys, packet);
                     }
                     if let Ok(contents) = (&*packet).try_into() {
                         let input = Input::Receive(arrival_instant(d.arrived), Receive { proto: Protocol::Udp, source: d.source, destination: local, contents });

@@ -13,8 +13,9 @@
 //! `twcc.rs`); it costs about half the bridge's CPU per forwarded packet, so the bridge can
 //! be driven to its limit on two cores. `--generator str0m` runs every RTP packet through
 //! a str0m participant as before, which costs about as much as the bridge. The cheap one
-//! neither sends nor answers NACKs (it counts those it gets: column `nack/s`) and samples
-//! latency from the decrypted packets only; `srtp_bad` is failed/sampled decryptions.
+//! neither sends nor answers NACKs (it counts the NACK messages in the bridge's RTCP:
+//! column `nack/s`) and samples latency from the decrypted packets only; `srtp_bad` is
+//! failed of opened packets (every 16th RTP packet and every RTCP packet from the bridge).
 //!
 //! Run with a release build: `cargo build --release -p bridge -p signal &&
 //! target/release/bridge-bench --meeting-size 5`. Options: `--generator cheap|str0m`
@@ -99,8 +100,8 @@ struct Step {
     p99_us: u64,
     rss_per_endpoint_kib: f64,
     load_cpu: f64,
-    /// Cheap generator only: NACKs the publishers received per second (not answered), and
-    /// sampled packets that did not decrypt out of those sampled.
+    /// Cheap generator only: NACK messages the publishers received per second (not
+    /// answered), and opened packets that did not authenticate out of those opened.
     nacks_per_sec: f64,
     sampled: u64,
     decrypt_failed: u64,

@@ -153,12 +153,14 @@ impl std::fmt::Debug for RtpKey {
 }
 
 /// The participant's keys: `tx` seals the RTP it sends, `rx` opens the RTP the bridge
-/// sends, `rtcp_tx` seals the transport-cc feedback it sends.
+/// sends, `rtcp_tx` seals the transport-cc feedback it sends, `rtcp_rx` opens the bridge's
+/// RTCP (to count the NACKs in it).
 #[derive(Debug)]
 pub struct Keys {
     pub tx: RtpKey,
     pub rx: RtpKey,
     pub rtcp_tx: RtpKey,
+    pub rtcp_rx: RtpKey,
 }
 
 impl Keys {
@@ -190,7 +192,12 @@ impl Keys {
             Some(RtpKey { key: LessSafeKey::new(key), salt: session_salt })
         };
         let (rtp, rtcp) = ((LABEL_RTP_KEY, LABEL_RTP_SALT), (LABEL_RTCP_KEY, LABEL_RTCP_SALT));
-        Some(Keys { tx: half(c.active, rtp)?, rx: half(!c.active, rtp)?, rtcp_tx: half(c.active, rtcp)? })
+        Some(Keys {
+            tx: half(c.active, rtp)?,
+            rx: half(!c.active, rtp)?,
+            rtcp_tx: half(c.active, rtcp)?,
+            rtcp_rx: half(!c.active, rtcp)?,
+        })
     }
 }
 
@@ -263,6 +270,39 @@ impl RtpKey {
         };
         packet.extend_from_slice(tag.as_ref());
         packet.extend_from_slice(&e_and_index);
+        true
+    }
+
+    /// Opens an encrypted SRTCP packet (RFC 7714 §9) into `out`: the clear 8 bytes, then
+    /// the plaintext; false when short, not encrypted or not authentic.
+    pub fn open_rtcp(&self, packet: &[u8], out: &mut Vec<u8>) -> bool {
+        let n = packet.len();
+        if n < 8 + TAG_LEN + 4 {
+            return false;
+        }
+        let e_and_index = [packet[n - 4], packet[n - 3], packet[n - 2], packet[n - 1]];
+        if e_and_index[0] & 0x80 == 0 {
+            return false;
+        }
+        let index = u32::from_be_bytes(e_and_index) & 0x7fff_ffff;
+        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+        let mut iv = [0u8; 12];
+        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
+        iv[8..12].copy_from_slice(&index.to_be_bytes());
+        for (b, s) in iv.iter_mut().zip(self.salt) {
+            *b ^= s;
+        }
+        let mut aad = [0u8; 12];
+        aad[..8].copy_from_slice(&packet[..8]);
+        aad[8..].copy_from_slice(&e_and_index);
+        out.clear();
+        out.extend_from_slice(&packet[..n - 4]);
+        let Ok(plain) = self.key.open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(&aad[..]), &mut out[8..])
+        else {
+            return false;
+        };
+        let len = 8 + plain.len();
+        out.truncate(len);
         true
     }
 
@@ -356,6 +396,24 @@ impl RtpView {
             header_len,
         })
     }
+}
+
+/// The generic NACKs (RTPFB, FMT 1, RFC 4585 §6.2.1) in a clear compound RTCP packet, and
+/// the sequence numbers they ask for; stops quietly at anything malformed.
+pub fn count_nacks(mut b: &[u8]) -> (u64, u64) {
+    let (mut messages, mut asked) = (0, 0);
+    while b.len() >= 4 && b[0] >> 6 == 2 {
+        let len = 4 * (usize::from(u16::from_be_bytes([b[2], b[3]])) + 1);
+        let Some(p) = b.get(..len) else { break };
+        if p[1] == 205 && p[0] & 0x1f == 1 {
+            messages += 1;
+            for fci in p.get(12..).unwrap_or(&[]).chunks_exact(4) {
+                asked += 1 + u64::from(u16::from_be_bytes([fci[2], fci[3]]).count_ones());
+            }
+        }
+        b = &b[len..];
+    }
+    (messages, asked)
 }
 
 /// Extends a 16-bit sequence number to the 64-bit index nearest `max` (the highest
@@ -465,12 +523,12 @@ mod tests {
         p.sdp_api().accept_answer(offer.pending, answer).unwrap();
 
         // Datagrams from p (kept) and what each side reported.
-        let mut from_p: Vec<Vec<u8>> = Vec::new();
+        let (mut from_p, mut from_b): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
         let (mut ev_p, mut ev_b) = (Vec::new(), Vec::new());
         for _ in 0..500 {
             now += Duration::from_millis(5);
             pump(&mut p, &mut b, (pa, ba), now, &mut from_p, &mut ev_p);
-            pump(&mut b, &mut p, (ba, pa), now, &mut Vec::new(), &mut ev_b);
+            pump(&mut b, &mut p, (ba, pa), now, &mut from_b, &mut ev_b);
             if has(&ev_p, "connected") && has(&ev_b, "connected") {
                 break;
             }
@@ -485,7 +543,9 @@ mod tests {
         let mut api = p.direct_api();
         let tx = api.stream_tx_by_mid(offer.audio_mid, None).unwrap();
         let ssrc = *tx.ssrc();
-        tx.write_rtp(RtpWrite::new(pt.into(), 7u64.into(), 960, now, b"str0m wrote this".to_vec()).ext_vals(ext));
+        tx.write_rtp(
+            RtpWrite::new(pt.into(), 7u64.into(), 960, now, b"str0m wrote this".to_vec()).ext_vals(ext.clone()),
+        );
         from_p.clear();
         ev_b.clear();
         now += Duration::from_millis(1);
@@ -497,11 +557,40 @@ mod tests {
         assert_eq!(&sent[range], b"str0m wrote this");
         assert!(has(&ev_b, "rtp: str0m wrote this"), "{ev_b:?}");
 
-        // A packet the cheap sender seals (same header, next sequence number) is RTP to str0m.
+        // The bridge side's RTCP (reports on the stream it now receives) opens with the
+        // participant's derived RTCP key.
+        from_b.clear();
+        for i in 0..400u64 {
+            now += Duration::from_millis(5);
+            if i % 4 == 0 {
+                let mut api = p.direct_api();
+                let tx = api.stream_tx_by_mid(offer.audio_mid, None).unwrap();
+                let w = RtpWrite::new(pt.into(), (9 + i).into(), 960 * (2 + i as u32), now, vec![0x55; 60]);
+                tx.write_rtp(w.ext_vals(ext.clone()));
+            }
+            pump(&mut p, &mut b, (pa, ba), now, &mut Vec::new(), &mut ev_p);
+            pump(&mut b, &mut p, (ba, pa), now, &mut from_b, &mut ev_b);
+        }
+        let rtcp: Vec<&Vec<u8>> =
+            from_b.iter().filter(|d| d.len() > 1 && d[0] >> 6 == 2 && (192..=223).contains(&d[1])).collect();
+        assert!(
+            !rtcp.is_empty(),
+            "the bridge side sent RTCP in 2 s: {:?}",
+            from_b.iter().map(|d| (d.len(), d[0], d[1])).collect::<Vec<_>>()
+        );
+        let mut clear = Vec::new();
+        for d in rtcp {
+            assert!(kp.rtcp_rx.open_rtcp(d, &mut clear), "str0m's SRTCP opens with the derived key");
+            assert_eq!(clear[0] >> 6, 2);
+            assert!(!kp.rtcp_tx.open_rtcp(d, &mut clear), "not with the other direction's");
+        }
+
+        // A packet the cheap sender seals (same header, the next sequence number after the
+        // ones above) is RTP to str0m.
         let mut mine = sent[..v.header_len].to_vec();
-        mine[2..4].copy_from_slice(&8u16.to_be_bytes());
+        mine[2..4].copy_from_slice(&406u16.to_be_bytes());
         mine.extend_from_slice(b"sealed beside str0m");
-        assert!(kp.tx.seal(&mut mine, v.header_len, ssrc, 8));
+        assert!(kp.tx.seal(&mut mine, v.header_len, ssrc, 406));
         let contents = mine.as_slice().try_into().unwrap();
         b.handle_input(Input::Receive(now, Receive { proto: Protocol::Udp, source: pa, destination: ba, contents }))
             .unwrap();
@@ -545,6 +634,28 @@ mod tests {
                 Output::Event(_) => {}
             }
         }
+    }
+
+    #[test]
+    fn nacks_are_counted_in_compound_rtcp_and_garbage_stops_the_count() {
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 1];
+        // NACK for 100 plus 101 and 116 (BLP bits 0 and 15), and one for 7 alone.
+        let nack = [0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 100, 0x80, 0x01];
+        let nack2 = [0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 7, 0, 0];
+        let pli = [0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2];
+        let compound = [&rr[..], &nack, &pli, &nack2].concat();
+        assert_eq!(count_nacks(&compound), (2, 4));
+        assert_eq!(count_nacks(&compound[..compound.len() - 1]), (1, 3), "a truncated last packet");
+        assert_eq!(count_nacks(&[0x81, 205, 0xff, 0xff]), (0, 0));
+        assert_eq!(count_nacks(&[]), (0, 0));
+        let keys = Keys::derive(&material()).expect("keys");
+        let mut out = Vec::new();
+        assert!(!keys.rtcp_rx.open_rtcp(&[0x80; 27], &mut out));
+        let mut sealed = compound.clone();
+        assert!(keys.rtcp_tx.seal_rtcp(&mut sealed, 5));
+        let other = Keys::derive(&Captured { active: false, ..material() }).expect("keys");
+        assert!(other.rtcp_rx.open_rtcp(&sealed, &mut out));
+        assert_eq!(out, compound);
     }
 
     #[test]
