@@ -47,6 +47,11 @@ cargo build --workspace --bins --tests --locked
 export MEET_BIN_DIR="$root/target/debug"
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
+echo "== bridge core on three media threads (virtual time: every conference spans them)"
+BRIDGE_TEST_THREADS=3 cargo test -p bridge --locked --test forwarding --test simulcast --test nack \
+  --test bandwidth --test keyframe_requests --test dominant_speaker --test loudest_audio \
+  --test bridge_channel --test endpoint_leaving --test bad_input --test h264 \
+  -- --test-threads="${TEST_THREADS:-2}"
 
 echo "== deployment checks (compose.yaml, env.example, gen-secrets.sh)"
 "$MEET_PYTHON" -m pytest -q deploy/test_compose.py

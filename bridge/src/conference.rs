@@ -4,8 +4,14 @@
 //!
 //! Sans-IO: time comes in as `now`, packets leave as str0m `Transmit`s into a queue, Colibri
 //! events into another. It never touches a socket, a clock or another conference.
+//!
+//! With several media threads a conference may span them: each thread's `Conference` is a
+//! shard holding its own endpoints (`endpoints`) and mirrors of the others' (`remotes`),
+//! kept up to date by [`Relay`] messages (`out` holds those for other threads). Senders'
+//! packets arrive relayed and are forwarded to the local receivers like local ones; every
+//! shard runs dominant speaker, loudest audio and the allocator itself over all senders.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use proto::bridge_channel::BridgeChannelMessage;
@@ -14,15 +20,17 @@ use proto::{ConferenceId, EndpointId};
 use str0m::format::Codec;
 use str0m::media::MediaKind;
 use str0m::net::Transmit;
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite};
+use str0m::rtp::RtpWrite;
 
 use crate::allocator::{self, Candidate};
 use crate::dominant_speaker::DominantSpeaker;
+use crate::endpoint::KEYFRAME_REQUEST_INTERVAL;
 use crate::endpoint::{Endpoint, EpEvent};
 use crate::keyframe;
 use crate::loudest::LoudestAudio;
 use crate::metrics::Metrics;
-use crate::track::EpNum;
+use crate::relay::{EndpointInfo, Fwd, Relay, SourceInfo, ThreadIndex};
+use crate::track::{EpNum, Layer, TrackIn};
 
 /// The allocator re-runs at least this often (layers start and stop, rates move).
 const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
@@ -42,6 +50,8 @@ pub struct Conference {
     pub endpoints: Vec<Endpoint>,
     speakers: DominantSpeaker,
     loudest: LoudestAudio,
+    /// Loudest-only routing applies while the conference has more endpoints than this.
+    loudest_above: usize,
     next_allocation: Instant,
     allocation_due: bool,
     version: String,
@@ -49,16 +59,51 @@ pub struct Conference {
     pub needs_drive: bool,
     /// Scratch space for endpoint events, kept to spare an allocation per datagram.
     scratch: Vec<EpEvent>,
+    /// Endpoints of this conference on other media threads, mirrored.
+    pub remotes: Vec<Remote>,
+    /// The other threads holding a shard of this conference.
+    pub peers: Vec<ThreadIndex>,
+    /// Messages for those threads, taken by the `Sfu`.
+    pub out: Vec<(ThreadIndex, Relay)>,
+    /// What other threads' receivers want of local senders' video (SenderSourceConstraints).
+    wishes: HashMap<(ThreadIndex, EpNum), i32>,
+    /// What this shard's receivers want of remote senders' video, as last told.
+    told_wishes: HashMap<EpNum, i32>,
 }
 
-fn pair_mut(v: &mut [Endpoint], a: usize, b: usize) -> (&mut Endpoint, &mut Endpoint) {
-    assert!(a != b, "invariant: a sender never forwards to itself");
-    if a < b {
-        let (l, r) = v.split_at_mut(b);
-        (&mut l[a], &mut r[0])
-    } else {
-        let (l, r) = v.split_at_mut(a);
-        (&mut r[0], &mut l[b])
+/// An endpoint on another media thread, as this shard knows it: its sources, with layer
+/// figures measured from the relayed packets (for the allocator), in its own track order.
+#[derive(Debug)]
+pub struct Remote {
+    pub num: EpNum,
+    pub id: EndpointId,
+    pub thread: ThreadIndex,
+    pub tracks_in: Vec<TrackIn>,
+}
+
+/// The sender of a packet being forwarded: a local endpoint or a mirrored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Src {
+    Local(usize),
+    Remote(usize),
+}
+
+/// What another thread needs to know of a local endpoint.
+fn info(ep: &Endpoint) -> EndpointInfo {
+    EndpointInfo {
+        num: ep.num,
+        id: ep.id.clone(),
+        sources: ep
+            .tracks_in
+            .iter()
+            .map(|t| SourceInfo {
+                kind: t.kind,
+                source_name: t.source_name.clone(),
+                layers: t.layers.len(),
+                codecs: t.codecs.clone(),
+                muted: t.muted,
+            })
+            .collect(),
     }
 }
 
@@ -69,19 +114,183 @@ fn initial_seq() -> u16 {
 }
 
 impl Conference {
-    /// `loudest_audio`: how many senders' audio is routed at once (0: everyone's).
-    pub fn new(id: ConferenceId, now: Instant, version: String, loudest_audio: usize) -> Self {
+    /// `loudest_audio`: how many senders' audio is routed at once (0: everyone's), and above
+    /// how many endpoints (here and on other threads) that applies.
+    pub fn new(id: ConferenceId, now: Instant, version: String, loudest_audio: (usize, usize)) -> Self {
         Conference {
             id,
             endpoints: Vec::new(),
             speakers: DominantSpeaker::default(),
-            loudest: LoudestAudio::new(loudest_audio),
+            loudest: LoudestAudio::new(loudest_audio.0),
+            loudest_above: loudest_audio.1,
             next_allocation: now,
             allocation_due: false,
             version,
             needs_drive: false,
             scratch: Vec::new(),
+            remotes: Vec::new(),
+            peers: Vec::new(),
+            out: Vec::new(),
+            wishes: HashMap::new(),
+            told_wishes: HashMap::new(),
         }
+    }
+
+    /// Endpoints here and on other threads.
+    pub fn size(&self) -> usize {
+        self.endpoints.len() + self.remotes.len()
+    }
+
+    /// A local or mirrored endpoint's id.
+    fn id_of(&self, num: EpNum) -> Option<&EndpointId> {
+        match self.endpoints.iter().find(|e| e.num == num) {
+            Some(e) => Some(&e.id),
+            None => self.remotes.iter().find(|r| r.num == num).map(|r| &r.id),
+        }
+    }
+
+    fn tell_peers(&mut self, msg: impl Fn() -> Relay) {
+        for &p in &self.peers {
+            self.out.push((p, msg()));
+        }
+    }
+
+    /// A new shard announces itself to every other thread (`threads` of them, this one
+    /// being `me`); those that hold the conference answer with their own endpoints.
+    pub fn announce_shard(&mut self, me: ThreadIndex, threads: usize) {
+        for t in (0..threads).filter(|t| *t != me) {
+            self.out.push((t, Relay::Joined { endpoints: self.endpoints.iter().map(info).collect() }));
+        }
+    }
+
+    /// Handles one message from the shard of this conference on thread `from`.
+    pub fn handle_relay(&mut self, from: ThreadIndex, msg: Relay, now: Instant, sink: &mut Sink<'_>) {
+        match msg {
+            Relay::Joined { endpoints } => {
+                let new = !self.peers.contains(&from);
+                if new {
+                    self.peers.push(from);
+                }
+                let gone: Vec<EpNum> = self
+                    .remotes
+                    .iter()
+                    .filter(|r| r.thread == from && !endpoints.iter().any(|e| e.num == r.num))
+                    .map(|r| r.num)
+                    .collect();
+                for num in gone {
+                    self.remove_remote(num);
+                }
+                for e in endpoints {
+                    self.upsert_remote(from, e);
+                }
+                if new {
+                    self.out.push((from, Relay::Joined { endpoints: self.endpoints.iter().map(info).collect() }));
+                }
+            }
+            Relay::Left => {
+                self.peers.retain(|p| *p != from);
+                let gone: Vec<EpNum> = self.remotes.iter().filter(|r| r.thread == from).map(|r| r.num).collect();
+                for num in gone {
+                    self.remove_remote(num);
+                }
+                self.wishes.retain(|(t, _), _| *t != from);
+            }
+            Relay::Endpoint(e) => self.upsert_remote(from, e),
+            Relay::EndpointGone(num) => self.remove_remote(num),
+            Relay::Media { num, track, layer, pkt } => {
+                let Some(r) = self.remotes.iter().position(|r| r.num == num) else { return };
+                let Some(t) = self.remotes[r].tracks_in.get_mut(track) else { return };
+                let video = t.kind == MediaKind::Video;
+                let l = t.layer_mut(layer);
+                l.on_packet(now, pkt.payload.len());
+                if video {
+                    if let Some(h) = keyframe::vp8_keyframe_height(&pkt.payload) {
+                        l.height = Some(h);
+                    }
+                }
+                self.forward(Src::Remote(r), track, layer, &pkt, now, sink);
+                self.needs_drive = true;
+            }
+            Relay::Keyframe { num, track, layer } => {
+                let Some(i) = self.index_of_num(num) else { return };
+                if self.endpoints[i].request_keyframe(track, layer, now) {
+                    sink.metrics.keyframe_requests_total.inc();
+                    self.needs_drive = true;
+                }
+            }
+            Relay::Wish { num, max_height } => {
+                if self.wishes.insert((from, num), max_height) != Some(max_height) {
+                    self.allocation_due = true;
+                    self.needs_drive = true;
+                }
+            }
+            Relay::Channel { to, msg } => {
+                for ep in &mut self.endpoints {
+                    if to.is_empty() || ep.id.as_str() == to {
+                        ep.send_channel(&msg);
+                    }
+                }
+                self.needs_drive = true;
+            }
+        }
+    }
+
+    /// Adds or updates the mirror of an endpoint of thread `from`; its new sources are
+    /// offered to every local endpoint.
+    fn upsert_remote(&mut self, from: ThreadIndex, e: EndpointInfo) {
+        let r = match self.remotes.iter().position(|r| r.num == e.num) {
+            Some(r) => r,
+            None => {
+                self.remotes.push(Remote { num: e.num, id: e.id.clone(), thread: from, tracks_in: Vec::new() });
+                self.remotes.len() - 1
+            }
+        };
+        let mut added = Vec::new();
+        let remote = &mut self.remotes[r];
+        for (k, s) in e.sources.into_iter().enumerate() {
+            match remote.tracks_in.get_mut(k) {
+                Some(t) => {
+                    t.muted = s.muted;
+                    t.codecs = s.codecs;
+                    if s.layers > 0 {
+                        t.layer_mut(s.layers - 1);
+                    }
+                }
+                None => {
+                    added.push(s.kind);
+                    remote.tracks_in.push(TrackIn {
+                        kind: s.kind,
+                        mid: "r".into(),
+                        source_name: s.source_name,
+                        layers: (0..s.layers).map(|i| Layer::new(None, i)).collect(),
+                        codecs: s.codecs,
+                        last_keyframe_request: vec![None; s.layers],
+                        muted: s.muted,
+                        announced_max_height: None,
+                    });
+                }
+            }
+        }
+        for kind in added {
+            for ep in &mut self.endpoints {
+                ep.add_source(e.num, e.id.clone(), kind, initial_seq());
+            }
+        }
+        self.allocation_due = true;
+        self.needs_drive = true;
+    }
+
+    fn remove_remote(&mut self, num: EpNum) {
+        let Some(r) = self.remotes.iter().position(|r| r.num == num) else { return };
+        self.remotes.remove(r);
+        self.speakers.remove(num);
+        self.loudest.remove(num);
+        self.told_wishes.remove(&num);
+        for ep in &mut self.endpoints {
+            ep.remove_source(num);
+        }
+        self.allocation_due = true;
+        self.needs_drive = true;
     }
 
     pub fn index_of(&self, id: &EndpointId) -> Option<usize> {
@@ -99,6 +308,13 @@ impl Conference {
                 ep.add_source(other.num, other.id.clone(), t.kind, initial_seq());
             }
         }
+        for other in &self.remotes {
+            for t in &other.tracks_in {
+                ep.add_source(other.num, other.id.clone(), t.kind, initial_seq());
+            }
+        }
+        let about = info(&ep);
+        self.tell_peers(|| Relay::Endpoint(about.clone()));
         self.endpoints.push(ep);
         self.allocation_due = true;
     }
@@ -109,6 +325,9 @@ impl Conference {
         let ep = self.endpoints.remove(i);
         self.speakers.remove(ep.num);
         self.loudest.remove(ep.num);
+        self.wishes.retain(|(_, n), _| *n != ep.num);
+        let num = ep.num;
+        self.tell_peers(|| Relay::EndpointGone(num));
         for other in &mut self.endpoints {
             other.remove_source(ep.num);
         }
@@ -129,6 +348,8 @@ impl Conference {
                 MediaKind::Video => video,
             };
         }
+        let about = info(ep);
+        self.tell_peers(|| Relay::Endpoint(about.clone()));
         self.allocation_due = true;
         true
     }
@@ -240,7 +461,8 @@ impl Conference {
     /// Tells each sender the largest height any receiver asks for of its video (capped at its
     /// top layer), so its page can stop encoding layers nobody wants (SenderSourceConstraints).
     /// Built from the receivers' wishes, not from what is forwarded now: a layer the sender
-    /// stopped must come back when someone asks for it.
+    /// stopped must come back when someone asks for it. Receivers on other threads count
+    /// through the wishes their shards sent; this shard sends its own for remote senders.
     fn announce_sender_constraints(&mut self) {
         for s in 0..self.endpoints.len() {
             let num = self.endpoints[s].num;
@@ -250,20 +472,8 @@ impl Conference {
             let track = &self.endpoints[s].tracks_in[ti];
             let top = track.layers.iter().filter_map(|l| l.height).max().map(i32::from).unwrap_or(720);
             let name = track.source_name.clone();
-            let wish = self
-                .endpoints
-                .iter()
-                .filter(|e| e.tracks_out.iter().any(|t| t.source == num && t.kind == MediaKind::Video))
-                .map(|e| {
-                    let c = &e.constraints;
-                    c.constraints
-                        .get(&name)
-                        .or(c.default_constraints.as_ref())
-                        .map(|v| v.max_height)
-                        .unwrap_or(i32::MAX)
-                })
-                .max()
-                .unwrap_or(0);
+            let remote_wish = self.wishes.iter().filter(|((_, n), _)| *n == num).map(|(_, h)| *h).max();
+            let wish = self.local_wish(num, &name).max(remote_wish.unwrap_or(0));
             let max_height = wish.clamp(0, top);
             let sender = &mut self.endpoints[s];
             if sender.tracks_in[ti].announced_max_height != Some(max_height) && sender.channel_open() {
@@ -271,18 +481,37 @@ impl Conference {
                 sender.send_channel(&BridgeChannelMessage::SenderSourceConstraints { source_name: name, max_height });
             }
         }
+        for r in 0..self.remotes.len() {
+            let (num, thread) = (self.remotes[r].num, self.remotes[r].thread);
+            let Some(t) = self.remotes[r].tracks_in.iter().find(|t| t.kind == MediaKind::Video) else { continue };
+            let wish = self.local_wish(num, &t.source_name);
+            if self.told_wishes.insert(num, wish) != Some(wish) {
+                self.out.push((thread, Relay::Wish { num, max_height: wish }));
+            }
+        }
+    }
+
+    /// The largest height this shard's receivers of `num`'s video ask for (0: none gets it).
+    fn local_wish(&self, num: EpNum, source_name: &str) -> i32 {
+        self.endpoints
+            .iter()
+            .filter(|e| e.tracks_out.iter().any(|t| t.source == num && t.kind == MediaKind::Video))
+            .map(|e| {
+                let c = &e.constraints;
+                c.constraints
+                    .get(source_name)
+                    .or(c.default_constraints.as_ref())
+                    .map(|v| v.max_height)
+                    .unwrap_or(i32::MAX)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn announce_speaker(&mut self, speaker: EpNum) {
-        let Some(i) = self.index_of_num(speaker) else { return };
-        let id = self.endpoints[i].id.to_string();
-        let previous: Vec<String> = self
-            .speakers
-            .history()
-            .iter()
-            .skip(1)
-            .filter_map(|n| self.index_of_num(*n).map(|k| self.endpoints[k].id.to_string()))
-            .collect();
+        let Some(id) = self.id_of(speaker).map(|id| id.to_string()) else { return };
+        let previous: Vec<String> =
+            self.speakers.history().iter().skip(1).filter_map(|n| self.id_of(*n).map(|id| id.to_string())).collect();
         let msg = BridgeChannelMessage::DominantSpeakerEndpointChangeEvent {
             dominant_speaker_endpoint: id,
             previous_speakers: previous,
@@ -307,6 +536,12 @@ impl Conference {
                         .filter(|t| t.kind == MediaKind::Video)
                         .map(move |t| Candidate { ep: e.num, track: t })
                 })
+                .chain(self.remotes.iter().flat_map(|e| {
+                    e.tracks_in
+                        .iter()
+                        .filter(|t| t.kind == MediaKind::Video)
+                        .map(move |t| Candidate { ep: e.num, track: t })
+                }))
                 .collect();
             let desired = allocator::desired_bitrate(&candidates, now);
             (allocator::allocate(&r.constraints, &candidates, self.speakers.history(), r.bwe, now), desired)
@@ -352,21 +587,40 @@ impl Conference {
                         other.add_source(num, id.clone(), kind, initial_seq());
                     }
                 }
+                let about = info(&self.endpoints[i]);
+                self.tell_peers(|| Relay::Endpoint(about.clone()));
                 self.allocation_due = true;
             }
             EpEvent::Media { track, layer, packet } => {
                 sink.metrics.rtp_in_total.inc();
-                self.forward(i, track, layer, packet, now, sink);
+                let pkt = Fwd::of(&packet);
+                self.forward(Src::Local(i), track, layer, &pkt, now, sink);
+                let ep = &self.endpoints[i];
+                let muted_video = ep.tracks_in.get(track).is_some_and(|t| t.muted && t.kind == MediaKind::Video);
+                if !self.peers.is_empty() && !muted_video {
+                    let num = ep.num;
+                    for k in 0..self.peers.len() {
+                        let msg = Relay::Media { num, track, layer, pkt: pkt.clone() };
+                        self.out.push((self.peers[k], msg));
+                    }
+                }
             }
             EpEvent::KeyframeWanted { track_out } => {
                 let Some(t) = self.endpoints[i].tracks_out.get(track_out) else { return };
                 let (source, kind, layer) = (t.source, t.kind, t.current.or(t.target));
-                let Some(s) = self.index_of_num(source) else { return };
-                let sender = &mut self.endpoints[s];
-                let Some(ti) = sender.tracks_in.iter().position(|t| t.kind == kind) else { return };
-                if sender.request_keyframe(ti, layer.unwrap_or(0), now) {
-                    sink.metrics.keyframe_requests_total.inc();
-                }
+                let src = match self.index_of_num(source) {
+                    Some(s) => Src::Local(s),
+                    None => match self.remotes.iter().position(|r| r.num == source) {
+                        Some(r) => Src::Remote(r),
+                        None => return,
+                    },
+                };
+                let tracks = match src {
+                    Src::Local(s) => &self.endpoints[s].tracks_in,
+                    Src::Remote(r) => &self.remotes[r].tracks_in,
+                };
+                let Some(ti) = tracks.iter().position(|t| t.kind == kind) else { return };
+                self.request_keyframe(src, ti, layer.unwrap_or(0), now, sink);
             }
             EpEvent::Channel(msg) => self.on_channel_message(i, msg, sink),
             EpEvent::ChannelOpened => {
@@ -403,6 +657,10 @@ impl Conference {
                         ep.send_channel(&out);
                     }
                 }
+                let local = !to.is_empty() && self.endpoints.iter().any(|e| e.id.as_str() == to);
+                if !local {
+                    self.tell_peers(|| Relay::Channel { to: to.clone(), msg: out.clone() });
+                }
             }
             BridgeChannelMessage::EndpointStats { stats, .. } => {
                 let out = BridgeChannelMessage::EndpointStats { from, stats };
@@ -411,6 +669,7 @@ impl Conference {
                         ep.send_channel(&out);
                     }
                 }
+                self.tell_peers(|| Relay::Channel { to: String::new(), msg: out.clone() });
             }
             BridgeChannelMessage::ReceiverVideoConstraints(c) => {
                 self.endpoints[i].constraints = c;
@@ -420,52 +679,69 @@ impl Conference {
         }
     }
 
-    /// Forwards one packet from endpoint `i` to every receiver that should get it.
-    fn forward(&mut self, i: usize, track: usize, layer: usize, packet: RtpPacket, now: Instant, sink: &mut Sink<'_>) {
-        let (src, kind, muted, codec) = {
-            let s = &self.endpoints[i];
-            let t = &s.tracks_in[track];
-            (s.num, t.kind, t.muted, t.codec_kind(packet.header.payload_type))
+    /// Asks the sender of a track for a keyframe of one layer: directly when it is local,
+    /// through its thread when not (paced here as well, so waiting receivers do not send a
+    /// message per packet).
+    fn request_keyframe(&mut self, src: Src, track: usize, layer: usize, now: Instant, sink: &mut Sink<'_>) {
+        match src {
+            Src::Local(s) => {
+                if self.endpoints[s].request_keyframe(track, layer, now) {
+                    sink.metrics.keyframe_requests_total.inc();
+                }
+            }
+            Src::Remote(r) => {
+                let remote = &mut self.remotes[r];
+                let Some(t) = remote.tracks_in.get_mut(track) else { return };
+                if t.take_keyframe_request(layer, now, KEYFRAME_REQUEST_INTERVAL) {
+                    self.out.push((remote.thread, Relay::Keyframe { num: remote.num, track, layer }));
+                }
+            }
+        }
+    }
+
+    /// Forwards one packet of `src` to every local receiver that should get it.
+    fn forward(&mut self, src: Src, track: usize, layer: usize, packet: &Fwd, now: Instant, sink: &mut Sink<'_>) {
+        let (num, tracks) = match src {
+            Src::Local(i) => (self.endpoints[i].num, &self.endpoints[i].tracks_in),
+            Src::Remote(r) => (self.remotes[r].num, &self.remotes[r].tracks_in),
         };
+        let Some(t) = tracks.get(track) else { return };
+        let (kind, muted, codec, params) = (t.kind, t.muted, t.codec_kind(packet.pt), t.codec(packet.pt).copied());
         if muted && kind == MediaKind::Video {
             return;
         }
         if kind == MediaKind::Audio {
-            let level = packet.header.ext_vals.audio_level;
+            let level = packet.ext.audio_level;
             if let Some(level) = level.filter(|_| !muted) {
-                self.speakers.handle_level(src, level, now);
+                self.speakers.handle_level(num, level, now);
             }
             // Muted audio pauses like audio left out by loudest-only routing, so that it
             // resumes without a sequence gap and with the talkspurt marker.
-            if muted || !self.loudest.route(src, level, self.speakers.current(), now) {
+            // The ranking is kept up to date in a small conference too, so routing starts
+            // from it when the conference grows past `loudest_above`.
+            let loud = self.loudest.route(num, level, self.speakers.current(), now);
+            if muted || (!loud && self.size() > self.loudest_above) {
                 for r in self.endpoints.iter_mut() {
-                    let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == src && t.kind == kind) else { continue };
+                    let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == num && t.kind == kind) else { continue };
                     if !t.paused {
                         t.paused = true;
                         t.rewriter.pause();
                     }
                 }
-                if !muted {
+                if !muted && matches!(src, Src::Local(_)) {
                     sink.metrics.audio_not_routed_total.inc();
                 }
                 return;
             }
         }
         let is_key = kind == MediaKind::Video && codec.is_some_and(|c| keyframe::starts_keyframe(c, &packet.payload));
-        let ssrc = *packet.header.ssrc;
         let mut want_keyframe = false;
-        let ext = ExtensionValues {
-            audio_level: packet.header.ext_vals.audio_level,
-            voice_activity: packet.header.ext_vals.voice_activity,
-            video_orientation: packet.header.ext_vals.video_orientation,
-            ..Default::default()
-        };
         for j in 0..self.endpoints.len() {
-            if j == i {
+            if src == Src::Local(j) {
                 continue;
             }
-            let (s, r) = pair_mut(&mut self.endpoints, i, j);
-            let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == src && t.kind == kind) else { continue };
+            let r = &mut self.endpoints[j];
+            let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == num && t.kind == kind) else { continue };
             let Some(mid) = t.open_mid() else { continue };
             // The first audio packet after a pause in routing starts a talkspurt.
             let talkspurt = std::mem::take(&mut t.paused);
@@ -486,26 +762,25 @@ impl Conference {
                     continue;
                 }
             }
-            let pt_in = packet.header.payload_type;
+            let pt_in = packet.pt;
             let out_pt = match t.pt_map.iter().find(|(a, _)| *a == pt_in) {
                 Some((_, b)) => *b,
                 None => {
-                    let params = s.tracks_in[track].codec(pt_in).cloned();
                     let b = params.and_then(|p| r.rtc.codec_config().match_params(p).map(|x| x.pt()));
                     t.pt_map.push((pt_in, b));
                     b
                 }
             };
             let Some(out_pt) = out_pt else { continue };
-            let Some(rw) = t.rewriter.rewrite(ssrc, *packet.seq_no, packet.header.timestamp, packet.timestamp) else {
+            let Some(rw) = t.rewriter.rewrite(packet.ssrc, packet.seq, packet.rtp_time, packet.arrived) else {
                 continue;
             };
-            let patch = if codec == Some(Codec::Vp8) { t.vp8.rewrite(ssrc, &packet.payload) } else { None };
+            let patch = if codec == Some(Codec::Vp8) { t.vp8.rewrite(packet.ssrc, &packet.payload) } else { None };
             let mut api = r.rtc.direct_api();
             let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
-            let mut w = RtpWrite::new(out_pt, rw.seq.into(), rw.ts, packet.timestamp, packet.payload.clone())
-                .marker(packet.header.marker || talkspurt)
-                .ext_vals(ext.clone())
+            let mut w = RtpWrite::new(out_pt, rw.seq.into(), rw.ts, packet.arrived, packet.payload.clone())
+                .marker(packet.marker || talkspurt)
+                .ext_vals(packet.ext.clone())
                 .nackable(kind == MediaKind::Video);
             if let Some(p) = patch {
                 w = w.vp8_patch(p);
@@ -514,8 +789,8 @@ impl Conference {
             r.mark_written();
             sink.metrics.rtp_forwarded_total.inc();
         }
-        if want_keyframe && self.endpoints[i].request_keyframe(track, layer, now) {
-            sink.metrics.keyframe_requests_total.inc();
+        if want_keyframe {
+            self.request_keyframe(src, track, layer, now, sink);
         }
     }
 }

@@ -34,12 +34,17 @@ pub struct Config {
     pub bus_enabled: bool,
     /// Send-side bandwidth estimation and pacing (`BRIDGE_BWE`, default true).
     pub bwe: bool,
-    /// Forward only the audio of this many loudest speakers per conference
-    /// (`BRIDGE_LOUDEST_AUDIO`, default 0: everyone's, as jitsi-videobridge by default).
+    /// Forward only the audio of this many loudest speakers (`BRIDGE_LOUDEST_AUDIO`, see
+    /// [`loudest_audio`]; 0: everyone's) in conferences of more than `loudest_above`
+    /// endpoints.
     pub loudest_audio: usize,
-    /// Media threads, each owning whole conferences (`BRIDGE_MEDIA_THREADS`, default 1;
+    pub loudest_above: usize,
+    /// Media threads, each owning its endpoints (`BRIDGE_MEDIA_THREADS`, default 1;
     /// `auto`: the cores this process may use).
     pub media_threads: usize,
+    /// `BRIDGE_THREAD_SLACK`: how many endpoints a thread of a conference may have above the
+    /// least loaded thread before the conference's next endpoint goes elsewhere (default 8).
+    pub thread_slack: usize,
 }
 
 impl Config {
@@ -59,8 +64,9 @@ impl Config {
         let drain_secs: u64 = env_parse("BRIDGE_DRAIN_SECS", 10)?;
         let bus_enabled: bool = env_parse("BRIDGE_BUS", true)?;
         let bwe: bool = env_parse("BRIDGE_BWE", true)?;
-        let loudest_audio: usize = env_parse("BRIDGE_LOUDEST_AUDIO", 0)?;
+        let (loudest_audio, loudest_above) = loudest_audio(std::env::var("BRIDGE_LOUDEST_AUDIO").ok().as_deref())?;
         let media_threads = media_threads(std::env::var("BRIDGE_MEDIA_THREADS").ok().as_deref())?;
+        let thread_slack: usize = env_parse("BRIDGE_THREAD_SLACK", 8)?;
         Ok(Config {
             media_addr,
             http_addr,
@@ -74,7 +80,9 @@ impl Config {
             bus_enabled,
             bwe,
             loudest_audio,
+            loudest_above,
             media_threads,
+            thread_slack,
         })
     }
 
@@ -91,6 +99,25 @@ pub fn parse_ips(s: &str) -> Result<Vec<IpAddr>, Error> {
         .filter(|p| !p.is_empty())
         .map(|p| p.parse().map_err(|_| Error::BadSetting(format!("ADVERTISE_IPS: {p:?} is not an IP address"))))
         .collect()
+}
+
+/// Loudest-only audio routing when nothing is set: the 3 loudest senders (and the dominant
+/// speaker) in conferences of more than 20 endpoints.
+pub const LOUDEST_AUDIO_DEFAULT: (usize, usize) = (3, 20);
+
+/// `BRIDGE_LOUDEST_AUDIO`: `(k, above)`, forward only the `k` loudest senders' audio in
+/// conferences of more than `above` endpoints. Unset or empty: [`LOUDEST_AUDIO_DEFAULT`];
+/// `0`: everyone's audio always; a number `k`: the `k` loudest in every conference.
+pub fn loudest_audio(value: Option<&str>) -> Result<(usize, usize), Error> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(LOUDEST_AUDIO_DEFAULT),
+        Some(v) => match v.parse::<usize>() {
+            Ok(k) => Ok((k, 0)),
+            Err(_) => Err(Error::BadSetting(format!(
+                "BRIDGE_LOUDEST_AUDIO={v:?}: a whole number (0: everyone's audio), or empty for the default"
+            ))),
+        },
+    }
 }
 
 /// `BRIDGE_MEDIA_THREADS`: a whole number of at least 1, or `auto` for the number of cores
@@ -144,6 +171,16 @@ mod tests {
         assert!(parse_ips("10.0.0.300").is_err());
         assert!(validate_id("jvb-1").is_ok());
         assert!(validate_id("a.b").is_err());
+    }
+
+    #[test]
+    fn loudest_audio_defaults_to_three_above_twenty_and_a_number_means_always() {
+        assert_eq!(loudest_audio(None).unwrap(), (3, 20));
+        assert_eq!(loudest_audio(Some(" ")).unwrap(), (3, 20));
+        assert_eq!(loudest_audio(Some("0")).unwrap(), (0, 0));
+        assert_eq!(loudest_audio(Some("5")).unwrap(), (5, 0));
+        let e = loudest_audio(Some("loud")).expect_err("refused").to_string();
+        assert!(e.contains("BRIDGE_LOUDEST_AUDIO"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 /// Index of a media thread.
-pub type ThreadIndex = usize;
+pub use crate::relay::ThreadIndex;
 
 /// STUN attribute USERNAME (RFC 8489).
 const ATTR_USERNAME: u16 = 0x0006;

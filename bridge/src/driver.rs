@@ -3,12 +3,13 @@
 //! ask (send datagrams, emit events). It makes no media decision itself.
 //!
 //! Shape (`BRIDGE_MEDIA_THREADS` = N, see `README.md` for why this scheme): N media threads
-//! each own one `Sfu` with whole conferences, and send their datagrams themselves on a
-//! duplicate of the same socket. With N ≥ 2 one reader thread receives every datagram of
-//! the port and hands them, in batches, to the media thread that owns the sender
-//! ([`Demux`]); with N = 1 the media thread reads the socket itself, as before threads. A
-//! media thread never blocks on anything but its inbox, its timer and its command queue,
-//! and no lock is taken per packet.
+//! each own one `Sfu` with their endpoints (a conference may span threads: its shards'
+//! relay messages go from thread to thread in one batch per wake-up), and send their
+//! datagrams themselves on a duplicate of the same socket. With N ≥ 2 one reader thread
+//! receives every datagram of the port and hands them, in batches, to the media thread
+//! that owns the sender ([`Demux`]); with N = 1 the media thread reads the socket itself,
+//! as before threads. A media thread never blocks on anything but its inbox, its relay
+//! queue, its timer and its command queue, and no lock is taken per packet.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +27,7 @@ use crate::candidates;
 use crate::demux::{self, Demux, ThreadIndex};
 use crate::metrics::Metrics;
 use crate::pktinfo;
+use crate::relay::Relay;
 use crate::sfu::{Sfu, SfuConfig, SfuOutput};
 use crate::threads::{self, Notice, StatsBoard, ThreadCommand};
 use crate::Error;
@@ -42,6 +44,10 @@ const INBOX_BATCHES: usize = 256;
 /// (a few hundred datagrams): a thread that falls behind must not collect seconds of queue,
 /// or STUN consent checks answered late fail whole sessions.
 const INBOX_DATAGRAMS: usize = 512;
+/// Relay messages waiting for one media thread; beyond it, relayed media is dropped (never
+/// the messages that keep the shards consistent). A few hundred milliseconds of a large
+/// meeting's packets: a thread this far behind must not collect more.
+const RELAY_QUEUE: usize = 4096;
 /// How often `/stats` and the presence figures are refreshed.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
@@ -76,6 +82,8 @@ pub struct MediaSetup {
     pub sfu: SfuConfig,
     /// `BRIDGE_MEDIA_THREADS`, at least 1.
     pub threads: usize,
+    /// `BRIDGE_THREAD_SLACK`: see [`threads::Placement`].
+    pub spread_slack: usize,
     pub drain_timeout: Duration,
 }
 
@@ -107,6 +115,13 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
     let mut thread_cmds = Vec::new();
     let mut metrics = Vec::new();
     let mut watchers = Vec::new();
+    let (relay_txs, mut relay_rxs): (Vec<_>, Vec<_>) = (0..n)
+        .map(|_| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let queued = Arc::new(AtomicUsize::new(0));
+            ((tx, queued.clone()), Some((rx, queued)))
+        })
+        .unzip();
     for index in 0..n {
         let (in_tx, in_rx) = mpsc::channel(INBOX_BATCHES);
         let queued = Arc::new(AtomicUsize::new(0));
@@ -115,9 +130,17 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
         thread_cmds.push(tc_tx);
         let m = Arc::new(Metrics::default());
         metrics.push(m.clone());
+        let mut sfu = Sfu::new(setup.sfu.clone(), m);
+        sfu.set_thread(index, n);
+        let Some((relay_in, relay_queued)) = relay_rxs.get_mut(index).and_then(Option::take) else {
+            return Err(Error::MediaThread(format!("no relay queue for thread {index}")));
+        };
         let task = MediaThread {
             index,
-            sfu: Sfu::new(setup.sfu.clone(), m),
+            sfu,
+            relay_in,
+            relay_queued,
+            relay_out: relay_txs.clone(),
             socket: setup.socket.try_clone()?,
             receive: if n == 1 { Some(setup.socket.try_clone()?) } else { None },
             bound: setup.bound,
@@ -131,7 +154,7 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             draining_told: draining_told.clone(),
             board: board.clone(),
             drain_timeout: setup.drain_timeout,
-            conferences: HashSet::new(),
+            placed: HashSet::new(),
             ufrags: HashMap::new(),
         };
         let stop = shutdown.clone();
@@ -161,7 +184,7 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
         )?;
     }
 
-    tokio::spawn(threads::dispatch(cmd_rx, thread_cmds, notice_rx, board.clone()));
+    tokio::spawn(threads::dispatch(cmd_rx, thread_cmds, notice_rx, board.clone(), setup.spread_slack));
     let done = tokio::spawn(async move {
         let mut first_error = None;
         for w in watchers {
@@ -259,10 +282,18 @@ impl Reader {
     }
 }
 
+/// Relay messages from one thread to another, in one batch.
+type RelayBatch = (ThreadIndex, Vec<(ConferenceId, Relay)>);
+
 /// One media thread: its `Sfu`, its inbox of datagrams and its commands.
 struct MediaThread {
     index: ThreadIndex,
     sfu: Sfu,
+    /// Relay messages from the other threads, and how many wait (shared with the senders).
+    relay_in: mpsc::UnboundedReceiver<RelayBatch>,
+    relay_queued: Arc<AtomicUsize>,
+    /// Every thread's relay queue (this one's unused), with its waiting count.
+    relay_out: Vec<(mpsc::UnboundedSender<RelayBatch>, Arc<AtomicUsize>)>,
     /// A duplicate of the port's socket, for sending.
     socket: std::net::UdpSocket,
     /// With a single media thread, the socket it reads itself: a reader thread would only
@@ -281,8 +312,8 @@ struct MediaThread {
     draining_told: Arc<AtomicBool>,
     board: Arc<StatsBoard>,
     drain_timeout: Duration,
-    /// The conferences this thread has, as the dispatcher last heard.
-    conferences: HashSet<ConferenceId>,
+    /// The endpoints this thread has, as the dispatcher last heard.
+    placed: HashSet<(ConferenceId, EndpointId)>,
     /// The bridge's ufrag of each endpoint allocated here.
     ufrags: HashMap<(ConferenceId, EndpointId), String>,
 }
@@ -316,6 +347,10 @@ impl MediaThread {
                 .min(drain_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600)));
             tokio::select! {
                 Some(batch) = self.inbox.recv() => self.on_batch(batch),
+                Some((from, msgs)) = self.relay_in.recv() => {
+                    self.relay_queued.fetch_sub(msgs.len(), Ordering::Relaxed);
+                    self.sfu.handle_relay(Instant::now(), from, msgs);
+                }
                 r = readable(receive.as_ref()) => {
                     if let Err(e) = r {
                         tracing::debug!("udp socket error: {e}");
@@ -378,50 +413,75 @@ impl MediaThread {
 
     fn on_colibri(&mut self, req: ColibriRequest, reply: oneshot::Sender<Result<ColibriResponse, Error>>) {
         let about = match &req {
-            ColibriRequest::Allocate { conference, endpoint, .. } => Some((conference.clone(), Some(endpoint.clone()))),
-            ColibriRequest::Answer { conference, .. }
-            | ColibriRequest::Expire { conference, .. }
-            | ColibriRequest::ExpireConference { conference }
-            | ColibriRequest::ForceMute { conference, .. } => Some((conference.clone(), None)),
-            ColibriRequest::Health => None,
+            ColibriRequest::Allocate { conference, endpoint, .. }
+            | ColibriRequest::Answer { conference, endpoint, .. }
+            | ColibriRequest::Expire { conference, endpoint }
+            | ColibriRequest::ForceMute { conference, endpoint, .. } => Some((conference.clone(), endpoint.clone())),
+            ColibriRequest::ExpireConference { .. } | ColibriRequest::Health => None,
         };
         let r = self.sfu.handle_colibri(Instant::now(), req);
         if let Err(e) = &r {
             tracing::info!(thread = self.index, "colibri request refused: {e}");
         }
-        if let Some((conference, allocated)) = about {
-            if let (Some(endpoint), Ok(ColibriResponse::Allocated { answer })) = (allocated, &r) {
+        if let Some((conference, endpoint)) = about {
+            if let Ok(ColibriResponse::Allocated { answer }) = &r {
                 if let Some(u) = demux::sdp_ufrag(answer) {
                     // Before the answer leaves: the peer's first STUN request names it.
                     let _ = self.reader.send(ReaderNote::Ufrag(u.to_string(), self.index));
-                    self.ufrags.insert((conference.clone(), endpoint), u.to_string());
+                    self.ufrags.insert((conference.clone(), endpoint.clone()), u.to_string());
                 }
             }
-            let exists = self.sfu.conference(&conference).is_some();
+            let exists = self.sfu.conference(&conference).is_some_and(|c| c.index_of(&endpoint).is_some());
+            let key = (conference.clone(), endpoint.clone());
             if exists {
-                self.conferences.insert(conference.clone());
+                self.placed.insert(key);
             } else {
-                self.conferences.remove(&conference);
+                self.placed.remove(&key);
             }
-            let _ = self.notices.send(Notice::Handled { thread: self.index, conference, exists });
+            let _ = self.notices.send(Notice::Handled { thread: self.index, conference, endpoint, exists });
+        }
+        if !matches!(r, Ok(ColibriResponse::Health { .. })) {
             self.publish_stats();
         }
         let _ = reply.send(r);
     }
 
-    /// Conferences that ended by themselves (their last endpoint failed): the dispatcher
-    /// forgets them. Only Colibri requests create conferences, so a drop in the count is
-    /// all there is to look for.
+    /// Endpoints that ended without a request about them (they failed, or their
+    /// conference expired): the dispatcher forgets them. Only Colibri requests create
+    /// endpoints, so a drop in the count is all there is to look for.
     fn report_gone(&mut self) {
-        if self.sfu.conference_count() >= self.conferences.len() {
+        if self.sfu.endpoint_count() >= self.placed.len() {
             return;
         }
         let sfu = &self.sfu;
-        let gone: Vec<ConferenceId> =
-            self.conferences.iter().filter(|c| sfu.conference(c).is_none()).cloned().collect();
-        for conference in gone {
-            self.conferences.remove(&conference);
-            let _ = self.notices.send(Notice::Gone { thread: self.index, conference });
+        let gone: Vec<(ConferenceId, EndpointId)> = self
+            .placed
+            .iter()
+            .filter(|(c, e)| sfu.conference(c).is_none_or(|conf| conf.index_of(e).is_none()))
+            .cloned()
+            .collect();
+        for (conference, endpoint) in gone {
+            self.placed.remove(&(conference.clone(), endpoint.clone()));
+            let _ = self.notices.send(Notice::Gone { thread: self.index, conference, endpoint });
+        }
+    }
+
+    /// Hands the relay messages the core made to their threads, one batch each. Beyond
+    /// `RELAY_QUEUE` waiting at a thread, its relayed media is dropped and counted.
+    fn send_relays(&mut self) {
+        for (t, mut msgs) in self.sfu.take_relays() {
+            let Some((tx, queued)) = self.relay_out.get(t) else { continue };
+            if queued.load(Ordering::Relaxed) + msgs.len() > RELAY_QUEUE {
+                let before = msgs.len();
+                msgs.retain(|(_, m)| !m.droppable());
+                self.sfu.metrics().relay_dropped_total.add((before - msgs.len()) as u64);
+                if msgs.is_empty() {
+                    continue;
+                }
+            }
+            queued.fetch_add(msgs.len(), Ordering::Relaxed);
+            // A closed queue: that thread has ended, and the board already says so.
+            let _ = tx.send((self.index, msgs));
         }
     }
 
@@ -456,7 +516,10 @@ impl MediaThread {
                 SfuOutput::Event(e) => {
                     let _ = self.events.send(e);
                 }
-                SfuOutput::Timeout(t) => return t,
+                SfuOutput::Timeout(t) => {
+                    self.send_relays();
+                    return t;
+                }
             }
         }
     }

@@ -15,7 +15,7 @@ use proto::EndpointId;
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Rid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind};
 use str0m::net::Transmit;
 use str0m::rtp::RtpPacket;
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
@@ -458,13 +458,11 @@ impl Endpoint {
     /// [`KEYFRAME_REQUEST_INTERVAL`]. Returns whether a request went out.
     pub fn request_keyframe(&mut self, track: usize, layer: usize, now: Instant) -> bool {
         let Some(t) = self.tracks_in.get_mut(track) else { return false };
-        let Some(last) = t.last_keyframe_request.get_mut(layer) else { return false };
-        if last.is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_INTERVAL) {
+        let Some(rid) = t.layers.get(layer).map(|l| l.rid) else { return false };
+        if !t.take_keyframe_request(layer, now, KEYFRAME_REQUEST_INTERVAL) {
             return false;
         }
-        *last = Some(now);
         let mid = t.mid;
-        let rid: Option<Rid> = t.layers[layer].rid; // as long as last_keyframe_request: found above
         let mut api = self.rtc.direct_api();
         if let Some(s) = api.stream_rx_by_mid(mid, rid) {
             s.request_keyframe(KeyframeRequestKind::Pli);

@@ -21,6 +21,7 @@ pub mod loudest;
 pub mod metrics;
 pub mod participant;
 pub mod pktinfo;
+pub mod relay;
 pub mod rewriter;
 pub mod sfu;
 pub mod track;
@@ -55,8 +56,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let setup = driver::MediaSetup {
         socket,
         bound,
-        sfu: SfuConfig { candidates, version: VERSION.into(), bwe: config.bwe, loudest_audio: config.loudest_audio },
+        sfu: SfuConfig {
+            candidates,
+            version: VERSION.into(),
+            bwe: config.bwe,
+            loudest_audio: config.loudest_audio,
+            loudest_above: config.loudest_above,
+        },
         threads: config.media_threads,
+        spread_slack: config.thread_slack,
         drain_timeout: config.drain_timeout,
     };
     let http_listener = tokio::net::TcpListener::bind(config.http_addr).await?;

@@ -54,7 +54,7 @@ macro_rules! metrics {
                         if stringify!($name).ends_with("_total") { "counter" } else { "gauge" });
                     let _ = writeln!(s, "bridge_{} {}", stringify!($name), all.iter().map(|m| m.$name.get()).sum::<u64>());
                 )*
-                for (name, help) in [("conferences", "current conferences per media thread"), ("endpoints", "current endpoints per media thread")] {
+                for (name, help) in [("conferences", "current conferences per media thread (one spanning threads counts on the lowest)"), ("endpoints", "current endpoints per media thread")] {
                     let _ = writeln!(s, "# HELP bridge_thread_{name} {help}");
                     let _ = writeln!(s, "# TYPE bridge_thread_{name} gauge");
                     for (i, m) in all.iter().enumerate() {
@@ -78,6 +78,7 @@ metrics! {
     unknown_ufrag_total: "STUN messages whose username matches no endpoint (dropped)",
     rtp_in_total: "RTP packets received from endpoints",
     rtp_forwarded_total: "RTP packets written towards receivers",
+    relay_dropped_total: "packets relayed to another media thread dropped because it fell behind",
     audio_not_routed_total: "audio packets not forwarded: the sender was not among the BRIDGE_LOUDEST_AUDIO loudest",
     keyframe_requests_total: "keyframe requests (PLI) sent to senders",
     layer_switches_total: "simulcast layer switches done at a keyframe",

@@ -19,6 +19,7 @@ use str0m::Input;
 use crate::conference::{Conference, Sink};
 use crate::endpoint::Endpoint;
 use crate::metrics::Metrics;
+use crate::relay::{Outbox, Relay, ThreadIndex};
 use crate::track::EpNum;
 use crate::Error;
 
@@ -50,8 +51,10 @@ pub struct SfuConfig {
     /// Send-side bandwidth estimation (transport-cc) and pacing per receiver. Off, the
     /// allocator only follows constraints and video leaves as soon as it arrives.
     pub bwe: bool,
-    /// How many senders' audio is forwarded at once, the loudest (0: everyone's).
+    /// How many senders' audio is forwarded at once, the loudest (0: everyone's)…
     pub loudest_audio: usize,
+    /// …in conferences of more than this many endpoints (0: in all).
+    pub loudest_above: usize,
 }
 
 /// Packet counts at the last rate sample, for packet rates in `BridgeStats`.
@@ -80,6 +83,11 @@ pub struct Sfu {
     /// One DTLS certificate for every endpoint (as Jitsi's bridge does): generating a key
     /// pair per allocation costs time in a burst of joins and memory per endpoint.
     dtls_cert: Option<str0m::config::DtlsCert>,
+    /// This core's media thread and how many there are (conferences may span them).
+    thread: ThreadIndex,
+    threads: usize,
+    /// Messages for the other threads' shards, taken with `take_relays`.
+    outbox: Outbox,
 }
 
 impl Sfu {
@@ -97,7 +105,65 @@ impl Sfu {
             rates: (0, 0, 0, 0),
             now: None,
             dtls_cert: str0m::crypto::from_feature_flags().dtls_provider.generate_certificate(),
+            thread: 0,
+            threads: 1,
+            outbox: Outbox::default(),
         }
+    }
+
+    /// Makes this core media thread `index` of `count`: its endpoint numbers are its own
+    /// (the high 16 bits), and a conference it creates is announced to the other threads.
+    pub fn set_thread(&mut self, index: ThreadIndex, count: usize) {
+        self.thread = index;
+        self.threads = count.max(1);
+        self.next_num = ((index as u64) << 48) + 1;
+    }
+
+    /// Messages for other threads since the last call, per destination thread, in order.
+    // Kept out of line: the callers' instruction counts (callgrind --toggle-collect) see it.
+    #[inline(never)]
+    pub fn take_relays(&mut self) -> Vec<(ThreadIndex, Vec<(ConferenceId, Relay)>)> {
+        if self.threads < 2 {
+            return Vec::new();
+        }
+        for (id, conf) in &mut self.conferences {
+            for (t, msg) in conf.out.drain(..) {
+                self.outbox.push(t, id, msg);
+            }
+        }
+        if self.outbox.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.outbox.to).into_iter().enumerate().filter(|(_, v)| !v.is_empty()).collect()
+    }
+
+    /// Messages from another thread's shards (see [`crate::relay`]). A message about a
+    /// conference this thread does not hold is dropped: its shard announces itself when
+    /// it is created, and the others answer then.
+    // Kept out of line: the callers' instruction counts (callgrind --toggle-collect) see it.
+    #[inline(never)]
+    pub fn handle_relay(&mut self, now: Instant, from: ThreadIndex, msgs: Vec<(ConferenceId, Relay)>) {
+        self.now = Some(now);
+        for (id, msg) in msgs {
+            let Some(conf) = self.conferences.get_mut(&id) else { continue };
+            let mut sink = Sink { transmits: &mut self.transmits, events: &mut self.events, metrics: &self.metrics };
+            conf.handle_relay(from, msg, now, &mut sink);
+        }
+    }
+
+    /// Removes a conference's shard; every other thread is told (not only the known
+    /// peers: one that answered the shard's announcement may not have been heard yet).
+    fn remove_conference(&mut self, id: &ConferenceId) -> Option<Conference> {
+        let mut conf = self.conferences.remove(id)?;
+        if self.threads > 1 {
+            for (t, msg) in conf.out.drain(..) {
+                self.outbox.push(t, id, msg);
+            }
+            for t in (0..self.threads).filter(|t| *t != self.thread) {
+                self.outbox.push(t, id, Relay::Left);
+            }
+        }
+        Some(conf)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -116,8 +182,15 @@ impl Sfu {
         self.conferences.values().map(|c| c.endpoints.len()).sum()
     }
 
+    /// Conferences with a shard on this thread.
     pub fn conference_count(&self) -> usize {
         self.conferences.len()
+    }
+
+    /// Conferences this thread counts in the bridge's figures: those whose shard here is
+    /// on the lowest thread holding them, so the threads' sum counts each conference once.
+    pub fn counted_conferences(&self) -> usize {
+        self.conferences.values().filter(|c| c.peers.iter().all(|p| *p > self.thread)).count()
     }
 
     /// Graceful shutdown: refuse new conferences and tell focus to move the others.
@@ -154,9 +227,11 @@ impl Sfu {
                 if self.draining && !exists {
                     return Err(Error::Draining);
                 }
-                if self.conferences.get(&conference).is_some_and(|c| {
-                    c.endpoints.len() >= MAX_ENDPOINTS_PER_CONFERENCE && c.index_of(&endpoint).is_none()
-                }) {
+                if self
+                    .conferences
+                    .get(&conference)
+                    .is_some_and(|c| c.size() >= MAX_ENDPOINTS_PER_CONFERENCE && c.index_of(&endpoint).is_none())
+                {
                     return Err(Error::BadRequest("conference is full".into()));
                 }
                 // The same page offering again (ICE restart): keep the session.
@@ -185,7 +260,9 @@ impl Sfu {
                     now,
                 )?;
                 self.next_num += 1;
-                let (version, loudest) = (self.config.version.clone(), self.config.loudest_audio);
+                let version = self.config.version.clone();
+                let loudest = (self.config.loudest_audio, self.config.loudest_above);
+                let created = !self.conferences.contains_key(&conference);
                 let conf = self
                     .conferences
                     .entry(conference.clone())
@@ -194,6 +271,9 @@ impl Sfu {
                     tracing::info!(%conference, %endpoint, "endpoint re-allocated");
                 }
                 conf.add_endpoint(ep);
+                if created && self.threads > 1 {
+                    conf.announce_shard(self.thread, self.threads);
+                }
                 tracing::info!(%conference, %endpoint, "endpoint allocated");
                 self.drive_conference(&conference, now);
                 Ok(ColibriResponse::Allocated { answer })
@@ -213,14 +293,14 @@ impl Sfu {
                 conf.remove_endpoint(&endpoint).ok_or_else(|| Error::NotFound(format!("endpoint {endpoint}")))?;
                 tracing::info!(%conference, %endpoint, "endpoint expired");
                 if conf.endpoints.is_empty() {
-                    self.conferences.remove(&conference);
+                    self.remove_conference(&conference);
                 } else {
                     self.drive_conference(&conference, now);
                 }
                 Ok(ColibriResponse::Done)
             }
             ColibriRequest::ExpireConference { conference } => {
-                self.conferences.remove(&conference).ok_or_else(|| not_found_conf(&conference))?;
+                self.remove_conference(&conference).ok_or_else(|| not_found_conf(&conference))?;
                 tracing::info!(%conference, "conference expired");
                 Ok(ColibriResponse::Done)
             }
@@ -241,7 +321,7 @@ impl Sfu {
         let mut sink = Sink { transmits: &mut self.transmits, events: &mut self.events, metrics: &self.metrics };
         conf.drive(now, &mut sink);
         if conf.endpoints.is_empty() {
-            self.conferences.remove(id);
+            self.remove_conference(id);
         }
     }
 
@@ -377,7 +457,7 @@ impl Sfu {
     }
 
     fn update_gauges(&self) {
-        self.metrics.conferences.set(self.conferences.len() as u64);
+        self.metrics.conferences.set(self.counted_conferences() as u64);
         self.metrics.endpoints.set(self.endpoint_count() as u64);
     }
 
@@ -410,7 +490,7 @@ impl Sfu {
         let endpoints = self.endpoint_count();
         BridgeStats {
             stress: endpoints as f64 / CAPACITY_ENDPOINTS,
-            conferences: self.conferences.len() as u32,
+            conferences: self.counted_conferences() as u32,
             endpoints: endpoints as u32,
             packet_rate_in: self.rates.0,
             packet_rate_out: self.rates.1,

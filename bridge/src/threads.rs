@@ -1,10 +1,10 @@
-//! The media threads seen from outside: which thread owns which conference
-//! ([`ConferenceMap`]), the Colibri dispatcher that routes focus's requests there
+//! The media threads seen from outside: which thread holds which endpoint
+//! ([`Placement`]), the Colibri dispatcher that routes focus's requests there
 //! ([`dispatch`]), and the [`StatsBoard`] where every thread publishes its figures, summed
 //! for `/stats` and the presence, and where a thread that died makes the bridge unhealthy.
 //!
-//! Stage 1 of spreading the bridge over cores: a whole conference lives on one thread,
-//! chosen when its first endpoint is allocated (the thread with the fewest endpoints). No
+//! Each endpoint lives on one thread, chosen at its first allocation ([`Placement`]); a
+//! conference may span threads, whose shards relay media to each other (`relay`). No
 //! media decision is made here and no lock is taken on the media path: threads publish
 //! their stats once a second and after each Colibri request.
 
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use proto::colibri::{BridgeStats, ColibriRequest, ColibriResponse};
-use proto::ConferenceId;
+use proto::{ConferenceId, EndpointId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::demux::ThreadIndex;
@@ -38,24 +38,29 @@ pub enum ThreadCommand {
     StopForTest { panic: bool },
 }
 
-/// What a thread tells the dispatcher about one conference, in the order it happened there.
+/// What a thread tells the dispatcher about one endpoint, in the order it happened there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// A Colibri request for `conference` was handled; whether the conference exists after.
-    Handled { thread: ThreadIndex, conference: ConferenceId, exists: bool },
-    /// The conference ended without a request (its last endpoint failed or expired).
-    Gone { thread: ThreadIndex, conference: ConferenceId },
+    /// A Colibri request for this endpoint was handled; whether it exists after.
+    Handled { thread: ThreadIndex, conference: ConferenceId, endpoint: EndpointId, exists: bool },
+    /// The endpoint ended without a request about it (it failed, or its conference expired).
+    Gone { thread: ThreadIndex, conference: ConferenceId, endpoint: EndpointId },
 }
 
-/// Which thread owns each conference. A conference stays mapped while requests for it are
-/// on their way to its thread, and is forgotten only when the last word from the thread
-/// (which handles its requests and timeouts in one order) says it no longer exists: so a
-/// conference that ends while a new allocation for it is queued is re-created on the same
-/// thread, never split over two.
+/// Which thread holds each endpoint. An endpoint stays mapped while requests for it are on
+/// their way to its thread, and is forgotten only when the last word from that thread
+/// (which handles its requests and timeouts in one order) says it no longer exists: so an
+/// endpoint is never on two threads at once, and its requests keep their order.
+///
+/// A new endpoint joins a thread its conference already uses, unless that thread has more
+/// than `slack` endpoints above the least loaded one: then it goes to the least loaded
+/// thread, and the conference spans both (stage 2 of issue 13). Small meetings stay whole
+/// on one thread (no relaying), a large one spreads over every thread.
 #[derive(Debug)]
-pub struct ConferenceMap {
-    owner: HashMap<ConferenceId, Owned>,
+pub struct Placement {
+    endpoints: HashMap<(ConferenceId, EndpointId), Owned>,
     threads: usize,
+    slack: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,71 +69,95 @@ struct Owned {
     in_flight: usize,
 }
 
-impl ConferenceMap {
-    pub fn new(threads: usize) -> Self {
-        ConferenceMap { owner: HashMap::new(), threads: threads.max(1) }
+impl Placement {
+    pub fn new(threads: usize, slack: usize) -> Self {
+        Placement { endpoints: HashMap::new(), threads: threads.max(1), slack }
     }
 
-    /// The thread of an existing conference.
-    pub fn owner(&self, conference: &ConferenceId) -> Option<ThreadIndex> {
-        self.owner.get(conference).map(|o| o.thread)
+    /// The thread of an existing endpoint.
+    pub fn owner(&self, conference: &ConferenceId, endpoint: &EndpointId) -> Option<ThreadIndex> {
+        self.endpoints.get(&(conference.clone(), endpoint.clone())).map(|o| o.thread)
     }
 
-    /// The thread a request for `conference` goes to: its owner, or for a new conference
-    /// the thread with the fewest endpoints (then the fewest conferences, then the lowest
-    /// index). Counts the request as in flight.
-    pub fn route(&mut self, conference: &ConferenceId, endpoints: &[u32]) -> ThreadIndex {
-        let thread = match self.owner.get(conference) {
+    /// The threads holding endpoints of `conference`, lowest first.
+    pub fn threads_of(&self, conference: &ConferenceId) -> Vec<ThreadIndex> {
+        let mut v: Vec<ThreadIndex> =
+            self.endpoints.iter().filter(|((c, _), _)| c == conference).map(|(_, o)| o.thread).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Endpoints per thread, as placed (requests in flight included).
+    pub fn load(&self) -> Vec<usize> {
+        let mut load = vec![0usize; self.threads];
+        for o in self.endpoints.values() {
+            if let Some(l) = load.get_mut(o.thread) {
+                *l += 1;
+            }
+        }
+        load
+    }
+
+    /// The thread a request for `endpoint` goes to: its own, or for a new endpoint the one
+    /// chosen as described above. Counts the request as in flight.
+    /// `draining`: the bridge takes no new conferences, and a thread without this one would
+    /// refuse to start a shard of it: a new endpoint joins one of its threads, whatever the
+    /// load.
+    pub fn route(&mut self, conference: &ConferenceId, endpoint: &EndpointId, draining: bool) -> ThreadIndex {
+        let key = (conference.clone(), endpoint.clone());
+        let thread = match self.endpoints.get(&key) {
             Some(o) => o.thread,
             None => {
-                let mut confs = vec![0usize; self.threads];
-                for o in self.owner.values() {
-                    if let Some(c) = confs.get_mut(o.thread) {
-                        *c += 1;
-                    }
-                }
-                (0..self.threads).min_by_key(|&t| (endpoints.get(t).copied().unwrap_or(0), confs[t], t)).unwrap_or(0)
+                let load = self.load();
+                let least = load.iter().copied().min().unwrap_or(0);
+                let ours = self.threads_of(conference);
+                let slack = if draining { usize::MAX - least } else { self.slack };
+                let within = ours.iter().copied().filter(|t| load[*t] <= least + slack).min_by_key(|t| load[*t]);
+                within
+                    .unwrap_or_else(|| (0..self.threads).min_by_key(|&t| (load[t], !ours.contains(&t), t)).unwrap_or(0))
             }
         };
-        self.owner.entry(conference.clone()).or_insert(Owned { thread, in_flight: 0 }).in_flight += 1;
+        self.endpoints.entry(key).or_insert(Owned { thread, in_flight: 0 }).in_flight += 1;
         thread
     }
 
     /// A request routed with `route` never reached its thread (the thread is gone).
-    pub fn undeliverable(&mut self, conference: &ConferenceId) {
-        self.settle(conference, None, false);
+    pub fn undeliverable(&mut self, conference: &ConferenceId, endpoint: &EndpointId) {
+        self.settle(&(conference.clone(), endpoint.clone()), None, false);
     }
 
     pub fn notice(&mut self, n: Notice) {
         match n {
-            Notice::Handled { thread, conference, exists } => self.settle(&conference, Some(thread), exists),
-            Notice::Gone { thread, conference } => {
-                if let Some(o) = self.owner.get(&conference) {
-                    if o.thread == thread && o.in_flight == 0 {
-                        self.owner.remove(&conference);
-                    }
+            Notice::Handled { thread, conference, endpoint, exists } => {
+                self.settle(&(conference, endpoint), Some(thread), exists)
+            }
+            Notice::Gone { thread, conference, endpoint } => {
+                let key = (conference, endpoint);
+                if self.endpoints.get(&key).is_some_and(|o| o.thread == thread && o.in_flight == 0) {
+                    self.endpoints.remove(&key);
                 }
             }
         }
     }
 
-    fn settle(&mut self, conference: &ConferenceId, thread: Option<ThreadIndex>, exists: bool) {
-        let Some(o) = self.owner.get_mut(conference) else { return };
+    fn settle(&mut self, key: &(ConferenceId, EndpointId), thread: Option<ThreadIndex>, exists: bool) {
+        let Some(o) = self.endpoints.get_mut(key) else { return };
         if thread.is_some_and(|t| t != o.thread) {
             return;
         }
         o.in_flight = o.in_flight.saturating_sub(1);
         if o.in_flight == 0 && !exists {
-            self.owner.remove(conference);
+            self.endpoints.remove(key);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.owner.len()
+        self.endpoints.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.owner.is_empty()
+        self.endpoints.is_empty()
     }
 }
 
@@ -209,50 +238,62 @@ pub fn sum(all: &[BridgeStats]) -> BridgeStats {
     s
 }
 
-/// The conference a request is about (`None`: the bridge as a whole).
-fn conference_of(req: &ColibriRequest) -> Option<&ConferenceId> {
+/// The endpoint a request is about (`None`: a conference or the bridge as a whole).
+fn endpoint_of(req: &ColibriRequest) -> Option<(&ConferenceId, &EndpointId)> {
     match req {
-        ColibriRequest::Allocate { conference, .. }
-        | ColibriRequest::Answer { conference, .. }
-        | ColibriRequest::Expire { conference, .. }
-        | ColibriRequest::ExpireConference { conference }
-        | ColibriRequest::ForceMute { conference, .. } => Some(conference),
-        ColibriRequest::Health => None,
+        ColibriRequest::Allocate { conference, endpoint, .. }
+        | ColibriRequest::Answer { conference, endpoint, .. }
+        | ColibriRequest::Expire { conference, endpoint }
+        | ColibriRequest::ForceMute { conference, endpoint, .. } => Some((conference, endpoint)),
+        ColibriRequest::ExpireConference { .. } | ColibriRequest::Health => None,
     }
 }
 
 /// Routes Colibri requests to the threads until the command channel closes. A request for
-/// a conference goes to its thread (a new conference's allocation to the least loaded one);
-/// a request about an unknown conference is answered here as the thread would; `Health`
-/// asks every thread and sums their answers, and fails when any thread is gone.
+/// an endpoint goes to its thread (a new endpoint's allocation as [`Placement`] decides);
+/// a request about an unknown conference or endpoint is answered here as a thread would;
+/// `ExpireConference` goes to every thread holding the conference; `Health` asks every
+/// thread and sums their answers, and fails when any thread is gone.
 pub async fn dispatch(
     mut commands: mpsc::Receiver<Command>,
     threads: Vec<mpsc::UnboundedSender<ThreadCommand>>,
     mut notices: mpsc::UnboundedReceiver<Notice>,
     board: std::sync::Arc<StatsBoard>,
+    slack: usize,
 ) {
-    let mut map = ConferenceMap::new(threads.len());
+    let mut map = Placement::new(threads.len(), slack);
     loop {
         tokio::select! {
-            // Notices first: a thread's word on a conference precedes the next request for it.
+            // Notices first: a thread's word on an endpoint precedes the next request for it.
             biased;
             Some(n) = notices.recv() => map.notice(n),
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { return };
                 match cmd {
                     Command::Colibri(ColibriRequest::Health, reply) => health(&threads, &board, reply),
+                    Command::Colibri(ColibriRequest::ExpireConference { conference }, reply) => {
+                        let holders = map.threads_of(&conference);
+                        expire_conference(&threads, &holders, conference, reply);
+                    }
                     Command::Colibri(req, reply) => {
-                        let Some(conference) = conference_of(&req).cloned() else { continue };
-                        let is_allocate = matches!(req, ColibriRequest::Allocate { .. });
-                        if !is_allocate && map.owner(&conference).is_none() {
-                            let _ = reply.send(Err(Error::NotFound(format!("conference {conference}"))));
+                        let Some((conference, endpoint)) = endpoint_of(&req).map(|(c, e)| (c.clone(), e.clone())) else {
+                            continue;
+                        };
+                        if !matches!(req, ColibriRequest::Allocate { .. }) && map.owner(&conference, &endpoint).is_none() {
+                            let what = if map.threads_of(&conference).is_empty() {
+                                format!("conference {conference}")
+                            } else {
+                                format!("endpoint {endpoint}")
+                            };
+                            let _ = reply.send(Err(Error::NotFound(what)));
                             continue;
                         }
-                        let t = map.route(&conference, &board.endpoints());
+                        let draining = board.subscribe().borrow().draining;
+                        let t = map.route(&conference, &endpoint, draining);
                         if let Err(mpsc::error::SendError(ThreadCommand::Colibri(_, reply))) =
                             threads[t].send(ThreadCommand::Colibri(req, reply))
                         {
-                            map.undeliverable(&conference);
+                            map.undeliverable(&conference, &endpoint);
                             let _ = reply.send(Err(Error::MediaThread(format!("media thread {t} stopped"))));
                         }
                     }
@@ -265,6 +306,32 @@ pub async fn dispatch(
             }
         }
     }
+}
+
+/// Expires a conference on every thread holding it; done when any of them had it.
+fn expire_conference(
+    threads: &[mpsc::UnboundedSender<ThreadCommand>],
+    holders: &[ThreadIndex],
+    conference: ConferenceId,
+    reply: oneshot::Sender<Result<ColibriResponse, Error>>,
+) {
+    let mut answers = Vec::new();
+    for t in holders.iter().filter_map(|t| threads.get(*t)) {
+        let (tx, rx) = oneshot::channel();
+        let _ = t.send(ThreadCommand::Colibri(ColibriRequest::ExpireConference { conference: conference.clone() }, tx));
+        answers.push(rx);
+    }
+    tokio::spawn(async move {
+        let mut result = Err(Error::NotFound(format!("conference {conference}")));
+        for rx in answers {
+            match rx.await {
+                Ok(Ok(r)) => result = Ok(r),
+                Ok(Err(e)) if result.is_err() => result = Err(e),
+                _ => {}
+            }
+        }
+        let _ = reply.send(result);
+    });
 }
 
 fn health(
@@ -309,44 +376,74 @@ mod tests {
         ConferenceId::new(s).expect("valid id")
     }
 
-    #[test]
-    fn new_conferences_go_to_the_least_loaded_thread() {
-        let mut m = ConferenceMap::new(2);
-        assert_eq!(m.route(&c("a"), &[0, 0]), 0);
-        // Thread 0 already has a conference (its endpoints not yet counted).
-        assert_eq!(m.route(&c("b"), &[0, 0]), 1);
-        assert_eq!(m.route(&c("a"), &[0, 0]), 0, "an existing conference stays");
-        assert_eq!(m.route(&c("x"), &[5, 2]), 1, "fewest endpoints first");
+    fn e(s: &str) -> EndpointId {
+        EndpointId::new(s).expect("valid id")
     }
 
     #[test]
-    fn a_conference_is_forgotten_only_when_its_thread_last_said_it_is_gone() {
-        let mut m = ConferenceMap::new(2);
-        let a = c("a");
+    fn small_meetings_stay_whole_and_a_large_one_spreads() {
+        let mut m = Placement::new(2, 2);
+        // Meeting a starts on thread 0 and stays there while within the slack.
+        for n in ["a1", "a2", "a3"] {
+            assert_eq!(m.route(&c("a"), &e(n), false), 0, "{n}");
+        }
+        // A new meeting goes to the least loaded thread.
+        assert_eq!(m.route(&c("b"), &e("b1"), false), 1);
+        assert_eq!(m.route(&c("b"), &e("b2"), false), 1);
+        // a has 3 on thread 0, thread 1 has 2: still within the slack of 2.
+        assert_eq!(m.route(&c("a"), &e("a4"), false), 0);
+        assert_eq!(m.route(&c("a"), &e("a5"), false), 0);
+        // Thread 0 now has 5, thread 1 has 2: beyond the slack, a spreads.
+        assert_eq!(m.route(&c("a"), &e("a6"), false), 1);
+        assert_eq!(m.threads_of(&c("a")), vec![0, 1]);
+        // Within the slack again: the less loaded of a's threads.
+        assert_eq!(m.route(&c("a"), &e("a7"), false), 1);
+        assert_eq!(m.load(), vec![5, 4]);
+        // An existing endpoint stays where it is.
+        assert_eq!(m.route(&c("a"), &e("a1"), false), 0);
+        // Draining: a new endpoint joins the conference's threads whatever the load.
+        assert_eq!(m.route(&c("a"), &e("a8"), true), 1);
+        assert_eq!(m.load(), vec![5, 5]);
+        let mut d = Placement::new(2, 0);
+        d.route(&c("d"), &e("d1"), false);
+        assert_eq!(d.route(&c("d"), &e("d2"), true), 0, "not spread while draining");
+        // Slack 0: every new endpoint to the least loaded thread.
+        let mut m = Placement::new(2, 0);
+        let placed: Vec<ThreadIndex> = ["x", "y", "z", "w"].iter().map(|n| m.route(&c("a"), &e(n), false)).collect();
+        assert_eq!(placed, vec![0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn an_endpoint_is_forgotten_only_when_its_thread_last_said_it_is_gone() {
+        let mut m = Placement::new(2, 8);
+        let (a, x) = (c("a"), e("x"));
         // A failed first allocation leaves nothing.
-        m.route(&a, &[0, 0]);
-        m.notice(Notice::Handled { thread: 0, conference: a.clone(), exists: false });
+        m.route(&a, &x, false);
+        m.notice(Notice::Handled { thread: 0, conference: a.clone(), endpoint: x.clone(), exists: false });
         assert!(m.is_empty());
         // Allocated, then it ended by itself: forgotten.
-        m.route(&a, &[0, 0]);
-        m.notice(Notice::Handled { thread: 0, conference: a.clone(), exists: true });
-        assert_eq!(m.owner(&a), Some(0));
-        m.notice(Notice::Gone { thread: 0, conference: a.clone() });
+        m.route(&a, &x, false);
+        m.notice(Notice::Handled { thread: 0, conference: a.clone(), endpoint: x.clone(), exists: true });
+        assert_eq!(m.owner(&a, &x), Some(0));
+        m.notice(Notice::Gone { thread: 0, conference: a.clone(), endpoint: x.clone() });
         assert!(m.is_empty());
         // It ends while a new allocation for it is queued to its thread: kept, and the
         // allocation's outcome decides.
-        m.route(&a, &[0, 0]);
-        m.notice(Notice::Handled { thread: 0, conference: a.clone(), exists: true });
-        assert_eq!(m.route(&a, &[0, 9]), 0);
-        m.notice(Notice::Gone { thread: 0, conference: a.clone() });
-        assert_eq!(m.owner(&a), Some(0), "a request is in flight: not forgotten");
-        m.notice(Notice::Handled { thread: 0, conference: a.clone(), exists: true });
-        assert_eq!(m.owner(&a), Some(0));
-        // Undeliverable requests do not leave the conference pinned forever.
-        let b = c("b");
-        m.route(&b, &[0, 0]);
-        m.undeliverable(&b);
-        assert_eq!(m.owner(&b), None);
+        m.route(&a, &x, false);
+        m.notice(Notice::Handled { thread: 0, conference: a.clone(), endpoint: x.clone(), exists: true });
+        assert_eq!(m.route(&a, &x, false), 0);
+        m.notice(Notice::Gone { thread: 0, conference: a.clone(), endpoint: x.clone() });
+        assert_eq!(m.owner(&a, &x), Some(0), "a request is in flight: not forgotten");
+        m.notice(Notice::Handled { thread: 0, conference: a.clone(), endpoint: x.clone(), exists: true });
+        assert_eq!(m.owner(&a, &x), Some(0));
+        // A notice from another thread about it changes nothing.
+        m.notice(Notice::Gone { thread: 1, conference: a.clone(), endpoint: x.clone() });
+        assert_eq!(m.owner(&a, &x), Some(0));
+        // Undeliverable requests do not leave the endpoint pinned forever.
+        let y = e("y");
+        m.route(&a, &y, false);
+        m.undeliverable(&a, &y);
+        assert_eq!(m.owner(&a, &y), None);
     }
 
     #[test]

@@ -94,6 +94,31 @@ impl TrackIn {
         self.codecs.iter().find(|(p, _)| *p == pt).map(|(_, params)| params)
     }
 
+    /// Whether a keyframe request for `layer` may go out now (at most one per `interval`);
+    /// if so, the request is counted as made. Layers learned after the SDP are added.
+    pub fn take_keyframe_request(&mut self, layer: usize, now: Instant, interval: Duration) -> bool {
+        if self.last_keyframe_request.len() <= layer {
+            self.last_keyframe_request.resize(layer + 1, None);
+        }
+        let last = &mut self.last_keyframe_request[layer];
+        if last.is_some_and(|at| now.saturating_duration_since(at) < interval) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// The layer at `index`, added (without a rid) when media names one the SDP did not:
+    /// for mirrors of another thread's endpoint, which learn layers from relayed packets.
+    pub fn layer_mut(&mut self, index: usize) -> &mut Layer {
+        while self.layers.len() <= index {
+            let order = self.layers.len();
+            self.layers.push(Layer::new(None, order));
+            self.last_keyframe_request.push(None);
+        }
+        &mut self.layers[index]
+    }
+
     pub fn codec_kind(&self, pt: Pt) -> Option<Codec> {
         self.codec(pt).map(|p| p.spec().codec)
     }

@@ -74,7 +74,7 @@ fn garbage_datagrams_are_dropped_counted_and_harmless() {
     assert!(m.bad_datagrams_total.get() > bad0, "unclassifiable datagrams counted");
     assert!(m.unknown_ufrag_total.get() > ufrag0, "STUN for nobody counted");
     assert!(m.unknown_source_total.get() > unknown0, "media from strangers counted");
-    assert_eq!(w.sfu.endpoint_count(), 2, "nobody was disturbed");
+    assert_eq!(w.endpoint_count(), 2, "nobody was disturbed");
     w.reset_counts();
     w.run_for(Duration::from_secs(1));
     assert!(w.received(0, 1).audio_frames > 40 && w.received(1, 0).video_frames > 20, "media keeps flowing");
@@ -82,7 +82,8 @@ fn garbage_datagrams_are_dropped_counted_and_harmless() {
 
 #[test]
 fn bad_colibri_requests_are_refused_and_change_nothing() {
-    let mut w = World::new();
+    // One core: the requests go to it directly.
+    let mut w = World::single();
     w.join("alice");
     let now = w.now;
     let conf = w.conference.clone();
@@ -158,13 +159,7 @@ fn force_mute_stops_forwarding_that_source() {
     }
     w.connect_all();
     w.run_for(Duration::from_secs(2));
-    let req = ColibriRequest::ForceMute {
-        conference: w.conference.clone(),
-        endpoint: EndpointId::new("bob").unwrap(),
-        audio: true,
-        video: false,
-    };
-    w.sfu.handle_colibri(w.now, req).expect("force mute");
+    w.force_mute("bob", true, false).expect("force mute");
     w.run_for(Duration::from_millis(200));
     w.reset_counts();
     w.run_for(Duration::from_secs(1));
@@ -172,13 +167,7 @@ fn force_mute_stops_forwarding_that_source() {
     assert!(w.received(0, 1).video_frames > 20, "bob's video still flows");
     assert!(w.received(0, 2).audio_frames > 40);
     // The request states the whole mute state: audio false lifts it (bob unmuted himself).
-    let req = ColibriRequest::ForceMute {
-        conference: w.conference.clone(),
-        endpoint: EndpointId::new("bob").unwrap(),
-        audio: false,
-        video: false,
-    };
-    w.sfu.handle_colibri(w.now, req).expect("lifting the mute");
+    w.force_mute("bob", false, false).expect("lifting the mute");
     w.reset_counts();
     w.run_for(Duration::from_secs(1));
     assert!(w.received(0, 1).audio_frames > 40, "bob's audio flows again");
@@ -192,13 +181,7 @@ fn force_mute_right_after_allocation_holds_for_tracks_added_later() {
     for name in ["alice", "bob"] {
         w.join(name);
     }
-    let req = ColibriRequest::ForceMute {
-        conference: w.conference.clone(),
-        endpoint: EndpointId::new("bob").unwrap(),
-        audio: true,
-        video: true,
-    };
-    w.sfu.handle_colibri(w.now, req).expect("force mute of a just-allocated endpoint");
+    w.force_mute("bob", true, true).expect("force mute of a just-allocated endpoint");
     w.connect_all();
     w.run_for(Duration::from_secs(2));
     w.reset_counts();

@@ -16,9 +16,8 @@ fn receiver_behind_a_slow_link_gets_lower_layers() {
     w.people[0].downlink_kbps = Some(700);
     w.connect_all();
     w.run_for(Duration::from_secs(20));
-    let conf = w.sfu.conference(&w.conference).expect("conference exists");
-    let bwe_alice = conf.endpoints[0].bwe.expect("alice has a bandwidth estimate");
-    let bwe_bob = conf.endpoints[1].bwe.expect("bob has a bandwidth estimate");
+    let bwe_alice = w.endpoint("alice").bwe.expect("alice has a bandwidth estimate");
+    let bwe_bob = w.endpoint("bob").bwe.expect("bob has a bandwidth estimate");
     eprintln!("estimates: alice {bwe_alice} bob {bwe_bob}");
     assert!(bwe_alice < 1_000_000, "alice's estimate follows her slow link: {bwe_alice}");
     w.reset_counts();
@@ -41,8 +40,7 @@ fn estimates_on_fast_links_do_not_start_low() {
     w.connect_all();
     for _ in 0..6 {
         w.run_for(Duration::from_secs(1));
-        let conf = w.sfu.conference(&w.conference).expect("conference exists");
-        for e in &conf.endpoints {
+        for e in w.endpoints() {
             let bwe = e.bwe.unwrap_or(0);
             assert!(bwe >= 2_000_000, "{} estimate {bwe} at {:?}", e.id, w.elapsed());
         }

@@ -77,7 +77,7 @@ fn reallocated_endpoint_replaces_the_old_session() {
     w.rejoin(0);
     w.connect_all();
     w.run_for(Duration::from_secs(2));
-    assert_eq!(w.sfu.endpoint_count(), 3, "the old session was replaced, not added to");
+    assert_eq!(w.endpoint_count(), 3, "the old session was replaced, not added to");
     w.reset_counts();
     w.run_for(Duration::from_secs(2));
     for (r, s) in [(0, 1), (0, 2), (1, 0), (2, 0), (1, 2)] {
@@ -118,7 +118,7 @@ fn ice_restart_keeps_the_session_and_its_tracks() {
     let offers_before = w.colibri_events.iter().filter(|e| matches!(e, ColibriEvent::Offer { .. })).count();
     w.ice_restart(0);
     w.run_for(Duration::from_secs(2));
-    assert_eq!(w.sfu.endpoint_count(), 3);
+    assert_eq!(w.endpoint_count(), 3);
     let removals = w
         .colibri_events
         .iter()

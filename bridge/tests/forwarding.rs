@@ -8,12 +8,7 @@ use std::time::Duration;
 #[test]
 fn three_endpoints_receive_each_others_audio_and_video() {
     let mut w = World::new();
-    for name in ["alice", "bob", "carol"] {
-        w.join(name);
-    }
-    w.connect_all();
-    w.run_for(Duration::from_secs(3));
-    w.reset_counts();
+    w.meeting(&["alice", "bob", "carol"], Duration::from_secs(3));
     w.run_for(Duration::from_secs(2));
     for r in 0..3 {
         for s in 0..3 {

@@ -1,6 +1,7 @@
 //! Loudest-only audio routing (`BRIDGE_LOUDEST_AUDIO`): with k = 2 only the two loudest
 //! senders' audio reaches the others; when someone new starts speaking their audio flows at
-//! once, and the receivers see no gap in sequence numbers across the pause in routing.
+//! once, and the receivers see no gap in sequence numbers across the pause in routing. By
+//! default it applies only to conferences above a size: below it everyone is heard.
 
 mod common;
 use common::World;
@@ -83,4 +84,36 @@ fn without_the_setting_everyone_is_heard() {
         assert!(frames(&w, ALICE, s) >= 90, "alice hears {s}: {}", frames(&w, ALICE, s));
     }
     assert_eq!(w.sfu.metrics().audio_not_routed_total.get(), 0);
+}
+
+#[test]
+fn loudest_only_routing_starts_when_the_conference_grows_past_its_size() {
+    // k = 1 above 3 endpoints (the default is 3 above 20: the same rule, larger).
+    let mut w = World::with_loudest_audio_above(1, 3);
+    for name in ["alice", "bob", "carol"] {
+        w.join(name);
+    }
+    for (p, level) in w.people.iter_mut().zip([-20, -40, -127]) {
+        p.audio_level = level;
+    }
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    w.reset_counts();
+    w.run_for(Duration::from_secs(2));
+    assert!(frames(&w, ALICE, CAROL) >= 90, "three people: even carol's silence is routed");
+    assert!(frames(&w, ALICE, BOB) >= 90 && frames(&w, BOB, ALICE) >= 90);
+    assert_eq!(w.sfu.metrics().audio_not_routed_total.get(), 0);
+
+    w.join("dave");
+    w.people[DAVE].audio_level = -127;
+    w.connect_all();
+    w.run_for(Duration::from_secs(2));
+    w.reset_counts();
+    w.run_for(Duration::from_secs(2));
+    assert!(frames(&w, BOB, ALICE) >= 90, "four people: the loudest, alice, is heard");
+    assert!(frames(&w, DAVE, ALICE) >= 90, "by the newcomer too");
+    for r in [ALICE, BOB, DAVE] {
+        assert_eq!(frames(&w, r, CAROL), 0, "carol's silence is left out for {r}");
+    }
+    assert!(w.sfu.metrics().audio_not_routed_total.get() > 0);
 }

@@ -173,8 +173,15 @@ async fn a_panicking_media_thread_makes_the_bridge_unhealthy() {
     let setup = MediaSetup {
         socket,
         bound,
-        sfu: SfuConfig { candidates: vec![bound], version: "test".into(), bwe: true, loudest_audio: 0 },
+        sfu: SfuConfig {
+            candidates: vec![bound],
+            version: "test".into(),
+            bwe: true,
+            loudest_audio: 0,
+            loudest_above: 0,
+        },
         threads: 2,
+        spread_slack: 8,
         drain_timeout: Duration::from_secs(1),
     };
     let shutdown = CancellationToken::new();
@@ -273,10 +280,24 @@ async fn allocate(
     (conf.clone(), setup.start(&answer))
 }
 
+/// Focus expires one endpoint.
+async fn expire(focus: &FocusClient, conference: &ConferenceId, name: &str) {
+    let endpoint = proto::EndpointId::new(name).expect("valid id");
+    let req = ColibriRequest::Expire { conference: conference.clone(), endpoint };
+    focus.colibri(&req).await.unwrap_or_else(|e| panic!("{name} expires: {e}"));
+}
+
 /// The real bridge with `threads` media threads, answering Colibri on the bus.
 async fn bridge_with_threads(threads: &str) -> (System, FocusClient) {
+    bridge_with(&[("BRIDGE_MEDIA_THREADS", threads)]).await
+}
+
+/// The real bridge with these settings, answering Colibri on the bus.
+async fn bridge_with(env: &[(&'static str, &str)]) -> (System, FocusClient) {
     let mut launch = Launch::new(live::other_binary("signal"), std::path::PathBuf::from(env!("CARGO_BIN_EXE_bridge")));
-    launch.bridge_env.push(("BRIDGE_MEDIA_THREADS", threads.to_string()));
+    for (k, v) in env {
+        launch.bridge_env.push((k, v.to_string()));
+    }
     let sys = System::launch(&launch);
     let focus = FocusClient::connect(sys.bus, &sys.secret).await;
     let t0 = tokio::time::Instant::now();
@@ -285,6 +306,57 @@ async fn bridge_with_threads(threads: &str) -> (System, FocusClient) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     (sys, focus)
+}
+
+/// One meeting of four spans both threads (`BRIDGE_THREAD_SLACK=0` places its endpoints in
+/// turn): everyone receives everyone's audio and video, half of it relayed between the
+/// threads; the bridge counts one conference; a participant leaving leaves the others'
+/// media alone, and expiring the conference empties both threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_meeting_spans_both_threads() {
+    let (sys, mut focus) = bridge_with(&[("BRIDGE_MEDIA_THREADS", "2"), ("BRIDGE_THREAD_SLACK", "0")]).await;
+    let room = ConferenceId::new("big-room").expect("id");
+    let names = ["alice", "bob", "carol", "dave"];
+    let mut peers = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        peers.push(allocate(&focus, &sys, &room, PeerSetup::new(name, i as u8).await, name).await);
+    }
+    let all: Vec<(usize, u8)> =
+        (0..4).flat_map(|r| (0..4u8).filter(move |s| *s as usize != r).map(move |s| (r, s))).collect();
+    wait_media(&mut focus, &peers, &all).await;
+    let (_, metrics) = http_get(sys.bridge_http, "/metrics").await;
+    let endpoints: Vec<u64> =
+        (0..2).map(|t| gauge(&metrics, &format!("bridge_thread_endpoints{{thread=\"{t}\"}}"))).collect();
+    assert_eq!(endpoints, vec![2, 2], "the meeting is on both threads");
+    assert_eq!(gauge(&metrics, "bridge_conferences"), 1, "and counted once");
+    assert_eq!(gauge(&metrics, "bridge_relay_dropped_total"), 0);
+    let (_, body) = http_get(sys.bridge_http, "/stats").await;
+    let st: proto::colibri::BridgeStats = serde_json::from_str(&body).expect("stats JSON");
+    assert_eq!((st.conferences, st.endpoints), (1, 4));
+
+    // Bob (thread 1) leaves: the others still get each other.
+    expire(&focus, &room, "bob").await;
+    let (_, bob) = peers.remove(1);
+    drop(bob);
+    for (_, p) in &peers {
+        p.reset().await;
+    }
+    // peers: alice 0, carol 2, dave 3 (sender indices as set up)
+    wait_media(&mut focus, &peers, &[(0, 2), (0, 3), (1, 0), (1, 3), (2, 0), (2, 2)]).await;
+
+    focus.colibri(&ColibriRequest::ExpireConference { conference: room.clone() }).await.expect("conference expires");
+    let t0 = tokio::time::Instant::now();
+    loop {
+        let (_, body) = http_get(sys.bridge_http, "/stats").await;
+        let st: proto::colibri::BridgeStats = serde_json::from_str(&body).expect("stats JSON");
+        if (st.conferences, st.endpoints) == (0, 0) {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "both threads let go of the conference: {st:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = focus.colibri(&ColibriRequest::ExpireConference { conference: room.clone() }).await;
+    assert!(again.is_err(), "an expired conference is not found: {again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,13 +379,7 @@ async fn an_address_reused_by_an_endpoint_on_another_thread_reaches_it() {
     let bob_addr = peers[1].1.local_addr().await;
     let (_, bob) = peers.remove(1);
     drop(bob);
-    focus
-        .colibri(&ColibriRequest::Expire {
-            conference: a.clone(),
-            endpoint: proto::EndpointId::new("bob").expect("id"),
-        })
-        .await
-        .expect("bob expires");
+    expire(&focus, &a, "bob").await;
     let t0 = tokio::time::Instant::now();
     let socket = loop {
         match tokio::net::UdpSocket::bind(bob_addr).await {

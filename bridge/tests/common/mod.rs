@@ -2,6 +2,11 @@
 //! offering like the browser client: sendonly audio, sendonly simulcast video with three
 //! rids, the `bridge-channel` data channel) wired to one `Sfu` through in-memory queues.
 //! No sockets, no sleeps: time only advances to the next deadline of someone.
+//!
+//! With `BRIDGE_TEST_THREADS=N` (N > 1) the bridge is N cores, as N media threads run it:
+//! participants are placed on them in turn (so every conference spans them), datagrams and
+//! Colibri requests go to the participant's core, and the cores' relay messages are
+//! handed over in each step. The tests must give the same media results either way.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
@@ -91,7 +96,12 @@ pub struct Participant {
 pub struct World {
     pub now: Instant,
     pub start: Instant,
+    /// The core of media thread 0 (the only one unless `BRIDGE_TEST_THREADS` says more).
     pub sfu: Sfu,
+    /// The cores of media threads 1, 2, …
+    pub more: Vec<Sfu>,
+    /// Which core each endpoint was placed on.
+    placement: HashMap<EndpointId, usize>,
     pub conference: ConferenceId,
     pub people: Vec<Participant>,
     pub to_bridge: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -124,22 +134,62 @@ impl World {
 
     /// A world whose bridge runs with send-side bandwidth estimation on or off.
     pub fn with_bwe(bwe: bool) -> World {
-        World::with_config(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe, loudest_audio: 0 })
+        World::with_config(SfuConfig {
+            candidates: vec![BRIDGE],
+            version: "test".into(),
+            bwe,
+            loudest_audio: 0,
+            loudest_above: 0,
+        })
+    }
+
+    /// A world whose bridge forwards only the audio of the `k` loudest senders in
+    /// conferences of more than `above` endpoints.
+    pub fn with_loudest_audio_above(k: usize, above: usize) -> World {
+        World::with_config(SfuConfig {
+            candidates: vec![BRIDGE],
+            version: "test".into(),
+            bwe: true,
+            loudest_audio: k,
+            loudest_above: above,
+        })
     }
 
     /// A world whose bridge forwards only the audio of the `k` loudest senders.
     pub fn with_loudest_audio(k: usize) -> World {
-        World::with_config(SfuConfig { candidates: vec![BRIDGE], version: "test".into(), bwe: true, loudest_audio: k })
+        World::with_config(SfuConfig {
+            candidates: vec![BRIDGE],
+            version: "test".into(),
+            bwe: true,
+            loudest_audio: k,
+            loudest_above: 0,
+        })
     }
 
     fn with_config(config: SfuConfig) -> World {
+        let threads: usize = std::env::var("BRIDGE_TEST_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        World::with_threads(config, threads)
+    }
+
+    /// A world whose bridge runs on `threads` cores (one `Sfu` per media thread), sharing
+    /// one set of counters so tests read the bridge's totals.
+    pub fn with_threads(config: SfuConfig, threads: usize) -> World {
         let now = Instant::now();
         let metrics = Arc::new(Metrics::default());
-        let sfu = Sfu::new(config, metrics);
+        let mut cores: Vec<Sfu> = (0..threads.max(1))
+            .map(|t| {
+                let mut sfu = Sfu::new(config.clone(), metrics.clone());
+                sfu.set_thread(t, threads.max(1));
+                sfu
+            })
+            .collect();
+        let sfu = cores.remove(0);
         World {
             now,
             start: now,
             sfu,
+            more: cores,
+            placement: HashMap::new(),
             conference: ConferenceId::new("room1").expect("valid id"),
             people: Vec::new(),
             to_bridge: VecDeque::new(),
@@ -156,6 +206,104 @@ impl World {
 
     pub fn elapsed(&self) -> Duration {
         self.now - self.start
+    }
+
+    pub fn threads(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// The core of media thread `t`.
+    pub fn core(&mut self, t: usize) -> &mut Sfu {
+        if t == 0 {
+            &mut self.sfu
+        } else {
+            &mut self.more[t - 1]
+        }
+    }
+
+    /// The core an endpoint is on; a new endpoint is placed on the next one in turn.
+    pub fn thread_of(&mut self, id: &EndpointId) -> usize {
+        let next = self.placement.len() % self.threads();
+        *self.placement.entry(id.clone()).or_insert(next)
+    }
+
+    /// A world whose bridge is one core whatever `BRIDGE_TEST_THREADS` says, for tests
+    /// that talk to `sfu` directly.
+    pub fn single() -> World {
+        World::with_threads(
+            SfuConfig {
+                candidates: vec![BRIDGE],
+                version: "test".into(),
+                bwe: true,
+                loudest_audio: 0,
+                loudest_above: 0,
+            },
+            1,
+        )
+    }
+
+    /// The bridge's endpoints, core by core.
+    pub fn endpoints(&self) -> Vec<&bridge::endpoint::Endpoint> {
+        std::iter::once(&self.sfu)
+            .chain(self.more.iter())
+            .filter_map(|s| s.conference(&self.conference))
+            .flat_map(|c| c.endpoints.iter())
+            .collect()
+    }
+
+    /// The bridge's endpoint of that name, whichever core it is on.
+    pub fn endpoint(&self, name: &str) -> &bridge::endpoint::Endpoint {
+        self.endpoints().into_iter().find(|e| e.id.as_str() == name).expect("endpoint exists")
+    }
+
+    /// Everyone named joins and connects; media then flows for `warm_up`, and what was
+    /// received so far is forgotten.
+    pub fn meeting(&mut self, names: &[&str], warm_up: Duration) {
+        for name in names {
+            self.join(name);
+        }
+        self.connect_all();
+        self.run_for(warm_up);
+        self.reset_counts();
+    }
+
+    /// Focus's mute of endpoint `name`, as the whole state (false lifts it).
+    pub fn force_mute(&mut self, name: &str, audio: bool, video: bool) -> Result<ColibriResponse, bridge::Error> {
+        let endpoint = EndpointId::new(name).expect("valid endpoint id");
+        self.colibri(ColibriRequest::ForceMute { conference: self.conference.clone(), endpoint, audio, video })
+    }
+
+    /// Endpoints on all cores.
+    pub fn endpoint_count(&self) -> usize {
+        self.sfu.endpoint_count() + self.more.iter().map(|s| s.endpoint_count()).sum::<usize>()
+    }
+
+    /// A Colibri request, to the core of the endpoint it names (every core for the rest).
+    pub fn colibri(&mut self, req: ColibriRequest) -> Result<ColibriResponse, bridge::Error> {
+        let now = self.now;
+        let endpoint = match &req {
+            ColibriRequest::Allocate { endpoint, .. }
+            | ColibriRequest::Answer { endpoint, .. }
+            | ColibriRequest::Expire { endpoint, .. }
+            | ColibriRequest::ForceMute { endpoint, .. } => Some(endpoint.clone()),
+            _ => None,
+        };
+        match endpoint {
+            Some(e) => {
+                let t = self.thread_of(&e);
+                self.core(t).handle_colibri(now, req)
+            }
+            None => {
+                let mut last = self.sfu.handle_colibri(now, req.clone());
+                for t in 1..self.threads() {
+                    let r = self.core(t).handle_colibri(now, req.clone());
+                    if last.is_err() {
+                        last = r;
+                    }
+                }
+                last
+            }
+        }
     }
 
     fn random(&mut self) -> f64 {
@@ -183,16 +331,12 @@ impl World {
         let rids = LAYERS.map(|(rid, _, _)| rid);
         let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &rids);
         let resp = self
-            .sfu
-            .handle_colibri(
-                self.now,
-                ColibriRequest::Allocate {
-                    conference: self.conference.clone(),
-                    endpoint: id.clone(),
-                    display_name: name.into(),
-                    offer: edit(offer),
-                },
-            )
+            .colibri(ColibriRequest::Allocate {
+                conference: self.conference.clone(),
+                endpoint: id.clone(),
+                display_name: name.into(),
+                offer: edit(offer),
+            })
             .expect("allocation succeeds");
         let ColibriResponse::Allocated { answer } = resp else { panic!("unexpected response {resp:?}") };
         let answer = SdpAnswer::from_sdp_string(&answer).expect("bridge answer parses");
@@ -256,7 +400,7 @@ impl World {
             display_name: String::new(),
             offer: offer.to_sdp_string(),
         };
-        let resp = self.sfu.handle_colibri(self.now, req).expect("restart accepted");
+        let resp = self.colibri(req).expect("restart accepted");
         let ColibriResponse::Allocated { answer } = resp else { panic!("unexpected response {resp:?}") };
         let answer = SdpAnswer::from_sdp_string(&answer).expect("bridge answer parses");
         self.people[i].rtc.sdp_api().accept_answer(pending, answer).expect("answer accepted");
@@ -264,8 +408,7 @@ impl World {
 
     pub fn leave(&mut self, i: usize) {
         let id = self.people[i].id.clone();
-        self.sfu
-            .handle_colibri(self.now, ColibriRequest::Expire { conference: self.conference.clone(), endpoint: id })
+        self.colibri(ColibriRequest::Expire { conference: self.conference.clone(), endpoint: id })
             .expect("expire succeeds");
         self.people[i].sending = false;
         self.people[i].addr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)), 1);
@@ -285,8 +428,10 @@ impl World {
         while self.now < end {
             self.step();
             let mut next = self.next_audio.min(self.next_video);
-            if let Some(t) = self.sfu.next_timeout() {
-                next = next.min(t);
+            for t in 0..self.threads() {
+                if let Some(t) = self.core(t).next_timeout() {
+                    next = next.min(t);
+                }
             }
             for p in &self.people {
                 next = next.min(p.next_timeout);
@@ -322,50 +467,70 @@ impl World {
             while let Some((src, data)) = self.to_bridge.pop_front() {
                 moved = true;
                 media_in |= is_rtp(&data);
-                self.sfu.handle_datagram(now, src, BRIDGE, &data);
+                // As the reader thread does: to the core of the endpoint at that address.
+                let id = self.people.iter().find(|p| p.addr == src).map(|p| p.id.clone());
+                let t = match id {
+                    Some(id) => self.thread_of(&id),
+                    None => 0,
+                };
+                self.core(t).handle_datagram(now, src, BRIDGE, &data);
             }
-            self.sfu.handle_timeout(now);
+            for t in 0..self.threads() {
+                self.core(t).handle_timeout(now);
+            }
             // Bridge output
-            loop {
-                match self.sfu.poll_output() {
-                    SfuOutput::Transmit(t) => {
-                        moved = true;
-                        let data: Vec<u8> = t.contents.into();
-                        if is_rtp(&data) {
-                            if media_in {
-                                self.rtp_out_with_input += 1;
-                            } else {
-                                self.rtp_out_without_input += 1;
-                            }
-                        }
-                        let Some(k) = self.people.iter().position(|p| p.addr == t.destination && p.alive) else {
-                            continue;
-                        };
-                        let loss = self.people[k].downlink_loss;
-                        if loss > 0.0 && data.first().is_some_and(|b| (128..192).contains(b)) && self.random() < loss {
-                            self.dropped += 1;
-                            continue;
-                        }
-                        let p = &mut self.people[k];
-                        match p.downlink_kbps {
-                            None => p.inbox.push_back(data),
-                            Some(kbps) => {
-                                let start = p.link_free_at.max(now);
-                                let at = start + Duration::from_micros(data.len() as u64 * 8 * 1000 / kbps.max(1));
-                                if at - now > Duration::from_millis(200) {
-                                    self.dropped += 1;
+            for core in 0..self.threads() {
+                loop {
+                    match self.core(core).poll_output() {
+                        SfuOutput::Transmit(t) => {
+                            moved = true;
+                            let data: Vec<u8> = t.contents.into();
+                            if is_rtp(&data) {
+                                if media_in {
+                                    self.rtp_out_with_input += 1;
                                 } else {
-                                    p.link_free_at = at;
-                                    p.delayed.push_back((at, data));
+                                    self.rtp_out_without_input += 1;
+                                }
+                            }
+                            let Some(k) = self.people.iter().position(|p| p.addr == t.destination && p.alive) else {
+                                continue;
+                            };
+                            let loss = self.people[k].downlink_loss;
+                            if loss > 0.0
+                                && data.first().is_some_and(|b| (128..192).contains(b))
+                                && self.random() < loss
+                            {
+                                self.dropped += 1;
+                                continue;
+                            }
+                            let p = &mut self.people[k];
+                            match p.downlink_kbps {
+                                None => p.inbox.push_back(data),
+                                Some(kbps) => {
+                                    let start = p.link_free_at.max(now);
+                                    let at = start + Duration::from_micros(data.len() as u64 * 8 * 1000 / kbps.max(1));
+                                    if at - now > Duration::from_millis(200) {
+                                        self.dropped += 1;
+                                    } else {
+                                        p.link_free_at = at;
+                                        p.delayed.push_back((at, data));
+                                    }
                                 }
                             }
                         }
+                        SfuOutput::Event(e) => {
+                            moved = true;
+                            self.on_colibri_event(e);
+                        }
+                        SfuOutput::Timeout(_) => break,
                     }
-                    SfuOutput::Event(e) => {
-                        moved = true;
-                        self.on_colibri_event(e);
-                    }
-                    SfuOutput::Timeout(_) => break,
+                }
+            }
+            // Relay messages between the cores, in the order each made them.
+            for t in 0..self.threads() {
+                for (to, msgs) in self.core(t).take_relays() {
+                    moved = true;
+                    self.core(to).handle_relay(now, t, msgs);
                 }
             }
             // Participants
@@ -447,7 +612,7 @@ impl World {
                 endpoint: endpoint.clone(),
                 answer: answer.to_sdp_string(),
             };
-            self.sfu.handle_colibri(self.now, req).expect("answer accepted by the bridge");
+            self.colibri(req).expect("answer accepted by the bridge");
         }
         self.colibri_events.push(e);
     }

@@ -66,6 +66,8 @@ enum PeerCmd {
     Offer(String, oneshot::Sender<String>),
     Report(oneshot::Sender<Report>),
     Addr(oneshot::Sender<std::net::SocketAddr>),
+    /// Forget what was received so far (media counts only).
+    Reset(oneshot::Sender<()>),
 }
 
 /// A str0m participant on a real UDP socket, in its own task.
@@ -133,6 +135,13 @@ impl LivePeer {
         let (tx, rx) = oneshot::channel();
         self.cmd.send(PeerCmd::Report(tx)).await.expect("peer task alive");
         rx.await.expect("peer reports")
+    }
+
+    /// Clears the media received so far, so a later `report` shows only what came after.
+    pub async fn reset(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(PeerCmd::Reset(tx)).await.expect("peer task alive");
+        rx.await.expect("peer resets")
     }
 
     /// The participant's UDP address.
@@ -216,6 +225,10 @@ async fn peer_task(
                 }
                 Some(PeerCmd::Addr(reply)) => {
                     let _ = reply.send(local);
+                }
+                Some(PeerCmd::Reset(reply)) => {
+                    report.received.clear();
+                    let _ = reply.send(());
                 }
                 None => return,
             },

@@ -28,6 +28,8 @@ pub struct ClusterOptions {
     pub signal_env: Vec<(String, String)>,
     /// The focus binary (default: `$MEET_BIN_DIR/focus`).
     pub focus_bin: Option<PathBuf>,
+    /// Extra environment for every bridge (e.g. `BRIDGE_LOUDEST_AUDIO`).
+    pub bridge_env: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -40,6 +42,7 @@ impl Default for ClusterOptions {
             focus_env: Vec::new(),
             signal_env: Vec::new(),
             focus_bin: None,
+            bridge_env: Vec::new(),
         }
     }
 }
@@ -68,6 +71,7 @@ pub struct Cluster {
     pub signal: Proc,
     pub focus: Option<Proc>,
     pub bridges: Vec<BridgeProc>,
+    bridge_env: Vec<(String, String)>,
 }
 
 /// Where the workspace's binaries are.
@@ -162,6 +166,7 @@ impl Cluster {
             signal,
             focus: None,
             bridges: Vec::new(),
+            bridge_env: opts.bridge_env.clone(),
         };
         c.wait_tcp(c.c2s, "signal c2s");
         c.wait_tcp(c.bus, "signal bus");
@@ -197,20 +202,19 @@ impl Cluster {
         let n = self.bridges.len();
         let id = format!("jvb{n}-{}", random_hex(2));
         let (media, http) = (free_udp(), free_tcp());
-        let proc = spawn(
-            &id,
-            &bin_dir().join("bridge"),
-            &self.dir.clone(),
-            &[
-                ("XMPP_DOMAIN", self.domain.clone()),
-                ("BUS_SECRET", self.bus_secret.clone()),
-                ("BUS_ADDR", self.bus.to_string()),
-                ("BRIDGE_ID", id.clone()),
-                ("BRIDGE_MEDIA_ADDR", media.to_string()),
-                ("BRIDGE_HTTP_ADDR", http.to_string()),
-                ("ADVERTISE_IPS", "127.0.0.1".into()),
-            ],
-        );
+        let mut env = vec![
+            ("XMPP_DOMAIN", self.domain.clone()),
+            ("BUS_SECRET", self.bus_secret.clone()),
+            ("BUS_ADDR", self.bus.to_string()),
+            ("BRIDGE_ID", id.clone()),
+            ("BRIDGE_MEDIA_ADDR", media.to_string()),
+            ("BRIDGE_HTTP_ADDR", http.to_string()),
+            ("ADVERTISE_IPS", "127.0.0.1".into()),
+        ];
+        for (k, v) in &self.bridge_env {
+            env.push((k.as_str(), v.clone()));
+        }
+        let proc = spawn(&id, &bin_dir().join("bridge"), &self.dir.clone(), &env);
         self.bridges.push(BridgeProc { id, media, http, proc });
         self.wait_tcp(http, "bridge HTTP");
         n

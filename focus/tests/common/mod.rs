@@ -36,12 +36,14 @@ pub async fn wait_mutual_media(peers: &mut [&mut Peer], via: Via, frames: u64, t
 
 /// A cluster with focus built by this crate.
 pub fn cluster(bridges: usize, p2p: bool) -> Option<cluster::Cluster> {
+    cluster_with(cluster::ClusterOptions { bridges, p2p_enabled: p2p, ..Default::default() })
+}
+
+/// A cluster with these options and this crate's focus binary.
+pub fn cluster_with(opts: cluster::ClusterOptions) -> Option<cluster::Cluster> {
     cluster::require_bins(&["signal", "bridge"])?;
     Some(cluster::Cluster::start(cluster::ClusterOptions {
-        bridges,
-        p2p_enabled: p2p,
-        p2p_delay_ms: 1000,
         focus_bin: Some(env!("CARGO_BIN_EXE_focus").into()),
-        ..Default::default()
+        ..opts
     }))
 }
