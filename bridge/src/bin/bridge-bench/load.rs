@@ -1,13 +1,15 @@
-//! The load: lightweight str0m participants in RTP mode (no packetizer, no jitter buffer),
-//! each publishing Opus-sized audio and three simulcast VP8-shaped layers (~1 Mbit/s in
-//! all) and subscribing to everyone else through the bridge. Every payload ends with its
-//! send time, so a subscriber measures the latency through the bridge (up to the kernel's
-//! arrival stamp at its socket, SO_TIMESTAMPNS); sequence numbers
-//! give the loss. Counters are process-wide atomics read by the ramp controller.
+//! The load: participants that each publish Opus-sized audio and three simulcast
+//! VP8-shaped layers (~1 Mbit/s in all) and subscribe to everyone else through the bridge.
+//! Here the shared parts (layers, counters, setup) and the str0m participant in RTP mode
+//! (no packetizer, no jitter buffer; `--generator str0m`); `cheap.rs` has the one that
+//! sends and receives RTP beside str0m. Every payload ends with its send time, so a
+//! subscriber measures the latency through the bridge (up to the kernel's arrival stamp at
+//! its socket, SO_TIMESTAMPNS); sequence numbers give the loss. Counters are process-wide
+//! atomics read by the ramp controller.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bridge::participant::{publisher_offer, PublisherOffer};
@@ -24,12 +26,15 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cheap;
+use crate::srtp::{capturing_provider, KeySlot};
+
 /// (rid, packets per frame, bytes per packet): ~720 + 216 + 72 kbit/s at 30 fps.
 pub const LAYERS: [(&str, usize, usize); 3] = [("q", 1, 300), ("h", 1, 900), ("f", 3, 1000)];
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
-fn nanos_since_epoch(t: Instant) -> u64 {
+pub fn nanos_since_epoch(t: Instant) -> u64 {
     t.saturating_duration_since(*EPOCH.get_or_init(Instant::now)).as_nanos() as u64
 }
 
@@ -42,6 +47,13 @@ pub struct Counters {
     pub expected: AtomicU64,
     pub sent: AtomicU64,
     pub latency: Vec<AtomicU64>,
+    /// Cheap participants: packets opened (every 16th RTP, every RTCP from the bridge),
+    /// those that did not authenticate, RTP-looking datagrams too short for their header,
+    /// and NACK messages in the bridge's RTCP (they are not answered).
+    pub sampled: AtomicU64,
+    pub decrypt_failed: AtomicU64,
+    pub bad_rtp: AtomicU64,
+    pub nacks: AtomicU64,
 }
 
 pub fn counters() -> &'static Counters {
@@ -51,7 +63,17 @@ pub fn counters() -> &'static Counters {
         expected: AtomicU64::new(0),
         sent: AtomicU64::new(0),
         latency: (0..=BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        sampled: AtomicU64::new(0),
+        decrypt_failed: AtomicU64::new(0),
+        bad_rtp: AtomicU64::new(0),
+        nacks: AtomicU64::new(0),
     })
+}
+
+/// Counts one latency (send time in the payload to the kernel's arrival stamp).
+pub fn record_latency(nanos: u64) {
+    let b = ((nanos / 1000 / BUCKET_US) as usize).min(BUCKETS);
+    counters().latency[b].fetch_add(1, Ordering::Relaxed);
 }
 
 /// A copy of the counters, to take differences over a window.
@@ -60,6 +82,9 @@ pub struct Snapshot {
     pub received: u64,
     pub expected: u64,
     pub latency: Vec<u64>,
+    pub sampled: u64,
+    pub decrypt_failed: u64,
+    pub nacks: u64,
 }
 
 pub fn snapshot() -> Snapshot {
@@ -68,6 +93,9 @@ pub fn snapshot() -> Snapshot {
         received: c.received.load(Ordering::Relaxed),
         expected: c.expected.load(Ordering::Relaxed),
         latency: c.latency.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+        sampled: c.sampled.load(Ordering::Relaxed),
+        decrypt_failed: c.decrypt_failed.load(Ordering::Relaxed),
+        nacks: c.nacks.load(Ordering::Relaxed),
     }
 }
 
@@ -94,6 +122,25 @@ pub enum Cmd {
     Stop,
 }
 
+/// Which participant drives the load: str0m end to end, or str0m for ICE/DTLS/RTCP with
+/// prepared SRTP packets sent and received beside it (`cheap.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generator {
+    Str0m,
+    Cheap,
+}
+
+impl std::str::FromStr for Generator {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "str0m" => Ok(Generator::Str0m),
+            "cheap" => Ok(Generator::Cheap),
+            _ => Err(format!("unknown generator {s} (str0m or cheap)")),
+        }
+    }
+}
+
 pub struct Setup {
     pub offer: String,
     rtc: Rtc,
@@ -101,23 +148,25 @@ pub struct Setup {
     pending: SdpPendingOffer,
     audio_mid: Mid,
     video_mid: Mid,
+    /// The cheap participant's SRTP keys, filled by its DTLS handshake.
+    keys: Option<Arc<KeySlot>>,
 }
 
 impl Setup {
-    pub async fn new(name: &str) -> Setup {
+    pub async fn new(name: &str, generator: Generator) -> Setup {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("participant udp bind");
         pktinfo::enable_timestamps(&socket).expect("SO_TIMESTAMPNS on a UDP socket");
         let addr = socket.local_addr().expect("participant address");
-        let mut rtc = Rtc::builder()
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .build(Instant::now());
+        let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs().enable_opus(true, false).enable_vp8(true);
+        let keys = (generator == Generator::Cheap).then(|| Arc::new(KeySlot::default()));
+        if let Some(slot) = &keys {
+            config = config.set_crypto_provider(capturing_provider(slot.clone()));
+        }
+        let mut rtc = config.build(Instant::now());
         rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
         let rids = LAYERS.map(|(rid, _, _)| rid);
         let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &rids);
-        Setup { offer, rtc, socket, pending, audio_mid, video_mid }
+        Setup { offer, rtc, socket, pending, audio_mid, video_mid, keys }
     }
 
     /// Applies the bridge's answer and starts the participant; with `max_height`, it asks
@@ -135,14 +184,19 @@ impl Setup {
             };
             serde_json::to_string(&BridgeChannelMessage::ReceiverVideoConstraints(c)).expect("constraints serialize")
         });
-        tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, wish, rx));
+        match self.keys {
+            Some(slot) => {
+                tokio::spawn(cheap::run(self.rtc, self.socket, slot, self.audio_mid, self.video_mid, wish, rx))
+            }
+            None => tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, wish, rx)),
+        };
         tx
     }
 }
 
 /// The kernel's arrival time of a datagram as an `Instant` (now when it was not stamped):
 /// latency is measured at the subscriber's socket, not when this busy thread read it.
-fn arrival_instant(arrived: Option<SystemTime>) -> Instant {
+pub fn arrival_instant(arrived: Option<SystemTime>) -> Instant {
     let now = Instant::now();
     let ago = arrived.and_then(|t| SystemTime::now().duration_since(t).ok()).unwrap_or_default();
     now.checked_sub(ago).unwrap_or(now)
@@ -294,9 +348,7 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
                     c.received.fetch_add(1, Ordering::Relaxed);
                     if let Some(ts) = p.payload.len().checked_sub(8).and_then(|i| p.payload.get(i..)) {
                         let sent = u64::from_le_bytes(ts.try_into().unwrap_or([0; 8]));
-                        let lat_us = nanos_since_epoch(st.received_at).saturating_sub(sent) / 1000;
-                        let b = ((lat_us / BUCKET_US) as usize).min(BUCKETS);
-                        c.latency[b].fetch_add(1, Ordering::Relaxed);
+                        record_latency(nanos_since_epoch(st.received_at).saturating_sub(sent));
                     }
                 }
                 _ => {}

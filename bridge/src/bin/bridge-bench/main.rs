@@ -1,14 +1,25 @@
 //! `bridge-bench`: the bridge's load benchmark (issue 3). It starts `signal` and the real
 //! `bridge` binary (pinned with `taskset` to its own core), allocates N-way meetings over
-//! the bus like focus does, and drives them with lightweight str0m participants on another
-//! core, adding meetings step by step until the loss passes the limit (or the load
-//! generator saturates its core). Per step it reports forwarded packets per CPU-second of
-//! the bridge process (from /proc), loss, latency through the bridge (send time in the
-//! payload) and memory per endpoint; then it runs a raw receive→encrypt→send loop on the
-//! bridge's core as the ceiling and prints the ratio.
+//! the bus like focus does, and drives them with participants on another core, adding
+//! meetings step by step until the loss passes the limit (or the load generator saturates
+//! its core). Per step it reports forwarded packets per CPU-second of the bridge process
+//! (from /proc), the bridge's and the load generator's CPU, loss, latency through the
+//! bridge (send time in the payload) and memory per endpoint; then it runs a raw
+//! receive→encrypt→send loop on the bridge's core as the ceiling and prints the ratio.
+//!
+//! Two load generators (issue 13, item 3): `--generator cheap` (the default) runs str0m
+//! only for ICE, DTLS, SCTP and RTCP and sends prepared SRTP packets itself, counting what
+//! it receives from the clear headers and decrypting every 16th (`cheap.rs`, `srtp.rs`,
+//! `twcc.rs`); it costs about half the bridge's CPU per forwarded packet, so the bridge can
+//! be driven to its limit on two cores. `--generator str0m` runs every RTP packet through
+//! a str0m participant as before, which costs about as much as the bridge. The cheap one
+//! neither sends nor answers NACKs (it counts the NACK messages in the bridge's RTCP:
+//! column `nack/s`) and samples latency from the decrypted packets only; `srtp_bad` is
+//! failed of opened packets (every 16th RTP packet and every RTCP packet from the bridge).
 //!
 //! Run with a release build: `cargo build --release -p bridge -p signal &&
-//! target/release/bridge-bench --meeting-size 5`. Options: `--meeting-size N` (5),
+//! target/release/bridge-bench --meeting-size 5`. Options: `--generator cheap|str0m`
+//! (cheap), `--meeting-size N` (5),
 //! `--step-meetings K` (2), `--max-meetings M` (200), `--step-secs S` (6),
 //! `--loss-limit F` (0.01), `--bridge-core C` (1), `--bridge-cpus LIST` (the bridge under
 //! `taskset -c LIST` instead, e.g. `0,1` for media threads on both cores; the ceiling stays
@@ -18,8 +29,11 @@
 //! tiles).
 
 mod ceiling;
+mod cheap;
 mod load;
 mod procs;
+mod srtp;
+mod twcc;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -38,6 +52,7 @@ struct Args {
     bridge_cpus: Option<String>,
     load_core: usize,
     max_height: Option<i32>,
+    generator: load::Generator,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         bridge_cpus: None,
         load_core: 0,
         max_height: None,
+        generator: load::Generator::Cheap,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
             "--bridge-cpus" => a.bridge_cpus = Some(v),
             "--load-core" => a.load_core = n(&v)?,
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
+            "--generator" => a.generator = v.parse()?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -83,6 +100,11 @@ struct Step {
     p99_us: u64,
     rss_per_endpoint_kib: f64,
     load_cpu: f64,
+    /// Cheap generator only: NACK messages the publishers received per second (not
+    /// answered), and opened packets that did not authenticate out of those opened.
+    nacks_per_sec: f64,
+    sampled: u64,
+    decrypt_failed: u64,
 }
 
 fn main() {
@@ -154,6 +176,13 @@ fn main() {
         half.endpoints, half.p50_us, half.p99_us
     );
     println!("bridge memory per endpoint at max load: {:.0} KiB", best.rss_per_endpoint_kib);
+    let per_packet_us = |cpu: f64| cpu / best.forwarded_per_sec.max(1e-9) * 1e6;
+    println!(
+        "CPU per forwarded packet at max load: bridge {:.1} µs, load generator ({:?}) {:.1} µs",
+        per_packet_us(best.bridge_cpu),
+        args.generator,
+        per_packet_us(best.load_cpu)
+    );
     if best.load_cpu > 0.9 {
         println!("note: the load generator used {:.0}% of its core at max load: the limit found is the generator's, not the bridge's", best.load_cpu * 100.0);
     }
@@ -172,13 +201,16 @@ async fn ramp(args: &Args) -> Vec<Step> {
     let mut participants: HashMap<EndpointId, mpsc::Sender<load::Cmd>> = HashMap::new();
     let mut steps = Vec::new();
     let mut meetings = 0;
-    println!("meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu");
+    println!("generator: {:?}", args.generator);
+    println!(
+        "meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu nack/s srtp_bad"
+    );
     while meetings < args.max_meetings {
         for _ in 0..args.step_meetings {
             let conf = ConferenceId::new(format!("m{meetings}")).expect("valid id");
             for k in 0..args.meeting_size {
                 let id = EndpointId::new(format!("e{meetings}x{k}")).expect("valid id");
-                let setup = load::Setup::new(id.as_str()).await;
+                let setup = load::Setup::new(id.as_str(), args.generator).await;
                 let req = ColibriRequest::Allocate {
                     conference: conf.clone(),
                     endpoint: id.clone(),
@@ -231,6 +263,9 @@ async fn ramp(args: &Args) -> Vec<Step> {
             p99_us: load::percentile(&s0, &s1, 0.99),
             rss_per_endpoint_kib: procs::rss_kib(pid).saturating_sub(rss0) as f64 / endpoints.max(1) as f64,
             load_cpu: (load1 - load0) / secs,
+            nacks_per_sec: (s1.nacks - s0.nacks) as f64 / secs,
+            sampled: s1.sampled - s0.sampled,
+            decrypt_failed: s1.decrypt_failed - s0.decrypt_failed,
         };
         if std::env::var("BENCH_DEBUG").is_ok() {
             eprintln!(
@@ -240,8 +275,13 @@ async fn ramp(args: &Args) -> Vec<Step> {
                 load::percentile(&s0, &s1, 0.98)
             );
         }
+        let cheap_only = if args.generator == load::Generator::Cheap {
+            format!(" {:>6.1} {:>4}/{}", step.nacks_per_sec, step.decrypt_failed, step.sampled)
+        } else {
+            "      -    -".to_string()
+        };
         println!(
-            "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%",
+            "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%{}",
             step.meetings,
             step.endpoints,
             step.forwarded_per_sec,
@@ -251,7 +291,8 @@ async fn ramp(args: &Args) -> Vec<Step> {
             step.p50_us,
             step.p99_us,
             step.rss_per_endpoint_kib,
-            step.load_cpu * 100.0
+            step.load_cpu * 100.0,
+            cheap_only
         );
         let stop = step.loss > args.loss_limit || step.load_cpu > 0.97;
         steps.push(step);
