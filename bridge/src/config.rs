@@ -39,8 +39,8 @@ pub struct Config {
     /// endpoints.
     pub loudest_audio: usize,
     pub loudest_above: usize,
-    /// Media threads, each owning its endpoints (`BRIDGE_MEDIA_THREADS`, default 1;
-    /// `auto`: the cores this process may use).
+    /// Media threads, each owning its endpoints (`BRIDGE_MEDIA_THREADS`, default: the cores
+    /// this process may use).
     pub media_threads: usize,
     /// `BRIDGE_THREAD_SLACK`: how many endpoints a thread of a conference may have above the
     /// least loaded thread before the conference's next endpoint goes elsewhere (default 8).
@@ -122,12 +122,10 @@ pub fn loudest_audio(value: Option<&str>) -> Result<(usize, usize), Error> {
 
 /// `BRIDGE_MEDIA_THREADS`: a whole number of at least 1, or `auto` for the number of cores
 /// this process may use (`available_parallelism`, which follows `taskset` and cgroup
-/// quotas). Unset or empty: 1, until a conference can span threads and the hand-off between
-/// the reader and the threads costs less than it does now (README.md, "Media threads").
+/// quotas). Unset or empty: `auto` (README.md, "Media threads", says why).
 pub fn media_threads(value: Option<&str>) -> Result<usize, Error> {
     match value.map(str::trim) {
-        None | Some("") => Ok(1),
-        Some("auto") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        None | Some("") | Some("auto") => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(Error::BadSetting(format!(
@@ -184,10 +182,10 @@ mod tests {
     }
 
     #[test]
-    fn media_threads_are_a_positive_number_or_auto_defaulting_to_one() {
+    fn media_threads_are_a_positive_number_or_auto_by_default() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(media_threads(None).unwrap(), 1);
-        assert_eq!(media_threads(Some("")).unwrap(), 1);
+        assert_eq!(media_threads(None).unwrap(), cores);
+        assert_eq!(media_threads(Some("")).unwrap(), cores);
         assert_eq!(media_threads(Some("auto")).unwrap(), cores);
         assert_eq!(media_threads(Some(" 3 ")).unwrap(), 3);
         for bad in ["0", "-1", "two", "1.5", "0x2"] {
