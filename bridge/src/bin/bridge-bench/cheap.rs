@@ -25,12 +25,12 @@ use str0m::format::Codec;
 use str0m::media::{Mid, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::Extension;
-use str0m::{Event, Input, Output, Rtc};
+use str0m::{Input, Output, Rtc};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::load::{arrival_instant, counters, nanos_since_epoch, record_latency, Cmd, LAYERS};
+use crate::load::{arrival_instant, counters, nanos_since_epoch, on_session_event, record_latency, Cmd, LAYERS};
 use crate::srtp::{count_nacks, extend_seq, KeySlot, Keys, RtpView};
 use crate::twcc::TwccFeedback;
 
@@ -273,16 +273,10 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
                 st.peer = Some(t.destination);
                 let _ = socket.try_send_to(&t.contents, t.destination);
             }
-            Ok(Output::Event(e)) => match e {
-                Event::Connected => st.connected = true,
-                Event::ChannelOpen(id, _) => {
-                    if let (Some(w), Some(mut ch)) = (st.wish.take(), rtc.channel(id)) {
-                        let _ = ch.write(false, w.as_bytes());
-                    }
-                }
-                Event::KeyframeRequest(_) => st.keyframe_wanted = true,
-                _ => {}
-            },
+            Ok(Output::Event(e)) => {
+                // Media is counted from the socket, not from str0m's events.
+                let _ = on_session_event(rtc, e, &mut st.connected, &mut st.keyframe_wanted, &mut st.wish);
+            }
             Err(_) => return None,
         }
     }

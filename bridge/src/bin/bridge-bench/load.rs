@@ -315,6 +315,29 @@ struct State {
 }
 
 /// Polls the participant until its next deadline; `None` when it failed.
+/// What both kinds of participant do with a session event: note the connection and a
+/// keyframe request, send the constraints `wish` once the bridge channel opens. Returns the
+/// events it leaves to the caller.
+pub fn on_session_event(
+    rtc: &mut Rtc,
+    e: Event,
+    connected: &mut bool,
+    keyframe_wanted: &mut bool,
+    wish: &mut Option<String>,
+) -> Option<Event> {
+    match e {
+        Event::Connected => *connected = true,
+        Event::ChannelOpen(id, _) => {
+            if let (Some(w), Some(mut ch)) = (wish.take(), rtc.channel(id)) {
+                let _ = ch.write(false, w.as_bytes());
+            }
+        }
+        Event::KeyframeRequest(_) => *keyframe_wanted = true,
+        other => return Some(other),
+    }
+    None
+}
+
 fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
     let c = counters();
     loop {
@@ -323,36 +346,31 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
             Ok(Output::Transmit(t)) => {
                 let _ = socket.try_send_to(&t.contents, t.destination);
             }
-            Ok(Output::Event(e)) => match e {
-                Event::Connected => st.connected = true,
-                Event::ChannelOpen(id, _) => {
-                    if let (Some(w), Some(mut ch)) = (st.wish.take(), rtc.channel(id)) {
-                        let _ = ch.write(false, w.as_bytes());
-                    }
-                }
-                Event::KeyframeRequest(_) => st.keyframe_wanted = true,
-                Event::RtpPacket(p) => {
-                    let ssrc = *p.header.ssrc;
-                    let seq = *p.seq_no;
-                    match st.max_seq.get(&ssrc).copied() {
-                        None => {
-                            c.expected.fetch_add(1, Ordering::Relaxed);
-                            st.max_seq.insert(ssrc, seq);
+            Ok(Output::Event(e)) => {
+                match on_session_event(rtc, e, &mut st.connected, &mut st.keyframe_wanted, &mut st.wish) {
+                    Some(Event::RtpPacket(p)) => {
+                        let ssrc = *p.header.ssrc;
+                        let seq = *p.seq_no;
+                        match st.max_seq.get(&ssrc).copied() {
+                            None => {
+                                c.expected.fetch_add(1, Ordering::Relaxed);
+                                st.max_seq.insert(ssrc, seq);
+                            }
+                            Some(m) if seq > m => {
+                                c.expected.fetch_add(seq - m, Ordering::Relaxed);
+                                st.max_seq.insert(ssrc, seq);
+                            }
+                            _ => {}
                         }
-                        Some(m) if seq > m => {
-                            c.expected.fetch_add(seq - m, Ordering::Relaxed);
-                            st.max_seq.insert(ssrc, seq);
+                        c.received.fetch_add(1, Ordering::Relaxed);
+                        if let Some(ts) = p.payload.len().checked_sub(8).and_then(|i| p.payload.get(i..)) {
+                            let sent = u64::from_le_bytes(ts.try_into().unwrap_or([0; 8]));
+                            record_latency(nanos_since_epoch(st.received_at).saturating_sub(sent));
                         }
-                        _ => {}
                     }
-                    c.received.fetch_add(1, Ordering::Relaxed);
-                    if let Some(ts) = p.payload.len().checked_sub(8).and_then(|i| p.payload.get(i..)) {
-                        let sent = u64::from_le_bytes(ts.try_into().unwrap_or([0; 8]));
-                        record_latency(nanos_since_epoch(st.received_at).saturating_sub(sent));
-                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             Err(_) => return None,
         }
     }

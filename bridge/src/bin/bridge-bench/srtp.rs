@@ -247,15 +247,13 @@ impl RtpKey {
 
     /// Seals a (compound) RTCP packet as SRTCP, RFC 7714 §9: the first 8 bytes stay clear
     /// and, with the E flag and `index`, are the AAD; tag and E|index are appended.
-    pub fn seal_rtcp(&self, packet: &mut Vec<u8>, index: u32) -> bool {
-        if packet.len() < 8 {
-            return false;
-        }
-        let index = index & 0x7fff_ffff;
-        let e_and_index = (0x8000_0000 | index).to_be_bytes();
-        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+    /// IV and AAD of an SRTCP packet (RFC 7714 §9.1, §9.2): the SSRC and the SRTCP index
+    /// (without the E bit) under the salt; the first 8 bytes, then E and index. `packet`
+    /// has at least 8 bytes.
+    fn rtcp_iv_aad(&self, packet: &[u8], e_and_index: [u8; 4]) -> ([u8; 12], [u8; 12]) {
+        let index = u32::from_be_bytes(e_and_index) & 0x7fff_ffff;
         let mut iv = [0u8; 12];
-        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
+        iv[2..6].copy_from_slice(&packet[4..8]);
         iv[8..12].copy_from_slice(&index.to_be_bytes());
         for (b, s) in iv.iter_mut().zip(self.salt) {
             *b ^= s;
@@ -263,6 +261,15 @@ impl RtpKey {
         let mut aad = [0u8; 12];
         aad[..8].copy_from_slice(&packet[..8]);
         aad[8..].copy_from_slice(&e_and_index);
+        (iv, aad)
+    }
+
+    pub fn seal_rtcp(&self, packet: &mut Vec<u8>, index: u32) -> bool {
+        if packet.len() < 8 {
+            return false;
+        }
+        let e_and_index = (0x8000_0000 | (index & 0x7fff_ffff)).to_be_bytes();
+        let (iv, aad) = self.rtcp_iv_aad(packet, e_and_index);
         let (_, body) = packet.split_at_mut(8);
         let Ok(tag) = self.key.seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::from(&aad[..]), body)
         else {
@@ -284,17 +291,7 @@ impl RtpKey {
         if e_and_index[0] & 0x80 == 0 {
             return false;
         }
-        let index = u32::from_be_bytes(e_and_index) & 0x7fff_ffff;
-        let ssrc = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
-        let mut iv = [0u8; 12];
-        iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-        iv[8..12].copy_from_slice(&index.to_be_bytes());
-        for (b, s) in iv.iter_mut().zip(self.salt) {
-            *b ^= s;
-        }
-        let mut aad = [0u8; 12];
-        aad[..8].copy_from_slice(&packet[..8]);
-        aad[8..].copy_from_slice(&e_and_index);
+        let (iv, aad) = self.rtcp_iv_aad(packet, e_and_index);
         out.clear();
         out.extend_from_slice(&packet[..n - 4]);
         let Ok(plain) = self.key.open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(&aad[..]), &mut out[8..])
