@@ -136,10 +136,10 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
         demux: Demux::default(),
         batches: (0..n).map(|_| Batch::default()).collect(),
     });
-    for index in 0..n {
+    for (index, counters) in metrics.iter().enumerate() {
         let (tc_tx, tc_rx) = mpsc::unbounded_channel();
         thread_cmds.push(tc_tx);
-        let mut sfu = Sfu::new(setup.sfu.clone(), metrics[index].clone());
+        let mut sfu = Sfu::new(setup.sfu.clone(), counters.clone());
         sfu.set_thread(index, n);
         let (Some((relay_in, relay_queued)), Some((inbox, queued))) =
             (relay_rxs.get_mut(index).and_then(Option::take), inbox_rxs.get_mut(index).and_then(Option::take))

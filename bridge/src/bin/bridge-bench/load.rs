@@ -347,28 +347,26 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
                 let _ = socket.try_send_to(&t.contents, t.destination);
             }
             Ok(Output::Event(e)) => {
-                match on_session_event(rtc, e, &mut st.connected, &mut st.keyframe_wanted, &mut st.wish) {
-                    Some(Event::RtpPacket(p)) => {
-                        let ssrc = *p.header.ssrc;
-                        let seq = *p.seq_no;
-                        match st.max_seq.get(&ssrc).copied() {
-                            None => {
-                                c.expected.fetch_add(1, Ordering::Relaxed);
-                                st.max_seq.insert(ssrc, seq);
-                            }
-                            Some(m) if seq > m => {
-                                c.expected.fetch_add(seq - m, Ordering::Relaxed);
-                                st.max_seq.insert(ssrc, seq);
-                            }
-                            _ => {}
+                let left = on_session_event(rtc, e, &mut st.connected, &mut st.keyframe_wanted, &mut st.wish);
+                if let Some(Event::RtpPacket(p)) = left {
+                    let ssrc = *p.header.ssrc;
+                    let seq = *p.seq_no;
+                    match st.max_seq.get(&ssrc).copied() {
+                        None => {
+                            c.expected.fetch_add(1, Ordering::Relaxed);
+                            st.max_seq.insert(ssrc, seq);
                         }
-                        c.received.fetch_add(1, Ordering::Relaxed);
-                        if let Some(ts) = p.payload.len().checked_sub(8).and_then(|i| p.payload.get(i..)) {
-                            let sent = u64::from_le_bytes(ts.try_into().unwrap_or([0; 8]));
-                            record_latency(nanos_since_epoch(st.received_at).saturating_sub(sent));
+                        Some(m) if seq > m => {
+                            c.expected.fetch_add(seq - m, Ordering::Relaxed);
+                            st.max_seq.insert(ssrc, seq);
                         }
+                        _ => {}
                     }
-                    _ => {}
+                    c.received.fetch_add(1, Ordering::Relaxed);
+                    if let Some(ts) = p.payload.len().checked_sub(8).and_then(|i| p.payload.get(i..)) {
+                        let sent = u64::from_le_bytes(ts.try_into().unwrap_or([0; 8]));
+                        record_latency(nanos_since_epoch(st.received_at).saturating_sub(sent));
+                    }
                 }
             }
             Err(_) => return None,
