@@ -13,7 +13,7 @@
 //! NACK), and it answers none (the NACK messages in the bridge's RTCP, which it opens
 //! before str0m gets it, are counted). A bad datagram is dropped and counted, never a panic.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -190,11 +190,31 @@ struct Receiver {
     max_index: HashMap<u32, u64>,
     packets: u64,
     media_pts: Vec<u8>,
+    video_pts: Vec<u8>,
+    /// Video SSRCs seen since `window_start` (one per forwarded source: the bridge sends
+    /// each source to a receiver under one SSRC, whatever the layer).
+    window_video: HashSet<u32>,
+    window_start: Option<Instant>,
     twcc: Option<TwccFeedback>,
     rtcp: Vec<u8>,
 }
 
 impl Receiver {
+    /// Every second, how many video sources reached this receiver goes to the counters.
+    fn close_video_window(&mut self, now: Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        if now.saturating_duration_since(start) < Duration::from_secs(1) {
+            return;
+        }
+        let c = counters();
+        let n = self.window_video.len() as u64;
+        c.video_windows.fetch_add(1, Ordering::Relaxed);
+        c.video_sources.fetch_add(n, Ordering::Relaxed);
+        c.video_sources_min.fetch_min(n, Ordering::Relaxed);
+        self.window_video.clear();
+        self.window_start = Some(now);
+    }
+
     fn on_rtp(&mut self, rx: &Keys, packet: &mut [u8], arrived: Option<SystemTime>) {
         let c = counters();
         let Some(v) = RtpView::parse(packet) else {
@@ -209,6 +229,10 @@ impl Receiver {
         if v.padding || !self.media_pts.contains(&v.pt) {
             return;
         }
+        if self.video_pts.contains(&v.pt) {
+            self.window_video.insert(v.ssrc);
+        }
+        self.close_video_window(Instant::now());
         let index = match self.max_index.get_mut(&v.ssrc) {
             None => {
                 c.expected.fetch_add(1, Ordering::Relaxed);
@@ -325,6 +349,8 @@ pub async fn run(
                     .filter(|p| matches!(p.spec().codec, Codec::Opus | Codec::Vp8))
                     .map(|p| *p.pt())
                     .collect();
+                receiver.video_pts =
+                    rtc.codec_config().iter().filter(|p| p.spec().codec == Codec::Vp8).map(|p| *p.pt()).collect();
                 sender = Sender::new(&mut rtc, keys, to, audio_mid, video_mid);
                 let ssrc = getrandom::u32().unwrap_or(0x5eed_f00d).max(1);
                 receiver.twcc = sender.as_ref().and_then(|s| s.twcc_id).map(|id| TwccFeedback::new(id, ssrc));

@@ -54,6 +54,12 @@ pub struct Counters {
     pub decrypt_failed: AtomicU64,
     pub bad_rtp: AtomicU64,
     pub nacks: AtomicU64,
+    /// Cheap participants: each second, how many video sources sent it media (distinct
+    /// SSRCs of video payload types), as receiver-seconds counted, their sum and the
+    /// fewest any receiver got (reset per step by the caller).
+    pub video_windows: AtomicU64,
+    pub video_sources: AtomicU64,
+    pub video_sources_min: AtomicU64,
 }
 
 pub fn counters() -> &'static Counters {
@@ -67,6 +73,9 @@ pub fn counters() -> &'static Counters {
         decrypt_failed: AtomicU64::new(0),
         bad_rtp: AtomicU64::new(0),
         nacks: AtomicU64::new(0),
+        video_windows: AtomicU64::new(0),
+        video_sources: AtomicU64::new(0),
+        video_sources_min: AtomicU64::new(u64::MAX),
     })
 }
 
@@ -85,6 +94,8 @@ pub struct Snapshot {
     pub sampled: u64,
     pub decrypt_failed: u64,
     pub nacks: u64,
+    pub video_windows: u64,
+    pub video_sources: u64,
 }
 
 pub fn snapshot() -> Snapshot {
@@ -96,6 +107,8 @@ pub fn snapshot() -> Snapshot {
         sampled: c.sampled.load(Ordering::Relaxed),
         decrypt_failed: c.decrypt_failed.load(Ordering::Relaxed),
         nacks: c.nacks.load(Ordering::Relaxed),
+        video_windows: c.video_windows.load(Ordering::Relaxed),
+        video_sources: c.video_sources.load(Ordering::Relaxed),
     }
 }
 
@@ -169,17 +182,18 @@ impl Setup {
         Setup { offer, rtc, socket, pending, audio_mid, video_mid, keys }
     }
 
-    /// Applies the bridge's answer and starts the participant; with `max_height`, it asks
-    /// the bridge (ReceiverVideoConstraints on the bridge channel) for at most that height
-    /// of every video.
-    pub fn start(mut self, answer: &str, max_height: Option<i32>) -> mpsc::Sender<Cmd> {
+    /// Applies the bridge's answer and starts the participant; with `max_height` and/or
+    /// `last_n`, it asks the bridge (ReceiverVideoConstraints on the bridge channel) for at
+    /// most that height of every video and at most that many videos, as a page in tile view
+    /// does with small tiles and the tiles it shows.
+    pub fn start(mut self, answer: &str, max_height: Option<i32>, last_n: Option<i32>) -> mpsc::Sender<Cmd> {
         let answer = SdpAnswer::from_sdp_string(answer).expect("bridge answer parses");
         self.rtc.sdp_api().accept_answer(self.pending, answer).expect("answer accepted");
         let (tx, rx) = mpsc::channel(8);
-        let wish = max_height.map(|h| {
+        let wish = (max_height.is_some() || last_n.is_some()).then(|| {
             let c = ReceiverVideoConstraints {
-                last_n: -1,
-                default_constraints: Some(VideoConstraints { max_height: h }),
+                last_n: last_n.unwrap_or(-1),
+                default_constraints: max_height.map(|h| VideoConstraints { max_height: h }),
                 ..Default::default()
             };
             serde_json::to_string(&BridgeChannelMessage::ReceiverVideoConstraints(c)).expect("constraints serialize")

@@ -26,7 +26,10 @@
 //! on `--bridge-core`), `--load-core C` (0), `--max-height H`
 //! (none: every participant takes what the bandwidth allows of everyone; with H, each asks
 //! the bridge for at most H lines of every video, as a page in tile view does with small
-//! tiles).
+//! tiles), `--last-n N` (none: each asks for at most N videos, as a page asks for the tiles
+//! it shows). With the cheap generator, `vsrc_min` / `vsrc_avg` are the video sources a
+//! receiver got media from in a second: the fewest any receiver got in the step, and the
+//! mean (so "everyone receives the video it asked for" is checked, not assumed).
 
 mod ceiling;
 mod cheap;
@@ -52,6 +55,7 @@ struct Args {
     bridge_cpus: Option<String>,
     load_core: usize,
     max_height: Option<i32>,
+    last_n: Option<i32>,
     generator: load::Generator,
 }
 
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         bridge_cpus: None,
         load_core: 0,
         max_height: None,
+        last_n: None,
         generator: load::Generator::Cheap,
     };
     let mut it = std::env::args().skip(1);
@@ -82,6 +87,7 @@ fn parse_args() -> Result<Args, String> {
             "--bridge-cpus" => a.bridge_cpus = Some(v),
             "--load-core" => a.load_core = n(&v)?,
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
+            "--last-n" => a.last_n = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--generator" => a.generator = v.parse()?,
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -203,7 +209,7 @@ async fn ramp(args: &Args) -> Vec<Step> {
     let mut meetings = 0;
     println!("generator: {:?}", args.generator);
     println!(
-        "meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu nack/s srtp_bad"
+        "meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu nack/s srtp_bad vsrc_min vsrc_avg"
     );
     while meetings < args.max_meetings {
         for _ in 0..args.step_meetings {
@@ -219,7 +225,7 @@ async fn ramp(args: &Args) -> Vec<Step> {
                 };
                 match focus.colibri(&req).await {
                     Ok(ColibriResponse::Allocated { answer }) => {
-                        participants.insert(id, setup.start(&answer, args.max_height));
+                        participants.insert(id, setup.start(&answer, args.max_height, args.last_n));
                     }
                     other => panic!("allocation refused: {other:?}"),
                 }
@@ -231,6 +237,7 @@ async fn ramp(args: &Args) -> Vec<Step> {
         while Instant::now() < settle_until {
             pump(&mut focus, &participants).await;
         }
+        load::counters().video_sources_min.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
         let (s0, fwd0, cpu0, load0, w0) = (
             load::snapshot(),
             procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await,
@@ -276,7 +283,12 @@ async fn ramp(args: &Args) -> Vec<Step> {
             );
         }
         let cheap_only = if args.generator == load::Generator::Cheap {
-            format!(" {:>6.1} {:>4}/{}", step.nacks_per_sec, step.decrypt_failed, step.sampled)
+            // Video sources per receiver and second: the fewest any receiver got, the mean.
+            let windows = s1.video_windows - s0.video_windows;
+            let min = load::counters().video_sources_min.load(std::sync::atomic::Ordering::Relaxed);
+            let mean = (s1.video_sources - s0.video_sources) as f64 / windows.max(1) as f64;
+            let min = if windows == 0 { "-".to_string() } else { min.to_string() };
+            format!(" {:>6.1} {:>4}/{} {:>8} {:>8.1}", step.nacks_per_sec, step.decrypt_failed, step.sampled, min, mean)
         } else {
             "      -    -".to_string()
         };
