@@ -48,7 +48,8 @@ export MEET_BIN_DIR="$root/target/debug"
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-2}"
 echo "== bridge core on three media threads (virtual time: every conference spans them)"
-BRIDGE_TEST_THREADS=3 cargo test -p bridge --locked --test forwarding --test simulcast --test nack \
+# --workspace: the features of the build above, so nothing is compiled again.
+BRIDGE_TEST_THREADS=3 cargo test --workspace --locked --test forwarding --test simulcast --test nack \
   --test bandwidth --test keyframe_requests --test dominant_speaker --test loudest_audio \
   --test bridge_channel --test endpoint_leaving --test bad_input --test h264 \
   -- --test-threads="${TEST_THREADS:-2}"
