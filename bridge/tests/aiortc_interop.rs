@@ -85,7 +85,7 @@ async fn aiortc_and_str0m_participants_receive_each_other_through_the_bridge() {
         return;
     };
     let sys = System::start();
-    let mut focus = FocusClient::connect(sys.bus, &sys.secret).await;
+    let mut focus = FocusClient::connect_ready(sys.bus, &sys.secret).await;
     let conf = ConferenceId::new("interop").unwrap();
 
     let mut peers = Vec::new();

@@ -299,12 +299,7 @@ async fn bridge_with(env: &[(&'static str, &str)]) -> (System, FocusClient) {
         launch.bridge_env.push((k, v.to_string()));
     }
     let sys = System::launch(&launch);
-    let focus = FocusClient::connect(sys.bus, &sys.secret).await;
-    let t0 = tokio::time::Instant::now();
-    while focus.colibri(&ColibriRequest::Health).await.is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(15), "bridge answers on the bus");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let focus = FocusClient::connect_ready(sys.bus, &sys.secret).await;
     (sys, focus)
 }
 

@@ -181,6 +181,18 @@ pub struct FocusClient {
 }
 
 impl FocusClient {
+    /// Connects, then waits until the bridge answers Colibri health on the bus (it starts
+    /// listening for HTTP before its bus connection is up).
+    pub async fn connect_ready(bus: SocketAddr, secret: &str) -> FocusClient {
+        let focus = FocusClient::connect(bus, secret).await;
+        let t0 = tokio::time::Instant::now();
+        while focus.colibri(&ColibriRequest::Health).await.is_err() {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(15), "bridge answers on the bus");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        focus
+    }
+
     pub async fn connect(bus: SocketAddr, secret: &str) -> FocusClient {
         let (tx, mut rx) = proto::bus::connect(&bus.to_string(), &format!("focus.{DOMAIN}"), secret)
             .await
