@@ -33,7 +33,9 @@ fn forwarded_media_leaves_in_the_step_it_arrived() {
     // one receiver went out over N timer ticks (N ms in the real driver; steps of 0.5 ms or
     // more here). Media must leave in the step it came in; what leaves later is the bridge's
     // own traffic (padding for probing, retransmissions): 13 % now, 57 % with the bug.
-    let mut w = World::new();
+    // One core: this is about one session's pacer. On three cores (BRIDGE_TEST_THREADS=3)
+    // the bridge's own traffic is a larger share (23-27 % in CI runs), near the bound.
+    let mut w = World::single();
     for name in ["alice", "bob", "carol", "dave", "erin"] {
         w.join(name);
     }
