@@ -34,8 +34,8 @@ use crate::Error;
 
 pub use crate::threads::Command;
 
-/// How many datagrams the reader takes in one go before handing them over.
-const READ_BATCH: usize = 64;
+/// The largest datagram read (longer ones are cut and then refused by the core).
+const DATAGRAM_MAX: usize = 2048;
 /// Batches waiting for one media thread (a bound for the channel; the datagram bound below
 /// is what counts).
 const INBOX_BATCHES: usize = 256;
@@ -135,6 +135,7 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
         notes: note_rx,
         demux: Demux::default(),
         batches: (0..n).map(|_| Batch::default()).collect(),
+        recv: pktinfo::RecvBatch::new(DATAGRAM_MAX),
     });
     for (index, counters) in metrics.iter().enumerate() {
         let (tc_tx, tc_rx) = mpsc::unbounded_channel();
@@ -168,6 +169,7 @@ pub fn start(setup: MediaSetup, shutdown: CancellationToken) -> Result<Media, Er
             drain_timeout: setup.drain_timeout,
             placed: HashSet::new(),
             ufrags: HashMap::new(),
+            outgoing: Vec::new(),
         };
         let stop = shutdown.clone();
         watchers.push(spawn_watched(
@@ -205,27 +207,29 @@ struct Reader {
     demux: Demux,
     /// One batch being filled per thread.
     batches: Vec<Batch>,
+    /// What one `recvmmsg` read.
+    recv: pktinfo::RecvBatch,
 }
 
 impl Reader {
-    /// Reads what the socket has (up to `READ_BATCH` datagrams): thread `own`'s datagrams go
-    /// to `handle` at once, the others' to their threads' inboxes. With one thread every
-    /// datagram is its own, and nothing is looked up.
+    /// Reads what the socket has (up to [`pktinfo::BATCH`] datagrams, one system call):
+    /// thread `own`'s datagrams go to `handle` at once, the others' to their threads'
+    /// inboxes. With one thread every datagram is its own, and nothing is looked up.
     fn read(
         &mut self,
         socket: &UdpSocket,
-        buf: &mut [u8],
         own: ThreadIndex,
         mut handle: impl FnMut(SocketAddr, Option<IpAddr>, &[u8]),
     ) {
         let alone = self.inboxes.len() < 2;
         // Also alone: the notes must not pile up.
-        self.take_notes();
-        for _ in 0..READ_BATCH {
-            let Ok((n, src, dst)) = socket.try_io(tokio::io::Interest::READABLE, || pktinfo::recv(socket, buf)) else {
-                break;
-            };
-            let data = &buf[..n];
+        take_notes(&self.notes, &mut self.demux);
+        let recv = &mut self.recv;
+        if socket.try_io(tokio::io::Interest::READABLE, || recv.recv(socket)).is_err() {
+            return;
+        }
+        for (d, data) in self.recv.datagrams() {
+            let (src, dst) = (d.source, d.destination);
             if alone {
                 handle(src, dst, data);
                 continue;
@@ -233,7 +237,7 @@ impl Reader {
             // A first STUN request may name an endpoint allocated since the notes were
             // last read.
             if demux::stun_request_ufrag(data).is_some_and(|u| !self.demux.knows(u)) {
-                self.take_notes();
+                take_notes(&self.notes, &mut self.demux);
             }
             let t = self.demux.route(src, data);
             if t == own {
@@ -277,13 +281,14 @@ impl Reader {
     fn others_ended(&self, own: ThreadIndex) -> bool {
         self.inboxes.iter().enumerate().all(|(t, (inbox, _))| t == own || inbox.is_closed())
     }
+}
 
-    fn take_notes(&mut self) {
-        while let Ok(note) = self.notes.try_recv() {
-            match note {
-                ReaderNote::Ufrag(u, t) => self.demux.register(u, t),
-                ReaderNote::Live(t, set) => self.demux.live(t, &set),
-            }
+/// Applies what the media threads told the reader about their endpoints.
+fn take_notes(notes: &std::sync::mpsc::Receiver<ReaderNote>, demux: &mut Demux) {
+    while let Ok(note) = notes.try_recv() {
+        match note {
+            ReaderNote::Ufrag(u, t) => demux.register(u, t),
+            ReaderNote::Live(t, set) => demux.live(t, &set),
         }
     }
 }
@@ -324,6 +329,8 @@ struct MediaThread {
     placed: HashSet<(ConferenceId, EndpointId)>,
     /// The bridge's ufrag of each endpoint allocated here.
     ufrags: HashMap<(ConferenceId, EndpointId), String>,
+    /// Datagrams of one flush, sent together (`sendmmsg`).
+    outgoing: Vec<(SocketAddr, str0m::net::DatagramSend)>,
 }
 
 impl MediaThread {
@@ -336,7 +343,6 @@ impl MediaThread {
             Some(s) => Some(UdpSocket::from_std(s)?),
             None => None,
         };
-        let mut buf = vec![0u8; 2048];
         loop {
             let deadline = self.flush();
             self.report_gone();
@@ -368,7 +374,7 @@ impl MediaThread {
                     if let (Some(socket), Some(reader)) = (&receive, self.reader.as_mut()) {
                         let now = Instant::now();
                         let (sfu, candidates, bound) = (&mut self.sfu, &self.candidates, self.bound);
-                        reader.read(socket, &mut buf, self.index, |src, dst, data| {
+                        reader.read(socket, self.index, |src, dst, data| {
                             sfu.handle_datagram(now, src, destination(candidates, bound, src, dst), data);
                         });
                     }
@@ -494,15 +500,15 @@ impl MediaThread {
         self.board.publish(self.index, self.sfu.stats(Instant::now()));
     }
 
-    /// Sends what the core produced; returns its next deadline.
+    /// Sends what the core produced (in batches of [`pktinfo::BATCH`] per system call);
+    /// returns its next deadline.
     fn flush(&mut self) -> Instant {
         loop {
             match self.sfu.poll_output() {
                 SfuOutput::Transmit(t) => {
-                    if let Err(e) = self.socket.send_to(&t.contents, t.destination) {
-                        // A full socket buffer drops the datagram like the network would;
-                        // RTX and PLI recover.
-                        tracing::trace!("udp send to {} failed: {e}", t.destination);
+                    self.outgoing.push((t.destination, t.contents));
+                    if self.outgoing.len() >= pktinfo::BATCH {
+                        self.send_outgoing();
                     }
                 }
                 SfuOutput::Event(ColibriEvent::Draining) => {
@@ -514,11 +520,21 @@ impl MediaThread {
                     let _ = self.events.send(e);
                 }
                 SfuOutput::Timeout(t) => {
+                    self.send_outgoing();
                     self.send_relays();
                     return t;
                 }
             }
         }
+    }
+
+    fn send_outgoing(&mut self) {
+        // A full socket buffer drops a datagram like the network would; RTX and PLI recover.
+        let refused = pktinfo::send_many(&self.socket, &self.outgoing);
+        if refused > 0 {
+            tracing::trace!("udp send: {refused} datagrams refused");
+        }
+        self.outgoing.clear();
     }
 }
 
