@@ -91,15 +91,7 @@ async fn aiortc_and_str0m_participants_receive_each_other_through_the_bridge() {
     let mut peers = Vec::new();
     for (i, name) in ["alice", "bob"].into_iter().enumerate() {
         let setup = PeerSetup::new(name, i as u8).await;
-        let req = ColibriRequest::Allocate {
-            conference: conf.clone(),
-            endpoint: setup.id.clone(),
-            display_name: name.into(),
-            offer: setup.offer.clone(),
-        };
-        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
-            panic!("allocation of {name}")
-        };
+        let answer = setup.allocate(&focus, &conf, name).await;
         peers.push(setup.start(&answer));
     }
     let mut ai = Aiortc::start(&py);

@@ -57,15 +57,7 @@ async fn bridge_binary_forwards_between_three_udp_peers_allocated_over_the_bus()
     let mut peers = Vec::new();
     for (i, name) in ["alice", "bob", "carol"].into_iter().enumerate() {
         let setup = PeerSetup::new(name, i as u8).await;
-        let req = ColibriRequest::Allocate {
-            conference: conf.clone(),
-            endpoint: setup.id.clone(),
-            display_name: name.into(),
-            offer: setup.offer.clone(),
-        };
-        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
-            panic!("allocation of {name}")
-        };
+        let answer = setup.allocate(&focus, &conf, name).await;
         assert!(answer.contains(&format!("{}", sys.media.port())), "answer carries the media port");
         peers.push(setup.start(&answer));
     }

@@ -4,7 +4,7 @@
 
 mod live;
 use live::{FocusClient, PeerSetup, System};
-use proto::colibri::{ColibriEvent, ColibriRequest, ColibriResponse};
+use proto::colibri::{ColibriEvent, ColibriRequest};
 use proto::ConferenceId;
 use std::time::Duration;
 
@@ -16,15 +16,7 @@ async fn bridge_bound_to_all_addresses_serves_loopback_peers() {
     let mut peers = Vec::new();
     for (i, name) in ["alice", "bob"].into_iter().enumerate() {
         let setup = PeerSetup::new(name, i as u8).await;
-        let req = ColibriRequest::Allocate {
-            conference: conf.clone(),
-            endpoint: setup.id.clone(),
-            display_name: name.into(),
-            offer: setup.offer.clone(),
-        };
-        let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else {
-            panic!("allocation of {name}")
-        };
+        let answer = setup.allocate(&focus, &conf, name).await;
         assert!(answer.contains("127.0.0.1"), "loopback is a candidate when bound to all addresses");
         peers.push(setup.start(&answer));
     }

@@ -269,13 +269,7 @@ async fn allocate(
     setup: PeerSetup,
     name: &str,
 ) -> (ConferenceId, LivePeer) {
-    let req = ColibriRequest::Allocate {
-        conference: conf.clone(),
-        endpoint: setup.id.clone(),
-        display_name: name.into(),
-        offer: setup.offer.clone(),
-    };
-    let Ok(ColibriResponse::Allocated { answer }) = focus.colibri(&req).await else { panic!("allocation of {name}") };
+    let answer = setup.allocate(focus, conf, name).await;
     assert!(answer.contains(&format!(" {} typ host", sys.media.port())), "one port for every thread");
     (conf.clone(), setup.start(&answer))
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use bridge::participant::{publisher_offer, PublisherOffer};
 use proto::bridge_channel::BridgeChannelMessage;
-use proto::EndpointId;
+use proto::colibri::{ColibriRequest, ColibriResponse};
+use proto::{ConferenceId, EndpointId};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Frequency, MediaKind, MediaTime, Mid};
@@ -110,6 +111,21 @@ impl PeerSetup {
             pending,
             audio_mid,
             video_mid,
+        }
+    }
+
+    /// Allocates this participant in `conference` (as focus does) and returns the bridge's
+    /// answer; a refusal fails the test.
+    pub async fn allocate(&self, focus: &FocusClient, conference: &ConferenceId, display_name: &str) -> String {
+        let req = ColibriRequest::Allocate {
+            conference: conference.clone(),
+            endpoint: self.id.clone(),
+            display_name: display_name.into(),
+            offer: self.offer.clone(),
+        };
+        match focus.colibri(&req).await {
+            Ok(ColibriResponse::Allocated { answer }) => answer,
+            other => panic!("allocation of {}: {other:?}", self.id),
         }
     }
 
