@@ -13,7 +13,7 @@
 //! NACK), and it answers none (the NACK messages in the bridge's RTCP, which it opens
 //! before str0m gets it, are counted). A bad datagram is dropped and counted, never a panic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,7 +30,9 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::load::{arrival_instant, counters, nanos_since_epoch, on_session_event, record_latency, Cmd, LAYERS};
+use crate::load::{
+    arrival_instant, counters, nanos_since_epoch, on_session_event, record_latency, Cmd, VideoWindow, LAYERS,
+};
 use crate::srtp::{count_nacks, extend_seq, KeySlot, Keys, RtpView};
 use crate::twcc::TwccFeedback;
 
@@ -191,30 +193,12 @@ struct Receiver {
     packets: u64,
     media_pts: Vec<u8>,
     video_pts: Vec<u8>,
-    /// Video SSRCs seen since `window_start` (one per forwarded source: the bridge sends
-    /// each source to a receiver under one SSRC, whatever the layer).
-    window_video: HashSet<u32>,
-    window_start: Option<Instant>,
+    window: VideoWindow,
     twcc: Option<TwccFeedback>,
     rtcp: Vec<u8>,
 }
 
 impl Receiver {
-    /// Every second, how many video sources reached this receiver goes to the counters.
-    fn close_video_window(&mut self, now: Instant) {
-        let start = *self.window_start.get_or_insert(now);
-        if now.saturating_duration_since(start) < Duration::from_secs(1) {
-            return;
-        }
-        let c = counters();
-        let n = self.window_video.len() as u64;
-        c.video_windows.fetch_add(1, Ordering::Relaxed);
-        c.video_sources.fetch_add(n, Ordering::Relaxed);
-        c.video_sources_min.fetch_min(n, Ordering::Relaxed);
-        self.window_video.clear();
-        self.window_start = Some(now);
-    }
-
     fn on_rtp(&mut self, rx: &Keys, packet: &mut [u8], arrived: Option<SystemTime>) {
         let c = counters();
         let Some(v) = RtpView::parse(packet) else {
@@ -229,10 +213,7 @@ impl Receiver {
         if v.padding || !self.media_pts.contains(&v.pt) {
             return;
         }
-        if self.video_pts.contains(&v.pt) {
-            self.window_video.insert(v.ssrc);
-        }
-        self.close_video_window(Instant::now());
+        self.window.on_packet(self.video_pts.contains(&v.pt).then_some(v.ssrc), Instant::now());
         let index = match self.max_index.get_mut(&v.ssrc) {
             None => {
                 c.expected.fetch_add(1, Ordering::Relaxed);

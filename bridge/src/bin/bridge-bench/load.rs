@@ -18,7 +18,7 @@ use proto::bridge_channel::{BridgeChannelMessage, ReceiverVideoConstraints, Vide
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::Mid;
+use str0m::media::{Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite};
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -54,8 +54,8 @@ pub struct Counters {
     pub decrypt_failed: AtomicU64,
     pub bad_rtp: AtomicU64,
     pub nacks: AtomicU64,
-    /// Cheap participants: each second, how many video sources sent it media (distinct
-    /// SSRCs of video payload types), as receiver-seconds counted, their sum and the
+    /// Each second, how many video sources sent a receiver media (distinct SSRCs of video
+    /// payload types, [`VideoWindow`]), as receiver-seconds counted, their sum and the
     /// fewest any receiver got (reset per step by the caller).
     pub video_windows: AtomicU64,
     pub video_sources: AtomicU64,
@@ -77,6 +77,34 @@ pub fn counters() -> &'static Counters {
         video_sources: AtomicU64::new(0),
         video_sources_min: AtomicU64::new(u64::MAX),
     })
+}
+
+/// The video sources one receiver got media from, counted into [`Counters`] once a second
+/// (a source reaches a receiver under one SSRC, whatever the layer).
+#[derive(Default)]
+pub struct VideoWindow {
+    sources: std::collections::HashSet<u32>,
+    start: Option<Instant>,
+}
+
+impl VideoWindow {
+    /// Notes a received media packet, `Some(ssrc)` when it is video.
+    pub fn on_packet(&mut self, video_ssrc: Option<u32>, now: Instant) {
+        if let Some(ssrc) = video_ssrc {
+            self.sources.insert(ssrc);
+        }
+        let start = *self.start.get_or_insert(now);
+        if now.saturating_duration_since(start) < Duration::from_secs(1) {
+            return;
+        }
+        let c = counters();
+        let n = self.sources.len() as u64;
+        c.video_windows.fetch_add(1, Ordering::Relaxed);
+        c.video_sources.fetch_add(n, Ordering::Relaxed);
+        c.video_sources_min.fetch_min(n, Ordering::Relaxed);
+        self.sources.clear();
+        self.start = Some(now);
+    }
 }
 
 /// Counts one latency (send time in the payload to the kernel's arrival stamp).
@@ -231,8 +259,16 @@ async fn run(
     // Spread publishers over the frame interval so the load is smooth.
     let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
-    let mut st =
-        State { connected: false, keyframe_wanted: true, max_seq: HashMap::new(), received_at: Instant::now(), wish };
+    let opus_pt = rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt());
+    let mut st = State {
+        connected: false,
+        keyframe_wanted: true,
+        max_seq: HashMap::new(),
+        received_at: Instant::now(),
+        wish,
+        opus_pt,
+        window: VideoWindow::default(),
+    };
     let mut frame: u64 = 0;
     let mut audio_seq: u64 = 1;
     let mut video_seq = [1u64; 3];
@@ -326,6 +362,9 @@ struct State {
     received_at: Instant,
     /// ReceiverVideoConstraints to send once the bridge channel opens.
     wish: Option<String>,
+    /// Received RTP of another payload type is video.
+    opus_pt: Option<Pt>,
+    window: VideoWindow,
 }
 
 /// Polls the participant until its next deadline; `None` when it failed.
@@ -365,6 +404,7 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
                 if let Some(Event::RtpPacket(p)) = left {
                     let ssrc = *p.header.ssrc;
                     let seq = *p.seq_no;
+                    st.window.on_packet((Some(p.header.payload_type) != st.opus_pt).then_some(ssrc), st.received_at);
                     match st.max_seq.get(&ssrc).copied() {
                         None => {
                             c.expected.fetch_add(1, Ordering::Relaxed);
