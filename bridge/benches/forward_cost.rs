@@ -1,5 +1,6 @@
-//! Forwarding cost in virtual time: one 5-person meeting (audio + 3-layer simulcast VP8) of
-//! str0m participants driving the `Sfu` core through in-memory queues, no sockets, no clock.
+//! Forwarding cost in virtual time: one 5-person meeting (audio + 3-layer simulcast VP8;
+//! another size with `BRIDGE_BENCH_MEETING=N`) of str0m participants driving the `Sfu` core
+//! through in-memory queues, no sockets, no clock.
 //! The workload is deterministic, so instruction counts are repeatable on a busy machine;
 //! `benches/instructions.sh` runs it under callgrind for 8 s and 2 s and prints the
 //! instructions per forwarded packet (the difference removes connection setup). It prints
@@ -15,9 +16,16 @@ fn main() {
     let secs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     // BRIDGE_BWE=false: the same without send-side bandwidth estimation and pacing.
     let bwe = std::env::var("BRIDGE_BWE").map_or(true, |v| v != "false");
+    // BRIDGE_BENCH_MEETING=N: one N-person meeting instead (how the cost per packet grows
+    // with the meeting: every receiver's session holds a send stream per other source).
+    let size: usize = std::env::var("BRIDGE_BENCH_MEETING").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let mut w = common::World::with_bwe(bwe);
-    for name in ["alice", "bob", "carol", "dave", "erin"] {
-        w.join(name);
+    let names = ["alice", "bob", "carol", "dave", "erin"];
+    for i in 0..size.max(2) {
+        match names.get(i) {
+            Some(name) => w.join(name),
+            None => w.join(&format!("p{i}")),
+        };
     }
     w.connect_all();
     w.run_for(Duration::from_secs(secs));

@@ -6,6 +6,7 @@
 #
 #   bridge/benches/instructions.sh                      # BWE on (the default)
 #   BRIDGE_BWE=false bridge/benches/instructions.sh     # without send-side BWE and pacing
+#   BRIDGE_BENCH_MEETING=20 bridge/benches/instructions.sh   # one 20-person meeting
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(cargo bench -p bridge --bench forward_cost --no-run --message-format=json 2>/dev/null |
