@@ -302,12 +302,17 @@ fn substream_for(max_height: i32) -> usize {
 impl JanusTarget {
     pub async fn start(cpus: &str) -> JanusTarget {
         let server = JanusServer::start(cpus);
-        let pid = server.pid();
+        let (pid, dir) = (server.pid() as i32, server.dir.clone());
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                // SAFETY: kill(2) on the Janus child this bench started.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                // SAFETY: kill(2) and waitpid(2) on the Janus child this bench started and
+                // has not reaped (its `Child` is not waited on elsewhere before exit).
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
                 remove_netns();
+                let _ = std::fs::remove_dir_all(dir);
                 std::process::exit(130);
             }
         });
