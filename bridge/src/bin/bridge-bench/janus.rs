@@ -71,7 +71,8 @@ pub struct JanusServer {
 impl JanusServer {
     /// Makes the namespace, writes the config folder and starts Janus under `taskset -c
     /// cpus`; exits the bench with the apt-get line when Janus is not installed.
-    pub fn start(cpus: &str) -> JanusServer {
+    /// `event_loops`: Janus's `event_loops` (0: its default, a thread per handle).
+    pub fn start(cpus: &str, event_loops: usize) -> JanusServer {
         if Command::new("janus").arg("--version").stdout(Stdio::null()).status().is_err() {
             eprintln!("bridge-bench: --target janus needs Janus 1.1.2 (Debian package janus): {APT_LINE}");
             std::process::exit(1);
@@ -93,7 +94,7 @@ impl JanusServer {
         }
         let dir = std::env::temp_dir().join(format!("meetbench-janus-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("janus config folder");
-        write_config(&dir);
+        write_config(&dir, event_loops);
         let log = std::fs::File::create(dir.join("janus.log")).expect("janus log file");
         let child = Command::new("ip")
             .args(["netns", "exec", NETNS, "taskset", "-c", cpus, "janus", "-F"])
@@ -133,7 +134,7 @@ impl Drop for JanusServer {
 }
 
 /// Janus's configuration: VideoRoom and WebSockets only, the veth address, ICE-lite.
-fn write_config(dir: &std::path::Path) {
+fn write_config(dir: &std::path::Path, event_loops: usize) {
     const PLUGINS: [&str; 11] = [
         "audiobridge",
         "duktape",
@@ -153,7 +154,7 @@ fn write_config(dir: &std::path::Path) {
     let janus = format!(
         "general: {{\n\tconfigs_folder = \"{dir}\"\n\tplugins_folder = \"{LIB}/plugins\"\n\ttransports_folder = \"{LIB}/transports\"\n\
          \tevents_folder = \"{LIB}/events\"\n\tloggers_folder = \"{LIB}/loggers\"\n\tdebug_level = 3\n\
-         \tinterface = \"{ip}\"\n\tsession_timeout = 0\n}}\n\
+         \tinterface = \"{ip}\"\n\tsession_timeout = 0\n\tevent_loops = {event_loops}\n}}\n\
          media: {{\n\trtp_port_range = \"20000-40000\"\n}}\n\
          nat: {{\n\tnice_debug = false\n\tice_lite = true\n\tice_enforce_list = \"{NS_IF}\"\n}}\n\
          plugins: {{\n\tdisable = \"{plugins}\"\n}}\n\
@@ -300,8 +301,8 @@ fn substream_for(max_height: i32) -> usize {
 }
 
 impl JanusTarget {
-    pub async fn start(cpus: &str) -> JanusTarget {
-        let server = JanusServer::start(cpus);
+    pub async fn start(cpus: &str, event_loops: usize) -> JanusTarget {
+        let server = JanusServer::start(cpus, event_loops);
         let (pid, dir) = (server.pid() as i32, server.dir.clone());
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {

@@ -35,7 +35,10 @@
 //! VideoRoom (`janus.rs`) with the same cheap participants and meetings, `both` runs our
 //! bridge and then Janus in one invocation and ends with a side-by-side table. There,
 //! "forwarded" is what the participants received (media RTP, counted from the clear
-//! headers), for both targets alike: Janus has no counter of its own.
+//! headers), for both targets alike: Janus has no counter of its own. Janus runs on the
+//! bridge's cores (`--bridge-cpus` / `--bridge-core`); `--janus-event-loops N` sets its
+//! `event_loops` (0, the default: Janus's own default, a thread per handle). Needs root
+//! (a network namespace) and `apt-get install -y janus`.
 
 mod ceiling;
 mod cheap;
@@ -65,6 +68,7 @@ struct Args {
     last_n: Option<i32>,
     generator: load::Generator,
     target: TargetArg,
+    janus_event_loops: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
         last_n: None,
         generator: load::Generator::Cheap,
         target: TargetArg::Bridge,
+        janus_event_loops: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -125,6 +130,7 @@ fn parse_args() -> Result<Args, String> {
             "--last-n" => a.last_n = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--generator" => a.generator = v.parse()?,
             "--target" => a.target = v.parse()?,
+            "--janus-event-loops" => a.janus_event_loops = n(&v)?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -349,7 +355,7 @@ impl Target {
             }
             Kind::Janus => {
                 let cpus = args.bridge_cpus.clone().unwrap_or_else(|| args.bridge_core.to_string());
-                Target::Janus(janus::JanusTarget::start(&cpus).await)
+                Target::Janus(janus::JanusTarget::start(&cpus, args.janus_event_loops).await)
             }
         }
     }
