@@ -88,9 +88,21 @@ impl TxStream {
     }
 }
 
+/// What a publishing session sends: its two media lines, and whether keyframes carry the
+/// VP8 start code and size (RFC 6386 §9.1; Janus sees a keyframe only by them, our bridge
+/// by the frame tag's P bit alone, so the bridge target keeps the short form it was measured with).
+pub struct Publish {
+    pub audio_mid: Mid,
+    pub video_mid: Mid,
+    pub vp8_start_code: bool,
+}
+
+/// Width and height written into a keyframe of each layer (`LAYERS` order) with
+/// `Publish::vp8_start_code`: the heights our bridge assumes for three layers.
+const LAYER_SIZE: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
+
 /// What the participant sends once its keys are known.
 struct Sender {
-    keys: Keys,
     to: SocketAddr,
     audio: TxStream,
     /// One per simulcast layer, in `LAYERS` order.
@@ -98,6 +110,7 @@ struct Sender {
     twcc_seq: u16,
     /// The session's transport-cc extension id (str0m uses one map for the session).
     twcc_id: Option<u8>,
+    vp8_start_code: bool,
     out: Vec<u8>,
 }
 
@@ -105,7 +118,8 @@ impl Sender {
     /// Builds the prepared streams from the negotiated session: SSRCs of str0m's send
     /// streams, payload types and header extension ids (one-byte form; an id above 14 is
     /// left out).
-    fn new(rtc: &mut Rtc, keys: Keys, to: SocketAddr, audio_mid: Mid, video_mid: Mid) -> Option<Sender> {
+    fn new(rtc: &mut Rtc, to: SocketAddr, publish: &Publish) -> Option<Sender> {
+        let (audio_mid, video_mid) = (publish.audio_mid, publish.video_mid);
         let pt_of = |c: Codec| rtc.codec_config().find(|p| p.spec().codec == c).map(|p| *p.pt());
         let (opus, vp8) = (pt_of(Codec::Opus)?, pt_of(Codec::Vp8)?);
         let id = |mid: Mid, e: Extension| rtc.media(mid).and_then(|m| m.remote_extmap().id_of(e)).filter(|i| *i <= 14);
@@ -141,12 +155,20 @@ impl Sender {
             }
             video.push(TxStream::new(ssrc, vp8, &exts, v_twcc, size));
         }
-        Some(Sender { keys, to, audio, video, twcc_seq: 0, twcc_id: a_twcc.or(v_twcc), out: Vec::with_capacity(1500) })
+        Some(Sender {
+            to,
+            audio,
+            video,
+            twcc_seq: 0,
+            twcc_id: a_twcc.or(v_twcc),
+            vp8_start_code: publish.vp8_start_code,
+            out: Vec::with_capacity(1500),
+        })
     }
 
     /// Seals and sends transport-cc feedback for what arrived since the last call.
-    fn send_feedback(&mut self, socket: &UdpSocket, twcc: &mut TwccFeedback) {
-        if twcc.build(&mut self.out) && self.keys.rtcp_tx.seal_rtcp(&mut self.out, twcc.srtcp_index) {
+    fn send_feedback(&mut self, keys: &Keys, socket: &UdpSocket, twcc: &mut TwccFeedback) {
+        if twcc.build(&mut self.out) && keys.rtcp_tx.seal_rtcp(&mut self.out, twcc.srtcp_index) {
             twcc.srtcp_index = twcc.srtcp_index.wrapping_add(1);
             let _ = socket.try_send_to(&self.out, self.to);
         }
@@ -154,7 +176,15 @@ impl Sender {
 
     /// Sends the next packet of the audio stream (`which` None) or of video layer `which`;
     /// `vp8` is (descriptor byte, frame tag's first byte: P bit 0 = keyframe), None for audio.
-    fn send(&mut self, socket: &UdpSocket, which: Option<usize>, ts: u32, marker: bool, vp8: Option<(u8, u8)>) {
+    fn send(
+        &mut self,
+        keys: &Keys,
+        socket: &UdpSocket,
+        which: Option<usize>,
+        ts: u32,
+        marker: bool,
+        vp8: Option<(u8, u8)>,
+    ) {
         let s = match which {
             None => &mut self.audio,
             Some(l) => match self.video.get_mut(l) {
@@ -173,12 +203,20 @@ impl Sender {
             self.twcc_seq = self.twcc_seq.wrapping_add(1);
         }
         if let Some((first, tag)) = vp8 {
-            out[s.header_len] = first;
-            out[s.header_len + 1] = tag;
+            let h = s.header_len;
+            out[h] = first;
+            out[h + 1] = tag;
+            let size = which.and_then(|l| LAYER_SIZE.get(l));
+            if let (true, true, Some(&(w, ht))) = (self.vp8_start_code, first & 0x10 != 0 && tag & 1 == 0, size) {
+                // Frame tag (3 bytes), start code, 14-bit width and height (scale 0).
+                out[h + 4..h + 7].copy_from_slice(&[0x9d, 0x01, 0x2a]);
+                out[h + 7..h + 9].copy_from_slice(&w.to_le_bytes());
+                out[h + 9..h + 11].copy_from_slice(&ht.to_le_bytes());
+            }
         }
         let n = out.len();
         out[n - 8..].copy_from_slice(&nanos_since_epoch(Instant::now()).to_le_bytes());
-        let sealed = self.keys.tx.seal(out, s.header_len, s.ssrc, s.index);
+        let sealed = keys.tx.seal(out, s.header_len, s.ssrc, s.index);
         s.index += 1;
         if sealed && socket.try_send_to(out, self.to).is_ok() {
             counters().sent.fetch_add(1, Ordering::Relaxed);
@@ -296,12 +334,14 @@ fn is_rtcp(b: &[u8]) -> bool {
     matches!(b.first(), Some(128..=191)) && matches!(b.get(1).map(|x| x & 0x7f), Some(64..=95))
 }
 
+/// Drives one session until `Cmd::Stop`: a publisher (`publish`, with or without
+/// receiving, as with our bridge) or a session that only receives (`None`: a Janus
+/// subscriber).
 pub async fn run(
     mut rtc: Rtc,
     socket: UdpSocket,
     slot: Arc<KeySlot>,
-    audio_mid: Mid,
-    video_mid: Mid,
+    publish: Option<Publish>,
     wish: Option<String>,
     mut cmds: mpsc::Receiver<Cmd>,
 ) {
@@ -312,6 +352,7 @@ pub async fn run(
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
     let mut next_feedback = start + offset;
     let mut st = State { connected: false, keyframe_wanted: true, peer: None, wish };
+    let mut keys: Option<Keys> = None;
     let mut sender: Option<Sender> = None;
     let mut receiver = Receiver::default();
     let mut frame: u64 = 0;
@@ -322,8 +363,9 @@ pub async fn run(
         }
         let Some(t) = drain(&mut rtc, &socket, &mut st) else { return };
         timeout = t;
-        if sender.is_none() && st.connected {
-            if let (Some(keys), Some(to)) = (slot.take().and_then(|c| Keys::derive(&c)), st.peer) {
+        if keys.is_none() && st.connected {
+            if let (Some(k), Some(to)) = (slot.take().and_then(|c| Keys::derive(&c)), st.peer) {
+                keys = Some(k);
                 receiver.media_pts = rtc
                     .codec_config()
                     .iter()
@@ -332,11 +374,13 @@ pub async fn run(
                     .collect();
                 receiver.video_pts =
                     rtc.codec_config().iter().filter(|p| p.spec().codec == Codec::Vp8).map(|p| *p.pt()).collect();
-                sender = Sender::new(&mut rtc, keys, to, audio_mid, video_mid);
-                let ssrc = getrandom::u32().unwrap_or(0x5eed_f00d).max(1);
-                receiver.twcc = sender.as_ref().and_then(|s| s.twcc_id).map(|id| TwccFeedback::new(id, ssrc));
-                if sender.is_none() {
-                    eprintln!("cheap participant: no SRTP keys or send streams for {local}; it only receives");
+                if let Some(p) = &publish {
+                    sender = Sender::new(&mut rtc, to, p);
+                    let ssrc = getrandom::u32().unwrap_or(0x5eed_f00d).max(1);
+                    receiver.twcc = sender.as_ref().and_then(|s| s.twcc_id).map(|id| TwccFeedback::new(id, ssrc));
+                    if sender.is_none() {
+                        eprintln!("cheap participant: no send streams for {local}; it only receives");
+                    }
                 }
             }
         }
@@ -349,12 +393,12 @@ pub async fn run(
                 for _ in 0..64 {
                     let Ok(d) = socket.try_io(Interest::READABLE, || pktinfo::recv_datagram(&socket, &mut buf)) else { break };
                     let Some(packet) = buf.get_mut(..d.len) else { continue };
-                    if let (true, Some(s)) = (is_rtp(packet), &sender) {
-                        receiver.on_rtp(&s.keys, packet, d.arrived);
+                    if let (true, Some(k)) = (is_rtp(packet), &keys) {
+                        receiver.on_rtp(k, packet, d.arrived);
                         continue;
                     }
-                    if let (true, Some(s)) = (is_rtcp(packet), &sender) {
-                        receiver.on_rtcp(&s.keys, packet);
+                    if let (true, Some(k)) = (is_rtcp(packet), &keys) {
+                        receiver.on_rtcp(k, packet);
                     }
                     if let Ok(contents) = (&*packet).try_into() {
                         let input = Input::Receive(arrival_instant(d.arrived), Receive { proto: Protocol::Udp, source: d.source, destination: local, contents });
@@ -377,18 +421,18 @@ pub async fn run(
                 Some(Cmd::Stop) | None => return,
             },
         }
-        let Some(s) = sender.as_mut() else { continue };
+        let (Some(s), Some(keys)) = (sender.as_mut(), &keys) else { continue };
         let now = Instant::now();
         if now >= next_feedback {
             next_feedback = now + TWCC_INTERVAL;
             if let Some(t) = &mut receiver.twcc {
-                s.send_feedback(&socket, t);
+                s.send_feedback(keys, &socket, t);
             }
         }
         if now >= next_audio {
             next_audio += Duration::from_millis(20);
             let ts = (now.duration_since(start).as_micros() as u64 * 48 / 1000) as u32;
-            s.send(&socket, None, ts, false, None);
+            s.send(keys, &socket, None, ts, false, None);
         }
         if now >= next_video {
             next_video += Duration::from_millis(33);
@@ -401,7 +445,14 @@ pub async fn run(
                     // VP8 descriptor: S bit on the first packet of the frame; then the
                     // frame tag (P bit 0 = keyframe), as the str0m participant writes them.
                     let first = if k == 0 { 0x10 } else { 0x00 };
-                    s.send(&socket, Some(li), ts, k + 1 == *packets, Some((first, if key { 0x00 } else { 0x01 })));
+                    s.send(
+                        keys,
+                        &socket,
+                        Some(li),
+                        ts,
+                        k + 1 == *packets,
+                        Some((first, if key { 0x00 } else { 0x01 })),
+                    );
                 }
             }
         }

@@ -8,6 +8,7 @@
 //! atomics read by the ramp controller.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -191,23 +192,44 @@ pub struct Setup {
     video_mid: Mid,
     /// The cheap participant's SRTP keys, filled by its DTLS handshake.
     keys: Option<Arc<KeySlot>>,
+    /// Cheap participant: keyframes carry the VP8 start code and size (Janus needs them).
+    vp8_start_code: bool,
+}
+
+/// A participant's session before negotiation: str0m in RTP mode with Opus and VP8, one
+/// host candidate on a socket bound to `ip` (loopback for our bridge, the veth address for
+/// Janus), and with the cheap generator the slot its DTLS keys go to.
+async fn session(ip: IpAddr, generator: Generator) -> (Rtc, UdpSocket, Option<Arc<KeySlot>>) {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await.expect("participant udp bind");
+    pktinfo::enable_timestamps(&socket).expect("SO_TIMESTAMPNS on a UDP socket");
+    let addr = socket.local_addr().expect("participant address");
+    let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs().enable_opus(true, false).enable_vp8(true);
+    let keys = (generator == Generator::Cheap).then(|| Arc::new(KeySlot::default()));
+    if let Some(slot) = &keys {
+        config = config.set_crypto_provider(capturing_provider(slot.clone()));
+    }
+    let mut rtc = config.build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+    (rtc, socket, keys)
 }
 
 impl Setup {
     pub async fn new(name: &str, generator: Generator) -> Setup {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("participant udp bind");
-        pktinfo::enable_timestamps(&socket).expect("SO_TIMESTAMPNS on a UDP socket");
-        let addr = socket.local_addr().expect("participant address");
-        let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs().enable_opus(true, false).enable_vp8(true);
-        let keys = (generator == Generator::Cheap).then(|| Arc::new(KeySlot::default()));
-        if let Some(slot) = &keys {
-            config = config.set_crypto_provider(capturing_provider(slot.clone()));
-        }
-        let mut rtc = config.build(Instant::now());
-        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate"));
+        Setup::on(name, generator, IpAddr::from([127, 0, 0, 1])).await
+    }
+
+    /// A publisher whose socket is bound to `ip`.
+    pub async fn on(name: &str, generator: Generator, ip: IpAddr) -> Setup {
+        let (mut rtc, socket, keys) = session(ip, generator).await;
         let rids = LAYERS.map(|(rid, _, _)| rid);
         let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &rids);
-        Setup { offer, rtc, socket, pending, audio_mid, video_mid, keys }
+        Setup { offer, rtc, socket, pending, audio_mid, video_mid, keys, vp8_start_code: false }
+    }
+
+    /// Keyframes carry the VP8 start code and size (cheap generator only).
+    pub fn with_vp8_start_code(mut self) -> Setup {
+        self.vp8_start_code = true;
+        self
     }
 
     /// Applies the bridge's answer and starts the participant; with `max_height` and/or
@@ -228,12 +250,28 @@ impl Setup {
         });
         match self.keys {
             Some(slot) => {
-                tokio::spawn(cheap::run(self.rtc, self.socket, slot, self.audio_mid, self.video_mid, wish, rx))
+                let publish = cheap::Publish {
+                    audio_mid: self.audio_mid,
+                    video_mid: self.video_mid,
+                    vp8_start_code: self.vp8_start_code,
+                };
+                tokio::spawn(cheap::run(self.rtc, self.socket, slot, Some(publish), wish, rx))
             }
             None => tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, wish, rx)),
         };
         tx
     }
+}
+
+/// A cheap session that only receives (a Janus subscriber): answers `offer` and starts;
+/// `None` when str0m does not accept the offer.
+pub async fn receive_only(ip: IpAddr, offer: &str) -> Option<(String, mpsc::Sender<Cmd>)> {
+    let (mut rtc, socket, keys) = session(ip, Generator::Cheap).await;
+    let offer = SdpOffer::from_sdp_string(offer).ok()?;
+    let answer = rtc.sdp_api().accept_offer(offer).ok()?.to_sdp_string();
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(cheap::run(rtc, socket, keys?, None, None, rx));
+    Some((answer, tx))
 }
 
 /// The kernel's arrival time of a datagram as an `Instant` (now when it was not stamped):

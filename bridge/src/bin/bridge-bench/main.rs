@@ -30,9 +30,19 @@
 //! it shows). With the cheap generator, `vsrc_min` / `vsrc_avg` are the video sources a
 //! receiver got media from in a second: the fewest any receiver got in the step, and the
 //! mean (so "everyone receives the video it asked for" is checked, not assumed).
+//!
+//! `--target bridge|janus|both` (bridge; issue 13, item 4): `janus` drives Janus 1.1.2's
+//! VideoRoom (`janus.rs`) with the same cheap participants and meetings, `both` runs our
+//! bridge and then Janus in one invocation and ends with a side-by-side table. There,
+//! "forwarded" is what the participants received (media RTP, counted from the clear
+//! headers), for both targets alike: Janus has no counter of its own. Janus runs on the
+//! bridge's cores (`--bridge-cpus` / `--bridge-core`); `--janus-event-loops N` sets its
+//! `event_loops` (0, the default: Janus's own default, a thread per handle). Needs root
+//! (a network namespace) and `apt-get install -y janus`.
 
 mod ceiling;
 mod cheap;
+mod janus;
 mod load;
 mod procs;
 mod srtp;
@@ -57,6 +67,34 @@ struct Args {
     max_height: Option<i32>,
     last_n: Option<i32>,
     generator: load::Generator,
+    target: TargetArg,
+    janus_event_loops: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetArg {
+    Bridge,
+    Janus,
+    Both,
+}
+
+impl std::str::FromStr for TargetArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bridge" => Ok(TargetArg::Bridge),
+            "janus" => Ok(TargetArg::Janus),
+            "both" => Ok(TargetArg::Both),
+            _ => Err(format!("unknown target {s} (bridge, janus or both)")),
+        }
+    }
+}
+
+/// What one ramp runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bridge,
+    Janus,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -72,6 +110,8 @@ fn parse_args() -> Result<Args, String> {
         max_height: None,
         last_n: None,
         generator: load::Generator::Cheap,
+        target: TargetArg::Bridge,
+        janus_event_loops: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -89,8 +129,13 @@ fn parse_args() -> Result<Args, String> {
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--last-n" => a.last_n = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--generator" => a.generator = v.parse()?,
+            "--target" => a.target = v.parse()?,
+            "--janus-event-loops" => a.janus_event_loops = n(&v)?,
             _ => return Err(format!("unknown option {flag}")),
         }
+    }
+    if a.target != TargetArg::Bridge && a.generator != load::Generator::Cheap {
+        return Err("--target janus/both runs the cheap generator only".into());
     }
     Ok(a)
 }
@@ -99,6 +144,10 @@ struct Step {
     meetings: usize,
     endpoints: usize,
     forwarded_per_sec: f64,
+    /// Media RTP the participants received per second, and per CPU-second of the
+    /// forwarder: the measure both targets share.
+    delivered_per_sec: f64,
+    delivered_per_cpu_sec: f64,
     bridge_cpu: f64,
     per_cpu_sec: f64,
     loss: f64,
@@ -122,30 +171,61 @@ fn main() {
         }
     };
     procs::pin_to_core(args.load_core);
+    let kinds: &[Kind] = match args.target {
+        TargetArg::Bridge => &[Kind::Bridge],
+        TargetArg::Janus => &[Kind::Janus],
+        TargetArg::Both => &[Kind::Bridge, Kind::Janus],
+    };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
-    let steps = rt.block_on(ramp(&args));
+    let runs: Vec<(Kind, Vec<Step>)> = kinds.iter().map(|k| (*k, rt.block_on(ramp(&args, *k)))).collect();
     drop(rt);
 
-    println!(
-        "\n== ceiling: raw UDP receive → AES-256-GCM seal ×{} → send, on core {}",
-        args.meeting_size - 1,
-        args.bridge_core
-    );
-    let ceil = ceiling::run(args.bridge_core, args.meeting_size - 1, 1000, Duration::from_secs(5));
-    println!(
-        "ceiling: {} packets in {:.2} CPU-s = {:.0} packets per CPU-second",
-        ceil.sent,
-        ceil.cpu_secs,
-        ceil.per_cpu_sec()
-    );
+    let ceil = kinds.contains(&Kind::Bridge).then(|| {
+        println!(
+            "\n== ceiling: raw UDP receive → AES-256-GCM seal ×{} → send, on core {}",
+            args.meeting_size - 1,
+            args.bridge_core
+        );
+        let ceil = ceiling::run(args.bridge_core, args.meeting_size - 1, 1000, Duration::from_secs(5));
+        println!(
+            "ceiling: {} packets in {:.2} CPU-s = {:.0} packets per CPU-second",
+            ceil.sent,
+            ceil.cpu_secs,
+            ceil.per_cpu_sec()
+        );
+        ceil
+    });
+    let summaries: Vec<(Kind, Summary)> =
+        runs.iter().filter_map(|(k, steps)| summary(&args, *k, steps, ceil.as_ref()).map(|s| (*k, s))).collect();
+    if summaries.len() == 2 {
+        side_by_side(&args, &summaries);
+    }
+}
 
+/// One target's figures for the side-by-side table.
+struct Summary {
+    median_delivered_per_cpu: f64,
+    best_endpoints: usize,
+    best_delivered_per_sec: f64,
+    half_endpoints: usize,
+    half_p99_us: u64,
+    rss_per_endpoint_kib: f64,
+}
+
+/// Prints one target's summary (for the bridge, as before this target had a name); `None`
+/// when no step stayed under the loss limit.
+fn summary(args: &Args, kind: Kind, steps: &[Step], ceil: Option<&ceiling::CeilingResult>) -> Option<Summary> {
+    let name = match kind {
+        Kind::Bridge => "bridge",
+        Kind::Janus => "janus",
+    };
     let best = steps
         .iter()
         .filter(|s| s.loss <= args.loss_limit)
         .max_by(|a, b| a.forwarded_per_sec.total_cmp(&b.forwarded_per_sec));
     let Some(best) = best else {
-        println!("no step stayed under the loss limit");
-        return;
+        println!("{name}: no step stayed under the loss limit");
+        return None;
     };
     let half = steps
         .iter()
@@ -155,114 +235,251 @@ fn main() {
                 .total_cmp(&(b.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs())
         })
         .expect("at least one step");
-    let median_eff = {
-        let mut v: Vec<f64> = steps.iter().filter(|s| s.bridge_cpu > 0.05).map(|s| s.per_cpu_sec).collect();
+    let median = |f: fn(&Step) -> f64| {
+        let mut v: Vec<f64> = steps.iter().filter(|s| s.bridge_cpu > 0.05).map(f).collect();
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(0.0)
     };
-    println!("\n== summary (meeting size {})", args.meeting_size);
+    let median_eff = median(|s| s.per_cpu_sec);
+    println!("\n== summary: {name} (meeting size {})", args.meeting_size);
     println!(
-        "max load under {:.1}% loss: {} endpoints, {:.0} forwarded packets/s, bridge CPU {:.0}%",
+        "max load under {:.1}% loss: {} endpoints, {:.0} forwarded packets/s, {name} CPU {:.0}%",
         args.loss_limit * 100.0,
         best.endpoints,
         best.forwarded_per_sec,
         best.bridge_cpu * 100.0
     );
     println!(
-        "forwarded packets per bridge CPU-second: {:.0} at max load, median over steps {:.0}",
+        "forwarded packets per {name} CPU-second: {:.0} at max load, median over steps {:.0}",
         best.per_cpu_sec, median_eff
     );
+    if let (Kind::Bridge, Some(ceil)) = (kind, ceil) {
+        println!(
+            "ceiling packets per CPU-second: {:.0}; ratio bridge/ceiling: {:.2}",
+            ceil.per_cpu_sec(),
+            best.per_cpu_sec / ceil.per_cpu_sec()
+        );
+    }
     println!(
-        "ceiling packets per CPU-second: {:.0}; ratio bridge/ceiling: {:.2}",
-        ceil.per_cpu_sec(),
-        best.per_cpu_sec / ceil.per_cpu_sec()
-    );
-    println!(
-        "latency through the bridge at ~half load ({} endpoints): p50 {} µs, p99 {} µs",
+        "latency through the {name} at ~half load ({} endpoints): p50 {} µs, p99 {} µs",
         half.endpoints, half.p50_us, half.p99_us
     );
-    println!("bridge memory per endpoint at max load: {:.0} KiB", best.rss_per_endpoint_kib);
+    println!("{name} memory per endpoint at max load: {:.0} KiB", best.rss_per_endpoint_kib);
     let per_packet_us = |cpu: f64| cpu / best.forwarded_per_sec.max(1e-9) * 1e6;
     println!(
-        "CPU per forwarded packet at max load: bridge {:.1} µs, load generator ({:?}) {:.1} µs",
+        "CPU per forwarded packet at max load: {name} {:.1} µs, load generator ({:?}) {:.1} µs",
         per_packet_us(best.bridge_cpu),
         args.generator,
         per_packet_us(best.load_cpu)
     );
     if best.load_cpu > 0.9 {
-        println!("note: the load generator used {:.0}% of its core at max load: the limit found is the generator's, not the bridge's", best.load_cpu * 100.0);
+        println!("note: the load generator used {:.0}% of its core at max load: the limit found is the generator's, not the {name}'s", best.load_cpu * 100.0);
+    }
+    let hit_max = steps.last().is_some_and(|s| s.loss <= args.loss_limit && s.load_cpu <= 0.97);
+    if hit_max {
+        println!("note: {name} stayed under the loss limit up to --max-meetings: its highest load is at least this");
+    }
+    Some(Summary {
+        median_delivered_per_cpu: median(|s| s.delivered_per_cpu_sec),
+        best_endpoints: best.endpoints,
+        best_delivered_per_sec: best.delivered_per_sec,
+        half_endpoints: half.endpoints,
+        half_p99_us: half.p99_us,
+        rss_per_endpoint_kib: best.rss_per_endpoint_kib,
+    })
+}
+
+/// The side-by-side table of `--target both`, with the ratios bridge/janus.
+fn side_by_side(args: &Args, s: &[(Kind, Summary)]) {
+    let (Some((_, b)), Some((_, j))) =
+        (s.iter().find(|(k, _)| *k == Kind::Bridge), s.iter().find(|(k, _)| *k == Kind::Janus))
+    else {
+        return;
+    };
+    println!(
+        "\n== side by side (meeting size {}, cores {}; forwarded = media RTP the participants received)",
+        args.meeting_size,
+        args.bridge_cpus.clone().unwrap_or_else(|| args.bridge_core.to_string())
+    );
+    if args.meeting_size > 20 {
+        println!("note: meetings over 20: our bridge forwards the 3 loudest audio streams (BRIDGE_LOUDEST_AUDIO), Janus all; set BRIDGE_LOUDEST_AUDIO=0 for the same work");
+    } else {
+        println!("note: meetings of at most 20: both forward every audio stream");
+    }
+    println!("target  fwd_pkt/cpu_s  max_ep  max_pkt/s  half_ep  p99_us  kib/ep");
+    for (name, x) in [("bridge", b), ("janus", j)] {
+        println!(
+            "{:<7} {:>13.0} {:>7} {:>10.0} {:>8} {:>7} {:>7.0}",
+            name,
+            x.median_delivered_per_cpu,
+            x.best_endpoints,
+            x.best_delivered_per_sec,
+            x.half_endpoints,
+            x.half_p99_us,
+            x.rss_per_endpoint_kib
+        );
+    }
+    let r = |a: f64, b: f64| if b > 0.0 { format!("{:.2}x", a / b) } else { "-".into() };
+    println!(
+        "{:<7} {:>13} {:>7} {:>10} {:>8} {:>7} {:>7}",
+        "ratio",
+        r(b.median_delivered_per_cpu, j.median_delivered_per_cpu),
+        r(b.best_endpoints as f64, j.best_endpoints as f64),
+        r(b.best_delivered_per_sec, j.best_delivered_per_sec),
+        "",
+        r(b.half_p99_us as f64, j.half_p99_us as f64),
+        r(b.rss_per_endpoint_kib, j.rss_per_endpoint_kib)
+    );
+    println!("(fwd_pkt/cpu_s: median over steps; max_*: highest step under the loss limit; p99_us: added latency at the step nearest half of max_pkt/s; kib/ep: RSS growth per endpoint at max load)");
+}
+
+/// The forwarder under test, as the ramp drives it: our bridge (signal, the bridge and a
+/// bus client in focus's part) or Janus.
+enum Target {
+    Bridge { sys: procs::System, focus: procs::FocusClient, participants: HashMap<EndpointId, mpsc::Sender<load::Cmd>> },
+    Janus(janus::JanusTarget),
+}
+
+impl Target {
+    async fn start(args: &Args, kind: Kind) -> Target {
+        match kind {
+            Kind::Bridge => {
+                let sys = procs::start_system(args.bridge_core, args.bridge_cpus.clone());
+                let focus = procs::FocusClient::connect(sys.bus, &sys.secret).await;
+                let t0 = Instant::now();
+                while focus.colibri(&ColibriRequest::Health).await.is_err() {
+                    assert!(t0.elapsed() < Duration::from_secs(20), "bridge did not answer on the bus");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Target::Bridge { sys, focus, participants: HashMap::new() }
+            }
+            Kind::Janus => {
+                let cpus = args.bridge_cpus.clone().unwrap_or_else(|| args.bridge_core.to_string());
+                Target::Janus(janus::JanusTarget::start(&cpus, args.janus_event_loops).await)
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Target::Bridge { sys, .. } => sys.bridge_pid(),
+            Target::Janus(j) => j.server.pid(),
+        }
+    }
+
+    fn endpoints(&self) -> usize {
+        match self {
+            Target::Bridge { participants, .. } => participants.len(),
+            Target::Janus(j) => j.endpoints(),
+        }
+    }
+
+    /// Adds meeting number `m`.
+    async fn add_meeting(&mut self, args: &Args, m: usize) {
+        match self {
+            Target::Bridge { focus, participants, .. } => {
+                let conf = ConferenceId::new(format!("m{m}")).expect("valid id");
+                for k in 0..args.meeting_size {
+                    let id = EndpointId::new(format!("e{m}x{k}")).expect("valid id");
+                    let setup = load::Setup::new(id.as_str(), args.generator).await;
+                    let req = ColibriRequest::Allocate {
+                        conference: conf.clone(),
+                        endpoint: id.clone(),
+                        display_name: String::new(),
+                        offer: setup.offer.clone(),
+                    };
+                    match focus.colibri(&req).await {
+                        Ok(ColibriResponse::Allocated { answer }) => {
+                            participants.insert(id, setup.start(&answer, args.max_height, args.last_n));
+                        }
+                        other => panic!("allocation refused: {other:?}"),
+                    }
+                }
+            }
+            Target::Janus(j) => {
+                if let Err(e) = j.add_meeting(m, args.meeting_size, args.max_height).await {
+                    panic!("janus meeting {m}: {e}");
+                }
+            }
+        }
+    }
+
+    /// Handles the forwarder's signalling until `until`.
+    async fn pump_until(&mut self, until: Instant) {
+        match self {
+            Target::Bridge { focus, participants, .. } => {
+                while Instant::now() < until {
+                    pump(focus, participants).await;
+                }
+            }
+            Target::Janus(j) => j.pump_until(until).await,
+        }
+    }
+
+    /// Packets forwarded so far: the bridge's own counter; for Janus, what the
+    /// participants received.
+    async fn forwarded(&self) -> u64 {
+        match self {
+            Target::Bridge { sys, .. } => procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await,
+            Target::Janus(_) => load::counters().received.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Target::Bridge { participants, .. } => {
+                for tx in participants.values() {
+                    let _ = tx.try_send(load::Cmd::Stop);
+                }
+            }
+            Target::Janus(j) => j.stop(),
+        }
     }
 }
 
-async fn ramp(args: &Args) -> Vec<Step> {
-    let sys = procs::start_system(args.bridge_core, args.bridge_cpus.clone());
-    let pid = sys.bridge_pid();
-    let mut focus = procs::FocusClient::connect(sys.bus, &sys.secret).await;
-    let t0 = Instant::now();
-    while focus.colibri(&ColibriRequest::Health).await.is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "bridge did not answer on the bus");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn ramp(args: &Args, kind: Kind) -> Vec<Step> {
+    let mut target = Target::start(args, kind).await;
+    let pid = target.pid();
     let rss0 = procs::rss_kib(pid);
-    let mut participants: HashMap<EndpointId, mpsc::Sender<load::Cmd>> = HashMap::new();
     let mut steps = Vec::new();
     let mut meetings = 0;
+    println!("target: {kind:?}");
     println!("generator: {:?}", args.generator);
     println!(
         "meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu nack/s srtp_bad vsrc_min vsrc_avg"
     );
     while meetings < args.max_meetings {
         for _ in 0..args.step_meetings {
-            let conf = ConferenceId::new(format!("m{meetings}")).expect("valid id");
-            for k in 0..args.meeting_size {
-                let id = EndpointId::new(format!("e{meetings}x{k}")).expect("valid id");
-                let setup = load::Setup::new(id.as_str(), args.generator).await;
-                let req = ColibriRequest::Allocate {
-                    conference: conf.clone(),
-                    endpoint: id.clone(),
-                    display_name: String::new(),
-                    offer: setup.offer.clone(),
-                };
-                match focus.colibri(&req).await {
-                    Ok(ColibriResponse::Allocated { answer }) => {
-                        participants.insert(id, setup.start(&answer, args.max_height, args.last_n));
-                    }
-                    other => panic!("allocation refused: {other:?}"),
-                }
-            }
+            target.add_meeting(args, meetings).await;
             meetings += 1;
         }
         // Settle (answer renegotiations), then measure one window.
-        let settle_until = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < settle_until {
-            pump(&mut focus, &participants).await;
-        }
+        target.pump_until(Instant::now() + Duration::from_secs(2)).await;
         load::counters().video_sources_min.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
         let (s0, fwd0, cpu0, load0, w0) = (
             load::snapshot(),
-            procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await,
+            target.forwarded().await,
             procs::process_cpu_secs(pid),
             procs::process_cpu_secs(std::process::id()),
             Instant::now(),
         );
-        let window_end = w0 + Duration::from_secs(args.step_secs - 2);
-        while Instant::now() < window_end {
-            pump(&mut focus, &participants).await;
-        }
+        target.pump_until(w0 + Duration::from_secs(args.step_secs - 2)).await;
         let (s1, fwd1, cpu1, load1) = (
             load::snapshot(),
-            procs::bridge_metric(sys.bridge_http, "rtp_forwarded_total").await,
+            target.forwarded().await,
             procs::process_cpu_secs(pid),
             procs::process_cpu_secs(std::process::id()),
         );
         let secs = w0.elapsed().as_secs_f64();
         let expected = s1.expected - s0.expected;
         let received = s1.received - s0.received;
-        let endpoints = participants.len();
+        let endpoints = target.endpoints();
         let step = Step {
             meetings,
             endpoints,
             forwarded_per_sec: (fwd1 - fwd0) as f64 / secs,
+            delivered_per_sec: received as f64 / secs,
+            delivered_per_cpu_sec: received as f64 / (cpu1 - cpu0).max(1e-9),
             bridge_cpu: (cpu1 - cpu0) / secs,
             per_cpu_sec: (fwd1 - fwd0) as f64 / (cpu1 - cpu0).max(1e-9),
             loss: if expected == 0 { 0.0 } else { 1.0 - (received.min(expected) as f64 / expected as f64) },
@@ -312,9 +529,7 @@ async fn ramp(args: &Args) -> Vec<Step> {
             break;
         }
     }
-    for tx in participants.values() {
-        let _ = tx.try_send(load::Cmd::Stop);
-    }
+    target.stop();
     steps
 }
 
