@@ -27,7 +27,7 @@
 //! (none: every participant takes what the bandwidth allows of everyone; with H, each asks
 //! the bridge for at most H lines of every video, as a page in tile view does with small
 //! tiles), `--last-n N` (none: each asks for at most N videos, as a page asks for the tiles
-//! it shows). With the cheap generator, `vsrc_min` / `vsrc_avg` are the video sources a
+//! it shows). With either generator, `vsrc_min` / `vsrc_avg` are the video sources a
 //! receiver got media from in a second: the fewest any receiver got in the step, and the
 //! mean (so "everyone receives the video it asked for" is checked, not assumed).
 //!
@@ -227,14 +227,17 @@ fn summary(args: &Args, kind: Kind, steps: &[Step], ceil: Option<&ceiling::Ceili
         println!("{name}: no step stayed under the loss limit");
         return None;
     };
+    // Among the steps under the loss limit: a failing step can forward about half as much
+    // as the best one, and its latency is the overload's, not half load's.
     let half = steps
         .iter()
+        .filter(|s| s.loss <= args.loss_limit)
         .min_by(|a, b| {
             (a.forwarded_per_sec - best.forwarded_per_sec / 2.0)
                 .abs()
                 .total_cmp(&(b.forwarded_per_sec - best.forwarded_per_sec / 2.0).abs())
         })
-        .expect("at least one step");
+        .unwrap_or(best);
     let median = |f: fn(&Step) -> f64| {
         let mut v: Vec<f64> = steps.iter().filter(|s| s.bridge_cpu > 0.05).map(f).collect();
         v.sort_by(f64::total_cmp);
@@ -499,15 +502,17 @@ async fn ramp(args: &Args, kind: Kind) -> Vec<Step> {
                 load::percentile(&s0, &s1, 0.98)
             );
         }
+        // Video sources per receiver and second (both generators): the fewest any receiver
+        // got, the mean.
+        let windows = s1.video_windows - s0.video_windows;
+        let min = load::counters().video_sources_min.load(std::sync::atomic::Ordering::Relaxed);
+        let mean = (s1.video_sources - s0.video_sources) as f64 / windows.max(1) as f64;
+        let min = if windows == 0 { "-".to_string() } else { min.to_string() };
+        let vsrc = format!(" {min:>8} {mean:>8.1}");
         let cheap_only = if args.generator == load::Generator::Cheap {
-            // Video sources per receiver and second: the fewest any receiver got, the mean.
-            let windows = s1.video_windows - s0.video_windows;
-            let min = load::counters().video_sources_min.load(std::sync::atomic::Ordering::Relaxed);
-            let mean = (s1.video_sources - s0.video_sources) as f64 / windows.max(1) as f64;
-            let min = if windows == 0 { "-".to_string() } else { min.to_string() };
-            format!(" {:>6.1} {:>4}/{} {:>8} {:>8.1}", step.nacks_per_sec, step.decrypt_failed, step.sampled, min, mean)
+            format!(" {:>6.1} {:>4}/{}{vsrc}", step.nacks_per_sec, step.decrypt_failed, step.sampled)
         } else {
-            "      -    -".to_string()
+            format!("      -    -{vsrc}")
         };
         println!(
             "{:>8} {:>9} {:>9.0} {:>9.0}% {:>9.0} {:>5.2}% {:>6} {:>6} {:>10.0} {:>7.0}%{}",
