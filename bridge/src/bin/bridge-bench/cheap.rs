@@ -99,7 +99,7 @@ pub struct Publish {
 
 /// Width and height written into a keyframe of each layer (`LAYERS` order) with
 /// `Publish::vp8_start_code`: the heights our bridge assumes for three layers.
-const LAYER_SIZE: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
+pub const LAYER_SIZE: [(u16, u16); 3] = [(320, 180), (640, 360), (1280, 720)];
 
 /// What the participant sends once its keys are known.
 struct Sender {

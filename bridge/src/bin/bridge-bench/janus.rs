@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::cheap::LAYER_SIZE;
 use crate::load::{self, Cmd, Generator, Setup};
 
 /// The one line that installs what `--target janus` needs (Debian 12).
@@ -295,9 +296,9 @@ pub struct JanusTarget {
 }
 
 /// The substream (0 = lowest of three) a receiver with `max_height` asks for: the highest
-/// whose height our bridge would assume (180, 360, 720) fits, as our allocator picks.
+/// whose height our bridge would assume ([`LAYER_SIZE`]) fits, as our allocator picks.
 fn substream_for(max_height: i32) -> usize {
-    (0..3).rev().find(|rank| 720 >> (2 - rank) <= max_height).unwrap_or(0)
+    LAYER_SIZE.iter().rposition(|&(_, h)| i32::from(h) <= max_height).unwrap_or(0)
 }
 
 impl JanusTarget {

@@ -345,7 +345,7 @@ async fn run(
         let now = Instant::now();
         if st.connected && now >= next_audio {
             next_audio += Duration::from_millis(20);
-            if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt()) {
+            if let Some(pt) = st.opus_pt {
                 let mut payload = vec![0x55u8; 100];
                 payload[92..].copy_from_slice(&nanos_since_epoch(now).to_le_bytes());
                 let ext = ExtensionValues { audio_level: Some(-40), voice_activity: Some(true), ..Default::default() };

@@ -67,27 +67,9 @@ struct Args {
     max_height: Option<i32>,
     last_n: Option<i32>,
     generator: load::Generator,
-    target: TargetArg,
+    /// `--target`: the forwarders ramped, in this order.
+    targets: Vec<Kind>,
     janus_event_loops: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TargetArg {
-    Bridge,
-    Janus,
-    Both,
-}
-
-impl std::str::FromStr for TargetArg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "bridge" => Ok(TargetArg::Bridge),
-            "janus" => Ok(TargetArg::Janus),
-            "both" => Ok(TargetArg::Both),
-            _ => Err(format!("unknown target {s} (bridge, janus or both)")),
-        }
-    }
 }
 
 /// What one ramp runs against.
@@ -95,6 +77,25 @@ impl std::str::FromStr for TargetArg {
 enum Kind {
     Bridge,
     Janus,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Bridge => "bridge",
+            Kind::Janus => "janus",
+        }
+    }
+}
+
+/// `--target bridge|janus|both`.
+fn parse_targets(s: &str) -> Result<Vec<Kind>, String> {
+    match s {
+        "bridge" => Ok(vec![Kind::Bridge]),
+        "janus" => Ok(vec![Kind::Janus]),
+        "both" => Ok(vec![Kind::Bridge, Kind::Janus]),
+        _ => Err(format!("unknown target {s} (bridge, janus or both)")),
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -110,7 +111,7 @@ fn parse_args() -> Result<Args, String> {
         max_height: None,
         last_n: None,
         generator: load::Generator::Cheap,
-        target: TargetArg::Bridge,
+        targets: vec![Kind::Bridge],
         janus_event_loops: 0,
     };
     let mut it = std::env::args().skip(1);
@@ -129,12 +130,12 @@ fn parse_args() -> Result<Args, String> {
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--last-n" => a.last_n = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--generator" => a.generator = v.parse()?,
-            "--target" => a.target = v.parse()?,
+            "--target" => a.targets = parse_targets(&v)?,
             "--janus-event-loops" => a.janus_event_loops = n(&v)?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
-    if a.target != TargetArg::Bridge && a.generator != load::Generator::Cheap {
+    if a.targets.contains(&Kind::Janus) && a.generator != load::Generator::Cheap {
         return Err("--target janus/both runs the cheap generator only".into());
     }
     Ok(a)
@@ -171,11 +172,7 @@ fn main() {
         }
     };
     procs::pin_to_core(args.load_core);
-    let kinds: &[Kind] = match args.target {
-        TargetArg::Bridge => &[Kind::Bridge],
-        TargetArg::Janus => &[Kind::Janus],
-        TargetArg::Both => &[Kind::Bridge, Kind::Janus],
-    };
+    let kinds = &args.targets;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let runs: Vec<(Kind, Vec<Step>)> = kinds.iter().map(|k| (*k, rt.block_on(ramp(&args, *k)))).collect();
     drop(rt);
@@ -215,10 +212,7 @@ struct Summary {
 /// Prints one target's summary (for the bridge, as before this target had a name); `None`
 /// when no step stayed under the loss limit.
 fn summary(args: &Args, kind: Kind, steps: &[Step], ceil: Option<&ceiling::CeilingResult>) -> Option<Summary> {
-    let name = match kind {
-        Kind::Bridge => "bridge",
-        Kind::Janus => "janus",
-    };
+    let name = kind.name();
     let best = steps
         .iter()
         .filter(|s| s.loss <= args.loss_limit)
@@ -310,10 +304,10 @@ fn side_by_side(args: &Args, s: &[(Kind, Summary)]) {
         println!("note: meetings of at most 20: both forward every audio stream");
     }
     println!("target  fwd_pkt/cpu_s  max_ep  max_pkt/s  half_ep  p99_us  kib/ep");
-    for (name, x) in [("bridge", b), ("janus", j)] {
+    for (kind, x) in [(Kind::Bridge, b), (Kind::Janus, j)] {
         println!(
             "{:<7} {:>13.0} {:>7} {:>10.0} {:>8} {:>7} {:>7.0}",
-            name,
+            kind.name(),
             x.median_delivered_per_cpu,
             x.best_endpoints,
             x.best_delivered_per_sec,
@@ -348,12 +342,7 @@ impl Target {
         match kind {
             Kind::Bridge => {
                 let sys = procs::start_system(args.bridge_core, args.bridge_cpus.clone());
-                let focus = procs::FocusClient::connect(sys.bus, &sys.secret).await;
-                let t0 = Instant::now();
-                while focus.colibri(&ColibriRequest::Health).await.is_err() {
-                    assert!(t0.elapsed() < Duration::from_secs(20), "bridge did not answer on the bus");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                let focus = procs::FocusClient::connect_ready(sys.bus, &sys.secret).await;
                 Target::Bridge { sys, focus, participants: HashMap::new() }
             }
             Kind::Janus => {
