@@ -51,7 +51,7 @@ echo "== bridge core on three media threads (virtual time: every conference span
 # --workspace: the features of the build above, so nothing is compiled again.
 BRIDGE_TEST_THREADS=3 cargo test --workspace --locked --test forwarding --test simulcast --test nack \
   --test bandwidth --test keyframe_requests --test dominant_speaker --test loudest_audio \
-  --test bridge_channel --test endpoint_leaving --test bad_input --test h264 \
+  --test bridge_channel --test endpoint_leaving --test bad_input --test h264 --test slots \
   -- --test-threads="${TEST_THREADS:-2}"
 
 echo "== deployment checks (compose.yaml, env.example, gen-secrets.sh)"

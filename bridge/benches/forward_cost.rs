@@ -5,11 +5,13 @@
 //! `benches/instructions.sh` runs it under callgrind for 8 s and 2 s and prints the
 //! instructions per forwarded packet (the difference removes connection setup). It prints
 //! the forwarded count; argument: the seconds of virtual media time after everyone
-//! connected; `BRIDGE_BWE=false` runs the bridge without send-side bandwidth estimation.
+//! connected; `BRIDGE_BWE=false` runs the bridge without send-side bandwidth estimation;
+//! `BRIDGE_BENCH_TILES=N` makes it a tile view (last-N = N, see `main`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use proto::bridge_channel::{BridgeChannelMessage, ReceiverVideoConstraints, VideoConstraints};
 use std::time::Duration;
 
 fn main() {
@@ -19,7 +21,14 @@ fn main() {
     // BRIDGE_BENCH_MEETING=N: one N-person meeting instead (how the cost per packet grows
     // with the meeting: every receiver's session holds a send stream per other source).
     let size: usize = std::env::var("BRIDGE_BENCH_MEETING").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let mut w = common::World::with_bwe(bwe);
+    // BRIDGE_BENCH_TILES=N: a tile view, as the 100-person bench's: every receiver asks for
+    // last-N = N videos of at most 180 lines, and the bridge routes the 3 loudest senders'
+    // audio above 20 endpoints (its defaults; BWE on).
+    let tiles: Option<i32> = std::env::var("BRIDGE_BENCH_TILES").ok().and_then(|v| v.parse().ok());
+    let mut w = match tiles {
+        Some(_) => common::World::with_loudest_audio_above(3, 20),
+        None => common::World::with_bwe(bwe),
+    };
     let names = ["alice", "bob", "carol", "dave", "erin"];
     for i in 0..size.max(2) {
         match names.get(i) {
@@ -28,6 +37,16 @@ fn main() {
         };
     }
     w.connect_all();
+    if let Some(n) = tiles {
+        let wish = ReceiverVideoConstraints {
+            last_n: n,
+            default_constraints: Some(VideoConstraints { max_height: 180 }),
+            ..Default::default()
+        };
+        for i in 0..w.people.len() {
+            w.send_channel(i, &BridgeChannelMessage::ReceiverVideoConstraints(wish.clone()));
+        }
+    }
     w.run_for(Duration::from_secs(secs));
     let m = w.sfu.metrics();
     println!(

@@ -7,6 +7,7 @@
 #   bridge/benches/instructions.sh                      # BWE on (the default)
 #   BRIDGE_BWE=false bridge/benches/instructions.sh     # without send-side BWE and pacing
 #   BRIDGE_BENCH_MEETING=20 bridge/benches/instructions.sh   # one 20-person meeting
+#   BRIDGE_BENCH_MEETING=30 BRIDGE_BENCH_TILES=9 bridge/benches/instructions.sh   # tile view, last-N 9
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(cargo bench -p bridge --bench forward_cost --no-run --message-format=json 2>/dev/null |

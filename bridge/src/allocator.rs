@@ -36,12 +36,15 @@ fn assumed_bitrate(rank: usize, n: usize) -> u64 {
 }
 
 /// Decides every source's layer for one receiver. `speakers` lists recent dominant
-/// speakers, most recent first; `bwe_bps` is the receiver's estimate (None = unknown).
+/// speakers, most recent first; `bwe_bps` is the receiver's estimate (None = unknown);
+/// `audio_streams` how many audio streams share its link (with loudest-only routing, the
+/// routed few, not every participant).
 pub fn allocate(
     constraints: &ReceiverVideoConstraints,
     candidates: &[Candidate<'_>],
     speakers: &[EpNum],
     bwe_bps: Option<u64>,
+    audio_streams: usize,
     now: Instant,
 ) -> Vec<Allocation> {
     // Priority order: on stage, selected, recent speakers, then join order.
@@ -96,7 +99,7 @@ pub fn allocate(
     // Bandwidth: everyone gets the lowest layer first, then upgrades in priority order.
     // Keep headroom: the estimate is not a promise, and audio and RTX ride the same link.
     let mut budget =
-        bwe_bps.map(|b| (b * 85 / 100).saturating_sub(AUDIO_BPS * candidates.len() as u64)).unwrap_or(u64::MAX);
+        bwe_bps.map(|b| (b * 85 / 100).saturating_sub(AUDIO_BPS * audio_streams as u64)).unwrap_or(u64::MAX);
     let rate = |c: &Candidate<'_>, ranked: &[usize], rank: usize| -> u64 {
         let l = &c.track.layers[ranked[rank]];
         if l.bitrate_bps > 0 {
@@ -132,8 +135,9 @@ pub fn allocate(
 }
 
 /// What a receiver would take without any bandwidth limit: the top active layer of every
-/// source, plus room for audio. The bandwidth estimator probes up to this.
-pub fn desired_bitrate(candidates: &[Candidate<'_>], now: Instant) -> u64 {
+/// source, plus room for `audio_streams` audio streams. The bandwidth estimator probes up to
+/// this.
+pub fn desired_bitrate(candidates: &[Candidate<'_>], audio_streams: usize, now: Instant) -> u64 {
     let video: u64 = candidates
         .iter()
         .filter(|c| !c.track.muted)
@@ -144,7 +148,7 @@ pub fn desired_bitrate(candidates: &[Candidate<'_>], now: Instant) -> u64 {
             Some(if l.bitrate_bps > 0 { l.bitrate_bps } else { assumed_bitrate(ranked.len() - 1, ranked.len()) })
         })
         .sum();
-    video + AUDIO_BPS * candidates.len() as u64
+    video + AUDIO_BPS * audio_streams as u64
 }
 
 #[cfg(test)]
@@ -185,16 +189,32 @@ mod tests {
         ];
         let mut rc = ReceiverVideoConstraints { last_n: -1, ..Default::default() };
         rc.on_stage_sources = vec!["c-v0".into()];
-        let got = allocate(&rc, &cands, &[], Some(2_400_000), now);
+        let got = allocate(&rc, &cands, &[], Some(2_400_000), 3, now);
         assert_eq!(got[2].layer, Some(2), "on stage gets 720p");
         assert_eq!((got[0].layer, got[1].layer), (Some(0), Some(0)), "the rest fit only 180p");
-        let plenty = allocate(&rc, &cands, &[], Some(10_000_000), now);
+        let plenty = allocate(&rc, &cands, &[], Some(10_000_000), 3, now);
         assert!(plenty.iter().all(|a| a.layer == Some(2)));
         rc.default_constraints = Some(VideoConstraints { max_height: 360 });
-        let capped = allocate(&rc, &cands, &[], None, now);
+        let capped = allocate(&rc, &cands, &[], None, 3, now);
         assert!(capped.iter().all(|a| a.layer == Some(1)), "{capped:?}");
         rc.last_n = 0;
-        assert!(allocate(&rc, &cands, &[], None, now).iter().all(|a| a.layer.is_none()));
-        assert_eq!(desired_bitrate(&cands, now), 3 * 1_540_000);
+        assert!(allocate(&rc, &cands, &[], None, 3, now).iter().all(|a| a.layer.is_none()));
+        assert_eq!(desired_bitrate(&cands, 3, now), 3 * 1_540_000);
+    }
+
+    #[test]
+    fn only_the_audio_streams_received_take_room_from_video() {
+        let now = Instant::now();
+        let tracks: Vec<TrackIn> = (0..99).map(|i| track(&format!("p{i}"), now)).collect();
+        let cands: Vec<Candidate<'_>> =
+            tracks.iter().enumerate().map(|(i, t)| Candidate { ep: EpNum(i as u64), track: t }).collect();
+        let rc = ReceiverVideoConstraints { last_n: 25, ..Default::default() };
+        let count = |audio| {
+            allocate(&rc, &cands, &[], Some(5_000_000), audio, now).iter().filter(|a| a.layer.is_some()).count()
+        };
+        // 99 participants' audio would leave 0.29 Mbit/s of 4.25 for video: one 180p video
+        // (0.15 Mbit/s each); the 3 routed ones leave room for all 25.
+        assert_eq!(count(99), 1);
+        assert_eq!(count(3), 25);
     }
 }

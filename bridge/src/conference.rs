@@ -34,6 +34,10 @@ use crate::track::{EpNum, Layer, TrackIn};
 
 /// The allocator re-runs at least this often (layers start and stop, rates move).
 const ALLOCATION_INTERVAL: Duration = Duration::from_millis(500);
+/// A receiver that has not sent its ReceiverVideoConstraints gets at most
+/// [`SLOTS_BEFORE_CONSTRAINTS`] video slots for this long (then the default: everyone).
+const CONSTRAINTS_WAIT: Duration = Duration::from_secs(2);
+const SLOTS_BEFORE_CONSTRAINTS: usize = 20;
 
 /// Where a conference puts its output.
 pub struct Sink<'a> {
@@ -105,12 +109,6 @@ fn info(ep: &Endpoint) -> EndpointInfo {
             })
             .collect(),
     }
-}
-
-/// Where a new outgoing stream starts its sequence numbers: random, below 2^14, so the
-/// SRTP rollover counter starts at zero on the receiver.
-fn initial_seq() -> u16 {
-    (getrandom::u32().unwrap_or(4242) as u16 & 0x3fff) + 1
 }
 
 impl Conference {
@@ -202,6 +200,10 @@ impl Conference {
                 let Some(t) = self.remotes[r].tracks_in.get_mut(track) else { return };
                 let video = t.kind == MediaKind::Video;
                 let l = t.layer_mut(layer);
+                if video && !l.is_active(now) {
+                    // A layer (re)started: receivers may get a slot for it now.
+                    self.allocation_due = true;
+                }
                 l.on_packet(now, pkt.payload.len());
                 if video {
                     if let Some(h) = keyframe::vp8_keyframe_height(&pkt.payload) {
@@ -245,7 +247,6 @@ impl Conference {
                 self.remotes.len() - 1
             }
         };
-        let mut added = Vec::new();
         let remote = &mut self.remotes[r];
         for (k, s) in e.sources.into_iter().enumerate() {
             match remote.tracks_in.get_mut(k) {
@@ -257,7 +258,6 @@ impl Conference {
                     }
                 }
                 None => {
-                    added.push(s.kind);
                     remote.tracks_in.push(TrackIn {
                         kind: s.kind,
                         mid: "r".into(),
@@ -271,11 +271,6 @@ impl Conference {
                 }
             }
         }
-        for kind in added {
-            for ep in &mut self.endpoints {
-                ep.add_source(e.num, e.id.clone(), kind, initial_seq());
-            }
-        }
         self.allocation_due = true;
         self.needs_drive = true;
     }
@@ -287,7 +282,7 @@ impl Conference {
         self.loudest.remove(num);
         self.told_wishes.remove(&num);
         for ep in &mut self.endpoints {
-            ep.remove_source(num);
+            ep.release_source(num, None);
         }
         self.allocation_due = true;
         self.needs_drive = true;
@@ -301,25 +296,16 @@ impl Conference {
         self.endpoints.iter().position(|e| e.num == num)
     }
 
-    /// Adds a freshly allocated endpoint: it will get every source already here.
-    pub fn add_endpoint(&mut self, mut ep: Endpoint) {
-        for other in &self.endpoints {
-            for t in &other.tracks_in {
-                ep.add_source(other.num, other.id.clone(), t.kind, initial_seq());
-            }
-        }
-        for other in &self.remotes {
-            for t in &other.tracks_in {
-                ep.add_source(other.num, other.id.clone(), t.kind, initial_seq());
-            }
-        }
+    /// Adds a freshly allocated endpoint: slots for the sources already here follow from
+    /// allocation (video) and routing (audio).
+    pub fn add_endpoint(&mut self, ep: Endpoint) {
         let about = info(&ep);
         self.tell_peers(|| Relay::Endpoint(about.clone()));
         self.endpoints.push(ep);
         self.allocation_due = true;
     }
 
-    /// Removes an endpoint; its sources leave every other endpoint's session.
+    /// Removes an endpoint; its sources leave every other endpoint's slots.
     pub fn remove_endpoint(&mut self, id: &EndpointId) -> Option<Endpoint> {
         let i = self.index_of(id)?;
         let ep = self.endpoints.remove(i);
@@ -329,7 +315,7 @@ impl Conference {
         let num = ep.num;
         self.tell_peers(|| Relay::EndpointGone(num));
         for other in &mut self.endpoints {
-            other.remove_source(ep.num);
+            other.release_source(ep.num, None);
         }
         self.allocation_due = true;
         Some(ep)
@@ -421,6 +407,8 @@ impl Conference {
                 tracing::info!(conference = %self.id, endpoint = %ep.id, "offer not answered in time; offering again");
             }
             if let Some(offer) = ep.make_offer(now) {
+                // The new slots have mids now: the page hears who they carry.
+                ep.flush_slot_map();
                 sink.events.push_back(ColibriEvent::Offer {
                     conference: self.id.clone(),
                     endpoint: ep.id.clone(),
@@ -491,11 +479,13 @@ impl Conference {
         }
     }
 
-    /// The largest height this shard's receivers of `num`'s video ask for (0: none gets it).
+    /// The largest height this shard's receivers ask for of `num`'s video (0: none of them
+    /// wants it). Every receiver counts, selected for that source now or not: a source no
+    /// one gets now may be selected as soon as it speaks, and must be sending then.
     fn local_wish(&self, num: EpNum, source_name: &str) -> i32 {
         self.endpoints
             .iter()
-            .filter(|e| e.tracks_out.iter().any(|t| t.source == num && t.kind == MediaKind::Video))
+            .filter(|e| e.num != num)
             .map(|e| {
                 let c = &e.constraints;
                 c.constraints
@@ -521,9 +511,12 @@ impl Conference {
         }
     }
 
-    /// Runs the allocator for receiver `j` and applies the targets.
+    /// Runs the allocator for receiver `j` and applies it to the receiver's video slots:
+    /// sources no longer selected leave theirs, newly selected ones take an idle slot or a
+    /// new one (the next offer adds it). Idle slots beyond the conference's sources (video:
+    /// beyond the receiver's last-N) are stopped.
     fn allocate_for(&mut self, j: usize, now: Instant) {
-        let allocs = {
+        let (allocs, desired, names, sources) = {
             let r = &self.endpoints[j];
             let candidates: Vec<Candidate<'_>> = self
                 .endpoints
@@ -543,12 +536,27 @@ impl Conference {
                         .map(move |t| Candidate { ep: e.num, track: t })
                 }))
                 .collect();
-            let desired = allocator::desired_bitrate(&candidates, now);
-            (allocator::allocate(&r.constraints, &candidates, self.speakers.history(), r.bwe, now), desired)
+            let audio = self
+                .endpoints
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != j)
+                .map(|(_, e)| &e.tracks_in)
+                .chain(self.remotes.iter().map(|e| &e.tracks_in))
+                .filter(|t| t.iter().any(|t| t.kind == MediaKind::Audio))
+                .count();
+            // Audio streams on the receiver's link: the routed ones when only the loudest are.
+            let routed = match self.loudest.k() {
+                k if k > 0 && self.size() > self.loudest_above => audio.min(k + 1),
+                _ => audio,
+            };
+            let desired = allocator::desired_bitrate(&candidates, routed, now);
+            let allocs = allocator::allocate(&r.constraints, &candidates, self.speakers.history(), r.bwe, routed, now);
+            // Ids of the selected sources (a slot names its source to the page).
+            let names: Vec<Option<EndpointId>> =
+                allocs.iter().filter(|a| a.layer.is_some()).map(|a| self.id_of(a.ep).cloned()).collect();
+            (allocs, desired, names, (candidates.len(), audio))
         };
-        let (allocs, desired) = allocs;
-        let mut forwarded = Vec::new();
-        let mut last_n = Vec::new();
         let r = &mut self.endpoints[j];
         // Never ask the estimator to probe below the starting estimate: a low target early
         // in a session (before video layers are seen) would pull the estimate down with it.
@@ -558,16 +566,43 @@ impl Conference {
             r.desired_bitrate = desired;
             r.set_bandwidth_hint(desired);
         }
-        for a in allocs {
-            let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == a.ep && t.kind == MediaKind::Video) else {
-                continue;
+        for a in allocs.iter().filter(|a| a.layer.is_none()) {
+            r.release_source(a.ep, Some(MediaKind::Video));
+        }
+        // Until the page says what it wants (or a while passed), a large conference does
+        // not open a slot per participant on the default "everyone" wish.
+        let cap = if r.constraints_received || now.saturating_duration_since(r.created) >= CONSTRAINTS_WAIT {
+            usize::MAX
+        } else {
+            SLOTS_BEFORE_CONSTRAINTS
+        };
+        let mut forwarded = Vec::new();
+        let mut last_n = Vec::new();
+        for (a, id) in allocs.iter().filter(|a| a.layer.is_some()).zip(&names) {
+            let Some(id) = id else { continue };
+            let slot = match r.slot_of(a.ep, MediaKind::Video) {
+                Some(k) => k,
+                None => {
+                    let live = r.tracks_out.iter().filter(|t| t.kind == MediaKind::Video && t.live());
+                    let (count, idle) = live.fold((0, false), |(n, idle), t| (n + 1, idle || t.source.is_none()));
+                    if !idle && count >= cap {
+                        continue;
+                    }
+                    r.assign_slot(a.ep, id, MediaKind::Video, |_| false).0
+                }
             };
+            let t = &mut r.tracks_out[slot];
             t.target = a.layer;
-            if a.layer.is_some() && t.open_mid().is_some() {
-                forwarded.push(proto::session::source_name(&t.source_endpoint, true));
-                last_n.push(t.source_endpoint.to_string());
+            if t.open_mid().is_some() {
+                forwarded.push(proto::session::source_name(id, true));
+                last_n.push(id.to_string());
             }
         }
+        // Idle video slots beyond the page's last-N go (it asked for fewer videos).
+        let video_keep = usize::try_from(r.constraints.last_n).map_or(sources.0, |n| n.min(sources.0));
+        r.trim_slots(MediaKind::Video, video_keep);
+        r.trim_slots(MediaKind::Audio, sources.1);
+        r.flush_slot_map();
         if forwarded != r.forwarded_sources && r.channel_open() {
             r.forwarded_sources = forwarded.clone();
             r.send_channel(&BridgeChannelMessage::ForwardedSources { forwarded_sources: forwarded });
@@ -580,13 +615,7 @@ impl Conference {
 
     fn on_event(&mut self, i: usize, ev: EpEvent, now: Instant, sink: &mut Sink<'_>) {
         match ev {
-            EpEvent::SourceAdded(kind) => {
-                let (num, id) = (self.endpoints[i].num, self.endpoints[i].id.clone());
-                for (j, other) in self.endpoints.iter_mut().enumerate() {
-                    if j != i {
-                        other.add_source(num, id.clone(), kind, initial_seq());
-                    }
-                }
+            EpEvent::SourceAdded(_) => {
                 let about = info(&self.endpoints[i]);
                 self.tell_peers(|| Relay::Endpoint(about.clone()));
                 self.allocation_due = true;
@@ -607,7 +636,7 @@ impl Conference {
             }
             EpEvent::KeyframeWanted { track_out } => {
                 let Some(t) = self.endpoints[i].tracks_out.get(track_out) else { return };
-                let (source, kind, layer) = (t.source, t.kind, t.current.or(t.target));
+                let (Some(source), kind, layer) = (t.source, t.kind, t.current.or(t.target)) else { return };
                 let src = match self.index_of_num(source) {
                     Some(s) => Src::Local(s),
                     None => match self.remotes.iter().position(|r| r.num == source) {
@@ -641,7 +670,7 @@ impl Conference {
                 });
             }
             EpEvent::Failed(_) => {}
-            EpEvent::Bandwidth => self.allocation_due = true,
+            EpEvent::Bandwidth | EpEvent::LayerStarted => self.allocation_due = true,
             EpEvent::BadChannelMessage => sink.metrics.bad_channel_messages_total.inc(),
             EpEvent::ChannelFlood => sink.metrics.channel_messages_dropped_total.inc(),
         }
@@ -673,6 +702,7 @@ impl Conference {
             }
             BridgeChannelMessage::ReceiverVideoConstraints(c) => {
                 self.endpoints[i].constraints = c;
+                self.endpoints[i].constraints_received = true;
                 self.allocation_due = true;
             }
             _ => sink.metrics.bad_channel_messages_total.inc(),
@@ -722,7 +752,10 @@ impl Conference {
             let loud = self.loudest.route(num, level, self.speakers.current(), now);
             if muted || (!loud && self.size() > self.loudest_above) {
                 for r in self.endpoints.iter_mut() {
-                    let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == num && t.kind == kind) else { continue };
+                    let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == Some(num) && t.kind == kind) else {
+                        continue;
+                    };
+                    t.left_out = true;
                     if !t.paused {
                         t.paused = true;
                         t.rewriter.pause();
@@ -736,15 +769,33 @@ impl Conference {
         }
         let is_key = kind == MediaKind::Video && codec.is_some_and(|c| keyframe::starts_keyframe(c, &packet.payload));
         let mut want_keyframe = false;
+        let mut src_id: Option<EndpointId> = None;
         for j in 0..self.endpoints.len() {
             if src == Src::Local(j) {
                 continue;
             }
+            let mut slot = self.endpoints[j].slot_of(num, kind);
+            if slot.is_none() && kind == MediaKind::Audio {
+                // Routed audio takes a slot: an idle one, or one whose source is left out
+                // now, else a new one; the page learns the move before the first packet.
+                let id = src_id.get_or_insert_with(|| match src {
+                    Src::Local(s) => self.endpoints[s].id.clone(),
+                    Src::Remote(s) => self.remotes[s].id.clone(),
+                });
+                let r = &mut self.endpoints[j];
+                let (k, moved) = r.assign_slot(num, id, kind, |t| t.left_out);
+                if moved {
+                    r.flush_slot_map();
+                }
+                slot = Some(k);
+            }
             let r = &mut self.endpoints[j];
-            let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == num && t.kind == kind) else { continue };
+            let Some(t) = slot.and_then(|k| r.tracks_out.get_mut(k)) else { continue };
             let Some(mid) = t.open_mid() else { continue };
-            // The first audio packet after a pause in routing starts a talkspurt.
-            let talkspurt = std::mem::take(&mut t.paused);
+            // The first audio packet after a pause in routing (or a move of the slot) starts
+            // a talkspurt; on video the marker ends a frame and stays as it came.
+            let talkspurt = std::mem::take(&mut t.paused) && kind == MediaKind::Audio;
+            t.left_out = false;
             if kind == MediaKind::Video {
                 let Some(target) = t.target else {
                     t.current = None;

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use proto::bridge_channel::{self, BridgeChannelMessage, ReceiverVideoConstraints};
+use proto::bridge_channel::{self, BridgeChannelMessage, MappedSource, ReceiverVideoConstraints};
 use proto::session::source_name;
 use proto::EndpointId;
 use str0m::bwe::{Bitrate, BweKind};
@@ -22,6 +22,12 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::keyframe;
 use crate::track::{EpNum, Layer, TrackIn, TrackOut, TrackOutState};
+
+/// Where a new outgoing stream starts its sequence numbers: random, below 2^14, so the
+/// SRTP rollover counter starts at zero on the receiver.
+fn initial_seq() -> u16 {
+    (getrandom::u32().unwrap_or(4242) as u16 & 0x3fff) + 1
+}
 use crate::Error;
 
 /// Largest bridge-channel message accepted from a page.
@@ -74,6 +80,8 @@ pub enum EpEvent {
     Failed(String),
     /// The send-side bandwidth estimate changed.
     Bandwidth,
+    /// A video layer of this sender started (or came back after a silence).
+    LayerStarted,
     /// A bridge-channel message could not be parsed.
     BadChannelMessage,
     /// A bridge-channel message was dropped: the page sends faster than allowed.
@@ -157,6 +165,12 @@ pub struct Endpoint {
     /// datagram): a poll at that same moment needs no second `Input::Timeout`.
     timeout_ran_at: Option<Instant>,
     pub constraints: ReceiverVideoConstraints,
+    /// The page has said what it wants (a ReceiverVideoConstraints message came).
+    pub constraints_received: bool,
+    /// The slot map last sent to the page.
+    sent_slot_map: Vec<MappedSource>,
+    /// Slots offered so far (numbers their msid track ids).
+    slots_offered: u64,
     pub bwe: Option<u64>,
     /// What the bandwidth estimator was last told to probe up to.
     pub desired_bitrate: u64,
@@ -232,6 +246,9 @@ impl Endpoint {
             needs_timeout: true,
             timeout_ran_at: None,
             constraints: ReceiverVideoConstraints { last_n: -1, ..Default::default() },
+            constraints_received: false,
+            sent_slot_map: Vec::new(),
+            slots_offered: 0,
             bwe: None,
             desired_bitrate: 0,
             forwarded_sources: Vec::new(),
@@ -383,6 +400,9 @@ impl Endpoint {
                 let t = &mut self.tracks_in[track];
                 let l = &mut t.layers[layer];
                 l.ssrc = Some(ssrc);
+                if t.kind == MediaKind::Video && !l.is_active(now) {
+                    events.push(EpEvent::LayerStarted);
+                }
                 l.on_packet(now, packet.payload.len());
                 if t.kind == MediaKind::Video {
                     if let Some(h) = keyframe::vp8_keyframe_height(&packet.payload) {
@@ -494,33 +514,98 @@ impl Endpoint {
         self.channel.is_some()
     }
 
-    /// Starts forwarding `source`'s track of `kind` to this endpoint (next offer adds it).
-    pub fn add_source(&mut self, source: EpNum, source_endpoint: EndpointId, kind: MediaKind, initial_seq: u16) {
-        let exists = self.tracks_out.iter().any(|t| {
-            t.source == source
-                && t.kind == kind
-                && !matches!(t.state, TrackOutState::ToStop(_) | TrackOutState::Stopping(_))
-        });
-        if !exists {
-            self.tracks_out.push(TrackOut::new(source, source_endpoint, kind, initial_seq));
+    /// The live slot of `kind` carrying `source`, if any.
+    pub fn slot_of(&self, source: EpNum, kind: MediaKind) -> Option<usize> {
+        self.tracks_out.iter().position(|t| t.source == Some(source) && t.kind == kind && t.live())
+    }
+
+    /// Puts `source`'s track of `kind` on a slot: the one carrying it already, else an idle
+    /// slot, else one `reusable` says may be taken over, else a new slot (next offer adds it).
+    /// Returns the slot and whether the slot map changed.
+    pub fn assign_slot(
+        &mut self,
+        source: EpNum,
+        source_endpoint: &EndpointId,
+        kind: MediaKind,
+        reusable: impl Fn(&TrackOut) -> bool,
+    ) -> (usize, bool) {
+        if let Some(i) = self.slot_of(source, kind) {
+            return (i, false);
+        }
+        let fits = |t: &TrackOut| t.kind == kind && t.live();
+        let free = self.tracks_out.iter().position(|t| fits(t) && t.source.is_none());
+        match free.or_else(|| self.tracks_out.iter().position(|t| fits(t) && reusable(t))) {
+            Some(i) => {
+                self.tracks_out[i].assign(Some((source, source_endpoint.clone())));
+                (i, true)
+            }
+            None => {
+                self.tracks_out.push(TrackOut::new(source, source_endpoint.clone(), kind, initial_seq()));
+                (self.tracks_out.len() - 1, true)
+            }
         }
     }
 
-    /// Stops forwarding every track of `source` (next offer removes them).
-    pub fn remove_source(&mut self, source: EpNum) {
-        self.tracks_out.retain_mut(|t| {
-            if t.source != source {
-                return true;
-            }
-            match t.state {
-                TrackOutState::ToOpen => false,
-                TrackOutState::Negotiating(m) | TrackOutState::Open(m) => {
-                    t.state = TrackOutState::ToStop(m);
-                    true
-                }
-                TrackOutState::ToStop(_) | TrackOutState::Stopping(_) => true,
-            }
+    /// Takes `source` off this receiver's slots (it left, or is no longer selected): the
+    /// slots stay for other sources. Returns whether anything changed.
+    pub fn release_source(&mut self, source: EpNum, kind: Option<MediaKind>) -> bool {
+        let before = self.tracks_out.len();
+        // A slot not offered yet has no m-line: drop it.
+        self.tracks_out.retain(|t| {
+            !(t.source == Some(source) && kind.is_none_or(|k| k == t.kind) && t.state == TrackOutState::ToOpen)
         });
+        let mut changed = before != self.tracks_out.len();
+        for t in &mut self.tracks_out {
+            if t.source == Some(source) && kind.is_none_or(|k| k == t.kind) {
+                t.assign(None);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Stops idle slots of `kind` beyond `keep` live ones (the conference has fewer sources
+    /// of that kind than the receiver has slots): the next offer removes their m-lines.
+    pub fn trim_slots(&mut self, kind: MediaKind, keep: usize) {
+        let mut live = self.tracks_out.iter().filter(|t| t.kind == kind && t.live()).count();
+        while live > keep {
+            let Some(i) = self.tracks_out.iter().rposition(|t| t.kind == kind && t.live() && t.source.is_none()) else {
+                return;
+            };
+            match self.tracks_out[i].state {
+                TrackOutState::ToOpen => {
+                    self.tracks_out.remove(i);
+                }
+                TrackOutState::Negotiating(m) | TrackOutState::Open(m) => {
+                    self.tracks_out[i].state = TrackOutState::ToStop(m);
+                }
+                TrackOutState::ToStop(_) | TrackOutState::Stopping(_) => {}
+            }
+            live -= 1;
+        }
+    }
+
+    /// Sends the page the slot map (`SourcesMap`) when it differs from the last one sent.
+    pub fn flush_slot_map(&mut self) {
+        let map: Vec<MappedSource> = self
+            .tracks_out
+            .iter()
+            .filter(|t| t.live())
+            .filter_map(|t| {
+                let mid = t.mid()?;
+                let video = t.kind == MediaKind::Video;
+                Some(MappedSource {
+                    mid: mid.to_string(),
+                    kind: if video { "video" } else { "audio" }.into(),
+                    source: t.source_endpoint.as_ref().map(|e| source_name(e, video)),
+                    owner: t.source_endpoint.as_ref().map(|e| e.to_string()),
+                })
+            })
+            .collect();
+        if map != self.sent_slot_map {
+            self.sent_slot_map = map.clone();
+            self.send_channel(&BridgeChannelMessage::SourcesMap { mapped_sources: map });
+        }
     }
 
     /// When an unanswered offer is given up (see [`ANSWER_TIMEOUT`]).
@@ -569,24 +654,28 @@ impl Endpoint {
         for t in &mut self.tracks_out {
             match t.state {
                 TrackOutState::ToOpen => {
-                    let name = source_name(&t.source_endpoint, t.kind == MediaKind::Video);
-                    let mid = api.add_media(
-                        t.kind,
-                        Direction::SendOnly,
-                        Some(t.source_endpoint.to_string()),
-                        Some(name),
-                        None,
-                    );
+                    // The msid names the source the slot starts with (pages without the
+                    // slot map bind the track by it; a slot idle by now is named "-"), and
+                    // the track id is the slot's own: a source may come back on a second
+                    // slot while its first one carries someone else, and browsers refuse
+                    // an offer with the same msid twice.
+                    let owner = t.source_endpoint.clone();
+                    let stream = owner.as_ref().map_or_else(|| "-".to_string(), |e| e.to_string());
+                    let name =
+                        owner.as_ref().map_or_else(|| "-".to_string(), |e| source_name(e, t.kind == MediaKind::Video));
+                    self.slots_offered += 1;
+                    let track = format!("{name}#{}", self.slots_offered);
+                    let mid = api.add_media(t.kind, Direction::SendOnly, Some(stream), Some(track), None);
                     t.state = TrackOutState::Negotiating(mid);
-                    if !added.contains(&t.source_endpoint) {
-                        added.push(t.source_endpoint.clone());
+                    if let Some(e) = owner.filter(|e| !added.contains(e)) {
+                        added.push(e);
                     }
                 }
                 TrackOutState::ToStop(mid) => {
                     api.stop_media(mid);
                     t.state = TrackOutState::Stopping(mid);
-                    if !removed.contains(&t.source_endpoint) {
-                        removed.push(t.source_endpoint.clone());
+                    if let Some(e) = t.last_owner.clone().filter(|e| !removed.contains(e)) {
+                        removed.push(e);
                     }
                 }
                 _ => {}

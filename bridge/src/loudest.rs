@@ -94,6 +94,11 @@ impl LoudestAudio {
         above < self.k
     }
 
+    /// How many senders are routed at once (0: everyone).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
     /// Forgets a sender that left.
     pub fn remove(&mut self, ep: EpNum) {
         self.senders.retain(|s| s.ep != ep);

@@ -150,16 +150,23 @@ pub enum TrackOutState {
     Stopping(Mid),
 }
 
-/// One source forwarded to one receiver.
+/// One receiving m-line of a receiver (a "slot"), carrying one source at a time: the
+/// receiver gets as many slots per kind as it is forwarded at once (last-N video, routed
+/// audio), and a slot moves from source to source as the selection changes. Sequence
+/// numbers, timestamps and VP8 picture ids stay continuous across the moves (`rewriter`,
+/// `vp8`); the receiver's page learns who is on which slot from a `SourcesMap` message.
 #[derive(Debug)]
 pub struct TrackOut {
-    pub source: EpNum,
-    pub source_endpoint: proto::EndpointId,
+    /// The source carried now; `None` while the slot is idle.
+    pub source: Option<EpNum>,
+    pub source_endpoint: Option<proto::EndpointId>,
+    /// The last source the slot carried (names the slot in offers and in removals).
+    pub last_owner: Option<proto::EndpointId>,
     pub kind: MediaKind,
     pub state: TrackOutState,
     pub rewriter: Rewriter,
     pub vp8: Vp8Ids,
-    /// Sender pt → receiver pt (None: the receiver lacks that codec).
+    /// Sender pt → receiver pt (None: the receiver lacks that codec), for the current source.
     pub pt_map: Vec<(Pt, Option<Pt>)>,
     /// Layer index the allocator wants; `None` = forward nothing.
     pub target: Option<usize>,
@@ -168,14 +175,19 @@ pub struct TrackOut {
     /// Audio left out by loudest-only routing since the last forwarded packet: the next one
     /// starts a talkspurt (RTP marker bit).
     pub paused: bool,
+    /// The current source's audio was left out by routing (or muted) at its last packet:
+    /// another routed source may take the slot.
+    pub left_out: bool,
 }
 
 impl TrackOut {
+    /// A slot for `kind`, carrying `source` from the start.
     pub fn new(source: EpNum, source_endpoint: proto::EndpointId, kind: MediaKind, initial_seq: u16) -> Self {
         let clock = if kind == MediaKind::Audio { 48_000 } else { 90_000 };
         TrackOut {
-            source,
-            source_endpoint,
+            source: Some(source),
+            last_owner: Some(source_endpoint.clone()),
+            source_endpoint: Some(source_endpoint),
             kind,
             state: TrackOutState::ToOpen,
             rewriter: Rewriter::new(clock, initial_seq),
@@ -184,7 +196,35 @@ impl TrackOut {
             target: None,
             current: None,
             paused: false,
+            left_out: false,
         }
+    }
+
+    /// Moves the slot to another source (or to none): the next packet starts a new mapping
+    /// (continuous numbering, talkspurt marker), video waits for a keyframe of the new source.
+    pub fn assign(&mut self, source: Option<(EpNum, proto::EndpointId)>) {
+        self.rewriter.pause();
+        self.paused = true;
+        self.left_out = false;
+        self.target = None;
+        self.current = None;
+        self.pt_map.clear();
+        match source {
+            Some((num, id)) => {
+                self.source = Some(num);
+                self.last_owner = Some(id.clone());
+                self.source_endpoint = Some(id);
+            }
+            None => {
+                self.source = None;
+                self.source_endpoint = None;
+            }
+        }
+    }
+
+    /// Not being stopped: the slot can carry media (now or once negotiated).
+    pub fn live(&self) -> bool {
+        !matches!(self.state, TrackOutState::ToStop(_) | TrackOutState::Stopping(_))
     }
 
     pub fn open_mid(&self) -> Option<Mid> {

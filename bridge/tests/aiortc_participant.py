@@ -6,11 +6,13 @@ test, which plays focus on the real bus:
 
   out {"type": "offer", "sdp": ...}         in  {"type": "answer", "sdp": ...}
   in  {"type": "offer", "sdp": ...}         out {"type": "answer", "sdp": ...}   (bridge renegotiates)
-  in  {"type": "report"}                    out {"type": "report", "packets": {track id: n}, "channel": [...]}
+  in  {"type": "report"}                    out {"type": "report", "packets": {source: n}, "channel": [...]}
   in  {"type": "quit"}
 
-Received media is counted in RTP packets per remote track (its id is the msid track id,
-`<endpoint>-a0`/`<endpoint>-v0`), since the test senders' payloads are not decodable media.
+Received media is counted in RTP packets per source (`<endpoint>-a0`/`<endpoint>-v0`),
+since the test senders' payloads are not decodable media. The bridge's m-lines are slots:
+the latest SourcesMap on the bridge channel names the source each carries; a slot it does
+not list carries the source its msid track id (`<source>#<slot number>`) names.
 """
 
 import asyncio
@@ -96,13 +98,18 @@ async def main():
             send({"type": "answer", "sdp": pc.localDescription.sdp})
         elif msg["type"] == "report":
             packets = {}
+            maps = [m for m in messages if m.get("colibriClass") == "SourcesMap"]
+            owners = {s["mid"]: s["source"] for s in maps[-1]["mappedSources"]} if maps else {}
             for t in pc.getTransceivers():
                 track = t.receiver.track
                 if track is None or t.direction == "sendonly":
                     continue
+                source = owners.get(t.mid) if t.mid in owners else track.id.split("#")[0]
+                if source is None:
+                    continue
                 stats = await t.receiver.getStats()
                 n = sum(getattr(s, "packetsReceived", 0) for s in stats.values() if s.type == "inbound-rtp")
-                packets[track.id] = n
+                packets[source] = packets.get(source, 0) + n
             send({"type": "report", "packets": packets, "channel": messages, "ice": pc.iceConnectionState})
         elif msg["type"] == "quit":
             break

@@ -62,6 +62,28 @@ pub enum BridgeChannelMessage {
         #[serde(rename = "maxHeight")]
         max_height: i32,
     },
+    /// Bridge → receiver page: which source each of its receiving m-lines carries now. The
+    /// bridge offers a receiver a pool of m-lines ("slots") per media kind, as many as it
+    /// forwards at once (last-N video, routed audio), not one per participant, and moves a
+    /// slot from one source to another as the selection changes. The list is complete: every
+    /// negotiated slot, `source`/`owner` null while it carries nothing. An m-line not listed
+    /// carries the source its msid names.
+    SourcesMap {
+        #[serde(rename = "mappedSources")]
+        mapped_sources: Vec<MappedSource>,
+    },
+}
+
+/// One slot of [`BridgeChannelMessage::SourcesMap`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedSource {
+    pub mid: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// Source name (`<endpoint>-v0`), null while the slot is idle.
+    pub source: Option<String>,
+    /// The endpoint sending that source.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -110,5 +132,28 @@ mod tests {
             }
             m => panic!("wrong message {m:?}"),
         }
+    }
+
+    #[test]
+    fn sources_map_names_each_slot_and_null_for_an_idle_one() {
+        let m = BridgeChannelMessage::SourcesMap {
+            mapped_sources: vec![
+                MappedSource {
+                    mid: "3".into(),
+                    kind: "video".into(),
+                    source: Some("ab-v0".into()),
+                    owner: Some("ab".into()),
+                },
+                MappedSource { mid: "4".into(), kind: "audio".into(), source: None, owner: None },
+            ],
+        };
+        let j = serde_json::to_value(&m).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"colibriClass": "SourcesMap", "mappedSources": [
+                {"mid": "3", "kind": "video", "source": "ab-v0", "owner": "ab"},
+                {"mid": "4", "kind": "audio", "source": null, "owner": null},
+            ]})
+        );
     }
 }

@@ -63,6 +63,10 @@ pub struct Participant {
     pub msid_of_mid: HashMap<Mid, String>,
     /// msid track id (source name) → mid.
     pub mid_of_source: HashMap<String, Mid>,
+    /// mid → the endpoint its slot carries now (None: idle), from the bridge's SourcesMap.
+    pub owner_of_mid: HashMap<Mid, Option<String>>,
+    /// Packets that arrived on a slot the map says is idle.
+    pub on_idle_slot: usize,
     /// sender index → what arrived.
     pub received: HashMap<u8, Received>,
     /// (mid, sender index named by msid) mismatches seen.
@@ -353,6 +357,8 @@ impl World {
             next_timeout: self.now,
             msid_of_mid: HashMap::new(),
             mid_of_source: HashMap::new(),
+            owner_of_mid: HashMap::new(),
+            on_idle_slot: 0,
             received: HashMap::new(),
             msid_mismatches: 0,
             messages: Vec::new(),
@@ -678,7 +684,8 @@ fn record_msids(p: &mut Participant, sdp: &str) {
             let mut parts = ms.split_whitespace();
             if let (Some(mid), Some(stream)) = (mid, parts.next()) {
                 p.msid_of_mid.insert(mid, stream.to_string());
-                if let Some(track) = parts.next() {
+                // The track id is `<source name>#<slot number>`.
+                if let Some(track) = parts.next().and_then(|t| t.split('#').next()) {
                     p.mid_of_source.insert(track.to_string(), mid);
                 }
             }
@@ -692,6 +699,10 @@ fn on_participant_event(p: &mut Participant, e: Event) {
         Event::ChannelOpen(id, label) if label == proto::bridge_channel::LABEL => p.channel = Some(id),
         Event::ChannelData(d) => {
             if let Ok(m) = serde_json::from_slice::<BridgeChannelMessage>(&d.data) {
+                if let BridgeChannelMessage::SourcesMap { mapped_sources } = &m {
+                    p.owner_of_mid =
+                        mapped_sources.iter().map(|s| (Mid::from(s.mid.as_str()), s.owner.clone())).collect();
+                }
                 p.messages.push(m);
             }
         }
@@ -712,11 +723,15 @@ fn on_participant_event(p: &mut Participant, e: Event) {
                     None => return,
                 }
             };
-            if let Some(stream) = p.msid_of_mid.get(&d.mid) {
-                let expected = format!("{}", (b'a' + sender) as char);
-                if !stream.starts_with(&expected) {
-                    p.msid_mismatches += 1;
-                }
+            // The slot map names who a slot carries; without an entry, the msid does.
+            let named = match p.owner_of_mid.get(&d.mid) {
+                Some(owner) => owner.as_ref(),
+                None => p.msid_of_mid.get(&d.mid),
+            };
+            match named {
+                Some(stream) if !stream.starts_with((b'a' + sender) as char) => p.msid_mismatches += 1,
+                None if p.owner_of_mid.contains_key(&d.mid) => p.on_idle_slot += 1,
+                _ => {}
             }
             let r = p.received.entry(sender).or_default();
             if is_video && !d.contiguous {

@@ -81,6 +81,8 @@ pub struct PeerView {
 pub struct PeerOptions {
     pub audio_interval: Duration,
     pub video: bool,
+    /// Time between video frames (33 ms: 30 frames a second).
+    pub video_interval: Duration,
     /// Act as if the P2P connection failed: this long after focus's P2P initiate, tell
     /// focus `session-terminate transport="p2p" reason="failed"` (and set up nothing).
     pub p2p_fails_after: Option<Duration>,
@@ -88,7 +90,12 @@ pub struct PeerOptions {
 
 impl Default for PeerOptions {
     fn default() -> Self {
-        PeerOptions { audio_interval: Duration::from_millis(20), video: true, p2p_fails_after: None }
+        PeerOptions {
+            audio_interval: Duration::from_millis(20),
+            video: true,
+            video_interval: Duration::from_millis(33),
+            p2p_fails_after: None,
+        }
     }
 }
 
@@ -411,7 +418,7 @@ async fn run(who: Who<'_>, view: watch::Sender<PeerView>, mut cmd: mpsc::Unbound
             }
         }
         if opts.video && now >= next_video {
-            next_video = now + Duration::from_millis(33);
+            next_video = now + opts.video_interval;
             let nick = st.nick.clone();
             let frame = st.frame;
             for s in [st.bridge.as_mut(), st.p2p.as_mut()].into_iter().flatten() {

@@ -408,6 +408,24 @@ impl Target {
         }
     }
 
+    /// Lets new participants settle before a measurement: at least 2 s, and on the bridge
+    /// until no renegotiation came for 1 s (its receivers' slots are added as media starts
+    /// and as they say what they want), at most 30 s.
+    async fn settle(&mut self) {
+        let start = Instant::now();
+        let Target::Bridge { focus, participants, .. } = self else {
+            return self.pump_until(start + Duration::from_secs(2)).await;
+        };
+        let mut quiet_since = start;
+        while start.elapsed() < Duration::from_secs(2)
+            || (quiet_since.elapsed() < Duration::from_secs(1) && start.elapsed() < Duration::from_secs(30))
+        {
+            if pump(focus, participants).await {
+                quiet_since = Instant::now();
+            }
+        }
+    }
+
     /// Packets forwarded so far: the bridge's own counter; for Janus, what the
     /// participants received.
     async fn forwarded(&self) -> u64 {
@@ -446,7 +464,7 @@ async fn ramp(args: &Args, kind: Kind) -> Vec<Step> {
             meetings += 1;
         }
         // Settle (answer renegotiations), then measure one window.
-        target.pump_until(Instant::now() + Duration::from_secs(2)).await;
+        target.settle().await;
         load::counters().video_sources_min.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
         let (s0, fwd0, cpu0, load0, w0) = (
             load::snapshot(),
@@ -528,16 +546,20 @@ async fn ramp(args: &Args, kind: Kind) -> Vec<Step> {
 }
 
 /// Handles the bridge's events for a moment: offers go to their participant, answers back.
-async fn pump(focus: &mut procs::FocusClient, participants: &HashMap<EndpointId, mpsc::Sender<load::Cmd>>) {
-    let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), focus.events.recv()).await else { return };
-    if let ColibriEvent::Offer { conference, endpoint, offer, .. } = ev {
-        let Some(p) = participants.get(&endpoint) else { return };
-        let (tx, rx) = oneshot::channel();
-        if p.send(load::Cmd::Offer(offer, tx)).await.is_err() {
-            return;
-        }
-        if let Ok(answer) = rx.await {
-            let _ = focus.colibri(&ColibriRequest::Answer { conference, endpoint, answer }).await;
-        }
+/// Handles one event from the bridge (waiting up to 100 ms): an offer is answered by its
+/// participant. Returns whether it was an offer.
+async fn pump(focus: &mut procs::FocusClient, participants: &HashMap<EndpointId, mpsc::Sender<load::Cmd>>) -> bool {
+    let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), focus.events.recv()).await else {
+        return false;
+    };
+    let ColibriEvent::Offer { conference, endpoint, offer, .. } = ev else { return false };
+    let Some(p) = participants.get(&endpoint) else { return true };
+    let (tx, rx) = oneshot::channel();
+    if p.send(load::Cmd::Offer(offer, tx)).await.is_err() {
+        return true;
     }
+    if let Ok(answer) = rx.await {
+        let _ = focus.colibri(&ColibriRequest::Answer { conference, endpoint, answer }).await;
+    }
+    true
 }

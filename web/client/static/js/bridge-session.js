@@ -1,7 +1,8 @@
 // A session with the bridge (proto/src/session.rs, bridge mode): we offer our audio, our
 // video in three simulcast encodings (rid q/h/f) and the `bridge-channel` data channel;
 // focus returns the bridge's answer; afterwards only the bridge offers (source-add /
-// source-remove) and we answer. Screen sharing swaps the video track on the same sender.
+// source-remove) and we answer. The bridge's m-lines are slots that move between sources;
+// its SourcesMap says who each carries (PeerSession.applySlotMap). Screen sharing swaps the video track on the same sender.
 
 import { PeerSession, gathered } from './peer.js';
 
@@ -28,7 +29,8 @@ export class BridgeSession extends PeerSession {
       this.channel.addEventListener('message', (e) => {
         let msg;
         try { msg = JSON.parse(e.data); } catch (_) { return; }
-        if (msg && typeof msg.colibriClass === 'string') this.dispatchEvent(new CustomEvent('message', { detail: msg }));
+        if (msg && msg.colibriClass === 'SourcesMap') this.applySlotMap(msg.mappedSources);
+        else if (msg && typeof msg.colibriClass === 'string') this.dispatchEvent(new CustomEvent('message', { detail: msg }));
       });
       // sendonly: the bridge sends other participants' media on m-lines of its own offers.
       this.addLocalTransceivers('sendonly', true);

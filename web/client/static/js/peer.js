@@ -57,7 +57,10 @@ export class PeerSession extends EventTarget {
     this.queue = Promise.resolve();
     this.closed = false;
     this.startedAt = performance.now();
-    this.tracks = new Map(); // track id -> { nick, track, transceiver }
+    this.tracks = new Map(); // track id -> { nick, track, transceiver }; nick null: an idle slot
+    // The bridge's slot map (SourcesMap): mid -> the participant its m-line carries now
+    // (null: nothing). It outranks the msid, which names only a slot's first source.
+    this.slotOwners = new Map();
     this.flowingNicks = new Set();
     this.pc.addEventListener('track', (e) => this.#onTrack(e));
     this.pc.addEventListener('iceconnectionstatechange', () => {
@@ -95,23 +98,50 @@ export class PeerSession extends EventTarget {
     }
   }
 
-  /** The participant a received track belongs to; P2P knows it, the bridge names it by msid. */
+  /**
+   * The participant a received track belongs to: the bridge's slot map says it (null: the
+   * slot carries nothing now), else the msid names it (P2P: the peer, bridge: the slot's
+   * first source). `undefined` when nothing names it.
+   */
   nickForTrack(e) {
+    const mid = e.transceiver && e.transceiver.mid;
+    if (mid !== null && mid !== undefined && this.slotOwners.has(mid)) return this.slotOwners.get(mid);
     const fromStream = e.streams && e.streams[0] && e.streams[0].id;
     if (fromStream && fromStream !== '-') return fromStream;
-    const mid = e.transceiver && e.transceiver.mid;
     const sdp = this.pc.remoteDescription && this.pc.remoteDescription.sdp;
-    return (sdp && mid !== null && msidByMid(sdp).get(mid)) || null;
+    const named = sdp && mid !== null ? msidByMid(sdp).get(mid) : undefined;
+    return named && named !== '-' ? named : undefined;
   }
 
   #onTrack(e) {
     const nick = this.nickForTrack(e);
-    if (!nick) {
+    if (nick === undefined) {
       console.warn(`${this.kind}: track without a sender id, ignored`);
       return;
     }
     this.tracks.set(e.track.id, { nick, track: e.track, transceiver: e.transceiver });
-    this.dispatchEvent(new CustomEvent('track', { detail: { nick, track: e.track } }));
+    if (nick) this.dispatchEvent(new CustomEvent('track', { detail: { nick, track: e.track } }));
+  }
+
+  /**
+   * The bridge moved slots between sources (SourcesMap, complete each time): a track whose
+   * slot now carries someone else leaves its old participant and joins the new one.
+   */
+  applySlotMap(mapped) {
+    if (!Array.isArray(mapped)) return;
+    this.slotOwners = new Map();
+    for (const m of mapped) {
+      if (m && typeof m.mid === 'string') this.slotOwners.set(m.mid, typeof m.owner === 'string' ? m.owner : null);
+    }
+    for (const t of this.tracks.values()) {
+      const mid = t.transceiver.mid;
+      if (mid === null || !this.slotOwners.has(mid)) continue;
+      const nick = this.slotOwners.get(mid);
+      if (nick === t.nick) continue;
+      if (t.nick) this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
+      t.nick = nick;
+      if (nick) this.dispatchEvent(new CustomEvent('track', { detail: { nick, track: t.track } }));
+    }
   }
 
   /** After a negotiation: tracks whose m-line stopped receiving are gone. */
@@ -120,7 +150,7 @@ export class PeerSession extends EventTarget {
       const dir = t.transceiver.currentDirection;
       if (t.transceiver.stopped || dir === 'inactive' || dir === 'sendonly' || dir === 'stopped') {
         this.tracks.delete(id);
-        this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
+        if (t.nick) this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
       }
     }
   }
@@ -138,7 +168,7 @@ export class PeerSession extends EventTarget {
       stats.forEach((r) => {
         if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
         const t = this.tracks.get(r.trackIdentifier);
-        if (!t) return;
+        if (!t || !t.nick) return;
         const frames = r.framesDecoded || 0;
         if (frames > (decoded.get(r.trackIdentifier) || 0)) now.add(t.nick);
         decoded.set(r.trackIdentifier, frames);
@@ -188,7 +218,7 @@ export class PeerSession extends EventTarget {
     if (this.audioSender) this.media.unregisterSender(this.audioSender);
     if (this.videoSender) this.media.unregisterSender(this.videoSender);
     for (const t of this.tracks.values()) {
-      this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
+      if (t.nick) this.dispatchEvent(new CustomEvent('trackremoved', { detail: { nick: t.nick, track: t.track } }));
     }
     this.tracks.clear();
     try { this.pc.close(); } catch (_) { /* already closed */ }
