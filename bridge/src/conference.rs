@@ -397,7 +397,7 @@ impl Conference {
                     break;
                 }
             }
-            if !self.allocation_due {
+            if !self.allocation_due && !self.endpoints.iter().any(|e| e.allocation_due) {
                 break;
             }
         }
@@ -443,6 +443,15 @@ impl Conference {
                 self.allocate_for(j, now);
             }
             self.announce_sender_constraints();
+        } else {
+            // What concerns one receiver only (its bandwidth estimate moved) re-runs its own
+            // allocation: in a large meeting estimates move many times a second, and a pass
+            // over every receiver for each would cost the square of the meeting.
+            for j in 0..self.endpoints.len() {
+                if self.endpoints[j].allocation_due {
+                    self.allocate_for(j, now);
+                }
+            }
         }
     }
 
@@ -558,6 +567,8 @@ impl Conference {
             (allocs, desired, names, (candidates.len(), audio))
         };
         let r = &mut self.endpoints[j];
+        r.allocation_due = false;
+        r.allocated_bwe = r.bwe;
         // Never ask the estimator to probe below the starting estimate: a low target early
         // in a session (before video layers are seen) would pull the estimate down with it.
         let desired = desired.max(crate::endpoint::INITIAL_BWE.as_u64());
@@ -670,7 +681,15 @@ impl Conference {
                 });
             }
             EpEvent::Failed(_) => {}
-            EpEvent::Bandwidth | EpEvent::LayerStarted => self.allocation_due = true,
+            EpEvent::Bandwidth => {
+                // Only a move of more than a tenth changes what fits.
+                let ep = &mut self.endpoints[i];
+                let (new, old) = (ep.bwe.unwrap_or(0), ep.allocated_bwe.unwrap_or(0));
+                if ep.allocated_bwe.is_none() || new.abs_diff(old) * 10 > old {
+                    ep.allocation_due = true;
+                }
+            }
+            EpEvent::LayerStarted => self.allocation_due = true,
             EpEvent::BadChannelMessage => sink.metrics.bad_channel_messages_total.inc(),
             EpEvent::ChannelFlood => sink.metrics.channel_messages_dropped_total.inc(),
         }

@@ -165,6 +165,10 @@ pub struct Endpoint {
     /// datagram): a poll at that same moment needs no second `Input::Timeout`.
     timeout_ran_at: Option<Instant>,
     pub constraints: ReceiverVideoConstraints,
+    /// This receiver's allocation is to be re-run (its bandwidth estimate moved), and the
+    /// estimate the last one used.
+    pub allocation_due: bool,
+    pub allocated_bwe: Option<u64>,
     /// The page has said what it wants (a ReceiverVideoConstraints message came).
     pub constraints_received: bool,
     /// The slot map last sent to the page.
@@ -247,6 +251,8 @@ impl Endpoint {
             timeout_ran_at: None,
             constraints: ReceiverVideoConstraints { last_n: -1, ..Default::default() },
             constraints_received: false,
+            allocation_due: false,
+            allocated_bwe: None,
             sent_slot_map: Vec::new(),
             slots_offered: 0,
             bwe: None,
