@@ -409,15 +409,16 @@ impl Target {
     }
 
     /// Lets new participants settle before a measurement: at least 2 s, and on the bridge
-    /// until no renegotiation came for 1 s (its receivers' slots are added as media starts
-    /// and as they say what they want), at most 30 s.
+    /// at least 3 s (a receiver that has not sent ReceiverVideoConstraints, as the str0m
+    /// participants, gets at most 20 video slots for its first 2 s) and until no
+    /// renegotiation came for 1 s (slots are added as media starts), at most 30 s.
     async fn settle(&mut self) {
         let start = Instant::now();
         let Target::Bridge { focus, participants, .. } = self else {
             return self.pump_until(start + Duration::from_secs(2)).await;
         };
         let mut quiet_since = start;
-        while start.elapsed() < Duration::from_secs(2)
+        while start.elapsed() < Duration::from_secs(3)
             || (quiet_since.elapsed() < Duration::from_secs(1) && start.elapsed() < Duration::from_secs(30))
         {
             if pump(focus, participants).await {
