@@ -22,13 +22,13 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 
 use crate::keyframe;
 use crate::track::{EpNum, Layer, TrackIn, TrackOut, TrackOutState};
+use crate::Error;
 
 /// Where a new outgoing stream starts its sequence numbers: random, below 2^14, so the
 /// SRTP rollover counter starts at zero on the receiver.
 fn initial_seq() -> u16 {
     (getrandom::u32().unwrap_or(4242) as u16 & 0x3fff) + 1
 }
-use crate::Error;
 
 /// Largest bridge-channel message accepted from a page.
 pub const MAX_CHANNEL_MESSAGE: usize = 64 * 1024;
@@ -552,22 +552,15 @@ impl Endpoint {
         }
     }
 
-    /// Takes `source` off this receiver's slots (it left, or is no longer selected): the
-    /// slots stay for other sources. Returns whether anything changed.
-    pub fn release_source(&mut self, source: EpNum, kind: Option<MediaKind>) -> bool {
-        let before = self.tracks_out.len();
+    /// Takes `source` off this receiver's slots of `kind` (None: every kind) because it
+    /// left or is no longer selected: the slots stay for other sources.
+    pub fn release_source(&mut self, source: EpNum, kind: Option<MediaKind>) {
+        let carries = |t: &TrackOut| t.source == Some(source) && kind.is_none_or(|k| k == t.kind);
         // A slot not offered yet has no m-line: drop it.
-        self.tracks_out.retain(|t| {
-            !(t.source == Some(source) && kind.is_none_or(|k| k == t.kind) && t.state == TrackOutState::ToOpen)
-        });
-        let mut changed = before != self.tracks_out.len();
-        for t in &mut self.tracks_out {
-            if t.source == Some(source) && kind.is_none_or(|k| k == t.kind) {
-                t.assign(None);
-                changed = true;
-            }
+        self.tracks_out.retain(|t| !(carries(t) && t.state == TrackOutState::ToOpen));
+        for t in self.tracks_out.iter_mut().filter(|t| carries(t)) {
+            t.assign(None);
         }
-        changed
     }
 
     /// Stops idle slots of `kind` beyond `keep` live ones (the conference has fewer sources
