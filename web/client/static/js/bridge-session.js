@@ -2,7 +2,8 @@
 // video in three simulcast encodings (rid q/h/f) and the `bridge-channel` data channel;
 // focus returns the bridge's answer; afterwards only the bridge offers (source-add /
 // source-remove) and we answer. The bridge's m-lines are slots that move between sources;
-// its SourcesMap says who each carries (PeerSession.applySlotMap). Screen sharing swaps the video track on the same sender.
+// its SourcesMap says who each carries (PeerSession.applySlotMap). Screen sharing swaps the
+// video track on the same sender.
 
 import { PeerSession, gathered } from './peer.js';
 
