@@ -520,6 +520,14 @@ impl Conference {
         }
     }
 
+    /// Every endpoint but local endpoint `j`, here and on other threads, with its sources.
+    fn others(&self, j: usize) -> impl Iterator<Item = (EpNum, &[TrackIn])> {
+        let local = self.endpoints.iter().enumerate().filter(move |(k, _)| *k != j).map(|(_, e)| e);
+        local
+            .map(|e| (e.num, e.tracks_in.as_slice()))
+            .chain(self.remotes.iter().map(|e| (e.num, e.tracks_in.as_slice())))
+    }
+
     /// Runs the allocator for receiver `j` and applies it to the receiver's video slots:
     /// sources no longer selected leave theirs, newly selected ones take an idle slot or a
     /// new one (the next offer adds it). Idle slots beyond the conference's sources (video:
@@ -528,32 +536,12 @@ impl Conference {
         let (allocs, desired, names, sources) = {
             let r = &self.endpoints[j];
             let candidates: Vec<Candidate<'_>> = self
-                .endpoints
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| *k != j)
-                .flat_map(|(_, e)| {
-                    e.tracks_in
-                        .iter()
-                        .filter(|t| t.kind == MediaKind::Video)
-                        .map(move |t| Candidate { ep: e.num, track: t })
+                .others(j)
+                .flat_map(|(ep, tracks)| {
+                    tracks.iter().filter(|t| t.kind == MediaKind::Video).map(move |t| Candidate { ep, track: t })
                 })
-                .chain(self.remotes.iter().flat_map(|e| {
-                    e.tracks_in
-                        .iter()
-                        .filter(|t| t.kind == MediaKind::Video)
-                        .map(move |t| Candidate { ep: e.num, track: t })
-                }))
                 .collect();
-            let audio = self
-                .endpoints
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| *k != j)
-                .map(|(_, e)| &e.tracks_in)
-                .chain(self.remotes.iter().map(|e| &e.tracks_in))
-                .filter(|t| t.iter().any(|t| t.kind == MediaKind::Audio))
-                .count();
+            let audio = self.others(j).filter(|(_, t)| t.iter().any(|t| t.kind == MediaKind::Audio)).count();
             // Audio streams on the receiver's link: the routed ones when only the loudest are.
             let routed = match self.loudest.k() {
                 k if k > 0 && self.size() > self.loudest_above => audio.min(k + 1),
