@@ -32,6 +32,27 @@ fn levels(w: &mut World, loud: &[usize]) {
     }
 }
 
+/// Live audio slots of each participant, in `NAMES` order.
+fn audio_slots(w: &World) -> Vec<usize> {
+    NAMES.iter().map(|n| slots(w, n, MediaKind::Audio)).collect()
+}
+
+/// `speakers` talk (everyone else silent); after 4 s to settle, 2 s in which every listener
+/// hears each speaker in full, with no gap in the numbering of the slot it came on.
+fn speakers_heard(w: &mut World, speakers: &[usize], listeners: &[usize]) {
+    levels(w, speakers);
+    w.run_for(Duration::from_secs(4));
+    w.reset_counts();
+    w.run_for(Duration::from_secs(2));
+    for &r in listeners {
+        for &s in speakers {
+            let got = w.received(r, s);
+            assert!(got.audio_frames >= 90, "{} hears {}: {}", NAMES[r], NAMES[s], got.audio_frames);
+            assert_eq!(got.audio_gaps, 0, "{} from {}: numbering continues on the moved slot", NAMES[r], NAMES[s]);
+        }
+    }
+}
+
 #[test]
 fn last_n_video_rides_on_that_many_slots_and_follows_the_speaker() {
     let mut w = World::new();
@@ -95,38 +116,20 @@ fn routed_audio_takes_the_slot_of_a_silent_source() {
     levels(&mut w, &[0, 1]);
     w.connect_all();
     w.run_for(Duration::from_secs(4));
-    let before: Vec<usize> = NAMES.iter().map(|n| slots(&w, n, MediaKind::Audio)).collect();
+    let before = audio_slots(&w);
     assert!(before.iter().all(|&n| n <= 4), "audio slots: {before:?}");
 
     // Bob and alice fall silent, frank and heidi speak.
-    levels(&mut w, &[5, 7]);
-    w.run_for(Duration::from_secs(4));
-    w.reset_counts();
-    w.run_for(Duration::from_secs(2));
+    speakers_heard(&mut w, &[5, 7], &[2, 3, 4, 6]);
     for r in [2, 3, 4, 6] {
-        for s in [5, 7] {
-            let got = w.received(r, s);
-            assert!(got.audio_frames >= 90, "{} hears {}: {}", NAMES[r], NAMES[s], got.audio_frames);
-            assert_eq!(got.audio_gaps, 0, "{} from {}: numbering continues on the moved slot", NAMES[r], NAMES[s]);
-        }
         assert_eq!(w.received(r, 1).audio_frames, 0, "bob's silence is not routed");
     }
-    let after: Vec<usize> = NAMES.iter().map(|n| slots(&w, n, MediaKind::Audio)).collect();
+    let after = audio_slots(&w);
     assert!(after.iter().all(|&n| n <= 4), "the new speakers took old slots: {after:?}");
 
     // Carol and dave take over: they move onto the slots of alice and bob, silent by now.
-    levels(&mut w, &[2, 3]);
-    w.run_for(Duration::from_secs(4));
-    w.reset_counts();
-    w.run_for(Duration::from_secs(2));
-    for r in [0, 1, 4, 6] {
-        for s in [2, 3] {
-            let got = w.received(r, s);
-            assert!(got.audio_frames >= 90, "{} hears {}: {}", NAMES[r], NAMES[s], got.audio_frames);
-            assert_eq!(got.audio_gaps, 0, "{} from {}: numbering continues on the moved slot", NAMES[r], NAMES[s]);
-        }
-    }
-    let last: Vec<usize> = NAMES.iter().map(|n| slots(&w, n, MediaKind::Audio)).collect();
+    speakers_heard(&mut w, &[2, 3], &[0, 1, 4, 6]);
+    let last = audio_slots(&w);
     assert!(last.iter().all(|&n| n <= 4), "no slot added: {last:?}");
     let moved: usize = w
         .people
