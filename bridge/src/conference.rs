@@ -456,7 +456,8 @@ impl Conference {
     }
 
     /// Tells each sender the largest height any receiver asks for of its video (capped at its
-    /// top layer), so its page can stop encoding layers nobody wants (SenderSourceConstraints).
+    /// top layer), so its page can stop encoding the layers above it (SenderSourceConstraints;
+    /// the page keeps its lowest layer while anyone watches).
     /// Built from the receivers' wishes, not from what is forwarded now: a layer the sender
     /// stopped must come back when someone asks for it. Receivers on other threads count
     /// through the wishes their shards sent; this shard sends its own for remote senders.
@@ -467,7 +468,14 @@ impl Conference {
                 continue;
             };
             let track = &self.endpoints[s].tracks_in[ti];
-            let top = track.layers.iter().filter_map(|l| l.height).max().map(i32::from).unwrap_or(720);
+            // A layer whose keyframes were never seen (a sender that switched it off before
+            // sending any) may be larger than the known ones: assume a full ladder then, or
+            // the figure would stay below it and the layer could never be asked for again.
+            let known = track.layers.iter().filter_map(|l| l.height).max().map(i32::from);
+            let top = match known {
+                Some(h) if track.layers.iter().all(|l| l.height.is_some()) => h,
+                known => known.unwrap_or(0).max(720),
+            };
             let name = track.source_name.clone();
             let remote_wish = self.wishes.iter().filter(|((_, n), _)| *n == num).map(|(_, h)| *h).max();
             let wish = self.local_wish(num, &name).max(remote_wish.unwrap_or(0));

@@ -111,6 +111,74 @@ fn senders_learn_the_largest_height_anyone_receives() {
     assert_eq!(last, Some(("bob-v0".to_string(), 180)));
 }
 
+/// The last height announced to participant `i` for its video.
+fn announced(w: &World, i: usize) -> Option<i32> {
+    w.people[i].messages.iter().rev().find_map(|m| match m {
+        BridgeChannelMessage::SenderSourceConstraints { max_height, .. } => Some(*max_height),
+        _ => None,
+    })
+}
+
+/// Senders that encode only what is asked for, as the page does (layers above the announced
+/// height off, the lowest on while anyone watches): in tile view they send one layer, and a
+/// receiver asking for more brings the top layer back, also from a sender whose upper layers
+/// the bridge never saw (Chromium starts with its lowest layer and adds the others as its
+/// estimate grows: told 180 first, it never sends them, and no keyframe tells their heights).
+#[test]
+fn senders_following_constraints_stop_layers_and_bring_them_back_when_asked() {
+    let mut w = World::new();
+    w.join("alice");
+    w.join("carol");
+    w.connect_all();
+    w.run_for(Duration::from_secs(1));
+    // Tile view: alice and carol want 180p of everyone.
+    for i in 0..2 {
+        w.send_channel(i, &constraints(-1, Some(180), &[]));
+    }
+    w.run_for(Duration::from_secs(1));
+    w.join("bob");
+    for p in &mut w.people {
+        p.follows_sender_constraints = true;
+        p.keyframe_interval = 600;
+    }
+    w.people[2].sends_up_to = 180;
+    w.connect_all();
+    w.send_channel(2, &constraints(-1, Some(180), &[]));
+    w.run_for(Duration::from_secs(3));
+    let sent_before = w.people.iter().map(|p| p.layer_frames_sent).collect::<Vec<_>>();
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    for (i, p) in w.people.iter().enumerate() {
+        assert_eq!(announced(&w, i), Some(180), "{}", p.id);
+        let sent: Vec<usize> = (0..3).map(|l| p.layer_frames_sent[l] - sent_before[i][l]).collect();
+        assert!(sent[0] >= 25 && sent[1] == 0 && sent[2] == 0, "{}: only the lowest layer is sent: {sent:?}", p.id);
+        for r in (0..3).filter(|r| *r != i) {
+            let got = w.received(r, i);
+            assert!(got.video_frames >= 25, "{} still gets {}'s video: {got:?}", w.people[r].id, p.id);
+            assert_eq!(got.video_by_layer, [got.video_frames, 0, 0]);
+        }
+    }
+    assert_eq!(w.people[2].layer_frames_sent[1..], [0, 0], "the bridge never saw bob's upper layers");
+
+    // alice puts bob on stage: bob hears 720 and alice gets his top layer, from a keyframe.
+    w.send_channel(0, &constraints(-1, Some(180), &[("bob-v0", 720)]));
+    w.run_for(Duration::from_secs(3));
+    assert_eq!(announced(&w, 2), Some(720), "bob is told to send his upper layers again");
+    w.reset_counts();
+    w.run_for(Duration::from_secs(1));
+    let got = w.received(0, 2);
+    assert!(got.video_frames >= 25, "alice gets bob's video: {got:?}");
+    assert_eq!(got.last_video_layer, Some(2), "bob's top layer reaches alice: {got:?}");
+    assert_eq!(w.received(1, 2).video_by_layer[1..], [0, 0], "carol still gets bob's 180p");
+    assert_eq!(announced(&w, 1), Some(180), "carol's video: nobody asked for more");
+    for p in &w.people {
+        for r in p.received.values() {
+            assert_eq!(r.switches_without_keyframe, 0, "every layer switch starts at a keyframe");
+            assert_eq!(r.non_contiguous, 0, "no gap in what a receiver gets");
+        }
+    }
+}
+
 #[test]
 fn last_n_limits_forwarded_sources_and_announces_them() {
     let mut w = World::new();

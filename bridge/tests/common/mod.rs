@@ -85,8 +85,18 @@ pub struct Participant {
     pub uplink_loss: f64,
     /// Fraction of the bridge's media datagrams to this participant that are dropped.
     pub downlink_loss: f64,
-    /// Video frames written so far (per layer, all equal).
+    /// Video frames written so far (each written in one or more layers).
     pub frames_sent: usize,
+    /// Video frames written so far in each layer.
+    pub layer_frames_sent: [usize; 3],
+    /// The frame each layer was last written in: a layer that resumes starts with a
+    /// keyframe, as an encoder does.
+    pub layer_last_frame: [u64; 3],
+    /// Follow the bridge's SenderSourceConstraints as the page does: `sends_up_to` takes
+    /// each announced height.
+    pub follows_sender_constraints: bool,
+    /// Layers taller than this are not written (the lowest is, unless this is 0).
+    pub sends_up_to: i32,
     /// Frames between periodic keyframes (keyframe requests come on top).
     pub keyframe_interval: u64,
     /// Whether this participant's transport is alive (a crash stops all its datagrams).
@@ -373,6 +383,10 @@ impl World {
             uplink_loss: 0.0,
             downlink_loss: 0.0,
             frames_sent: 0,
+            layer_frames_sent: [0; 3],
+            layer_last_frame: [0; 3],
+            follows_sender_constraints: false,
+            sends_up_to: i32::MAX,
             keyframe_interval: 60,
             alive: true,
             // A fast LAN link: bursts leave one packet after another, as on a real wire.
@@ -648,6 +662,12 @@ impl World {
                 let pt = find_pt(&p.rtc, codec);
                 let t = MediaTime::new(p.frame * 3000, Frequency::NINETY_KHZ);
                 for (li, (rid, height, size)) in LAYERS.iter().enumerate() {
+                    if p.sends_up_to <= 0 || (li > 0 && i32::from(*height) > p.sends_up_to) {
+                        continue;
+                    }
+                    p.layer_frames_sent[li] += 1;
+                    let key = key || p.layer_last_frame[li] + 1 != p.frame;
+                    p.layer_last_frame[li] = p.frame;
                     let data = if codec == Codec::H264 {
                         h264_frame(key, p.index, li as u8, *size)
                     } else {
@@ -699,9 +719,17 @@ fn on_participant_event(p: &mut Participant, e: Event) {
         Event::ChannelOpen(id, label) if label == proto::bridge_channel::LABEL => p.channel = Some(id),
         Event::ChannelData(d) => {
             if let Ok(m) = serde_json::from_slice::<BridgeChannelMessage>(&d.data) {
-                if let BridgeChannelMessage::SourcesMap { mapped_sources } = &m {
-                    p.owner_of_mid =
-                        mapped_sources.iter().map(|s| (Mid::from(s.mid.as_str()), s.owner.clone())).collect();
+                match &m {
+                    BridgeChannelMessage::SourcesMap { mapped_sources } => {
+                        p.owner_of_mid =
+                            mapped_sources.iter().map(|s| (Mid::from(s.mid.as_str()), s.owner.clone())).collect();
+                    }
+                    BridgeChannelMessage::SenderSourceConstraints { max_height, .. }
+                        if p.follows_sender_constraints =>
+                    {
+                        p.sends_up_to = *max_height;
+                    }
+                    _ => {}
                 }
                 p.messages.push(m);
             }
