@@ -17,6 +17,17 @@ const tileOf = (page, name) => page.evaluate((n) => {
   } : null;
 }, name);
 
+/** Which of the page's bridge video encodings are on, and frames encoded per rid so far. */
+const encodingState = (page) => page.evaluate(async () => {
+  const sender = window.meet.conference.bridge.videoSender;
+  const active = sender.getParameters().encodings.map((e) => e.active);
+  const frames = {};
+  (await sender.getStats()).forEach((r) => {
+    if (r.type === 'outbound-rtp' && r.rid) frames[r.rid] = r.framesEncoded || 0;
+  });
+  return { active, frames };
+});
+
 await scenario('features', async (onClose) => {
   const browser = await launch();
   onClose(() => browser.close());
@@ -54,7 +65,23 @@ await scenario('features', async (onClose) => {
   }
   log('dominant speaker highlighted');
 
-  // Speaker view: the stage tile is large, the strip small; the stage gets a higher layer.
+  // Small windows: every tile asks for 180 lines, so the bridge tells every sender 180 and
+  // each page encodes only its lowest layer (the others are paused and stop producing).
+  for (const n of names) await pages[n].setViewportSize({ width: 480, height: 270 });
+  for (const n of names) {
+    await waitFor(`${n} to send only its lowest layer`, async () => {
+      const a = await encodingState(pages[n]);
+      if (!(a.active.join() === 'true,false,false')) return false;
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await encodingState(pages[n]);
+      return b.active.join() === 'true,false,false' && b.frames.q > a.frames.q && b.frames.h === a.frames.h && b.frames.f === a.frames.f;
+    }, 30000);
+  }
+  log('tile view in small windows: every page encodes its lowest layer only');
+  await Dora.setViewportSize({ width: 1280, height: 720 });
+
+  // Speaker view: the stage tile is large, the strip small; the stage gets a higher layer,
+  // which Fay's page encodes again once the bridge tells it someone asks for it.
   // Fay is pinned (double click), so the dominant speaker does not move the stage meanwhile.
   await Dora.click('#btn-view');
   await Dora.dblclick('.tile:has(video[data-participant="Fay"])');
@@ -75,6 +102,10 @@ await scenario('features', async (onClose) => {
     return { big, small };
   }, 45000).catch((e) => { throw new Error(`${e.message}; sizes: ${JSON.stringify(lastSizes)}`); });
   log('speaker view', JSON.stringify({ stage: [staged, sizes.big.tileHeight, sizes.big.height], strip: [strip, sizes.small.tileHeight, sizes.small.height] }));
+  const fay = await encodingState(Fay);
+  log("Fay's encodings with Fay on Dora's stage", JSON.stringify(fay));
+  assert(fay.active[0] && fay.active[1], "Fay's page encodes more than its lowest layer again");
+  assert(sizes.big.height > 180, `Fay arrives above the lowest layer (${sizes.big.height} lines)`);
   await screenshot(Dora, 'speaker-view-Dora.png');
 
   // Unpinned, a screen share takes the stage by itself.

@@ -16,6 +16,19 @@ export class BridgeSession extends PeerSession {
     this.accept = accept;
     this.channel = null;
     this.pendingOut = new Map();
+    // The bridge's last SenderSourceConstraints height; applied again when the video track
+    // changes (a screen share has other layer heights than the camera).
+    this.senderMaxHeight = null;
+    this.senderUpdate = Promise.resolve();
+    this.onMediaChange = () => {
+      if (this.senderMaxHeight !== null) this.applySenderConstraint(this.senderMaxHeight);
+    };
+    media.addEventListener('change', this.onMediaChange);
+  }
+
+  close() {
+    this.media.removeEventListener('change', this.onMediaChange);
+    super.close();
   }
 
   start() {
@@ -88,24 +101,39 @@ export class BridgeSession extends PeerSession {
   }
 
   /**
-   * The bridge says the largest height anyone watches of our video. Nobody (0): pause every
-   * encoding. Anyone: send all three layers. Layers are not switched off one by one: the
-   * bridge caps its figure at the largest layer it has seen, so a layer turned off here could
-   * never be asked for again.
+   * The bridge says the largest height anyone watches of our video: encodings taller than
+   * that are paused, the lowest stays on while anyone watches, nobody (0) pauses them all.
+   * This is the bridge's own choice rule (a receiver gets the tallest layer not above its
+   * height, else the lowest), so nothing paused here would have been forwarded; asked for
+   * more later, the bridge says so and the layers come back (it assumes a full ladder for
+   * layers it never saw). A layer's height: the track's, divided by its scale-down.
    */
-  async applySenderConstraint(maxHeight) {
+  applySenderConstraint(maxHeight) {
+    this.senderMaxHeight = maxHeight;
+    // One setParameters at a time (each needs the parameters the last one left), with the
+    // latest height when its turn comes.
+    this.senderUpdate = this.senderUpdate.then(() => this.#applyEncodings()).catch((e) => console.warn('encodings', e));
+    return this.senderUpdate;
+  }
+
+  async #applyEncodings() {
+    const maxHeight = this.senderMaxHeight;
     const sender = this.videoSender;
     if (!sender) return;
     const params = sender.getParameters();
-    if (!params.encodings || !params.encodings.length) return;
+    const encodings = params.encodings || [];
+    if (!encodings.length) return;
+    const full = (sender.track && sender.track.getSettings().height) || 720;
+    const heights = encodings.map((e) => Math.round(full / (e.scaleResolutionDownBy || 1)));
+    const lowest = heights.indexOf(Math.min(...heights));
     let changed = false;
-    for (const enc of params.encodings) {
-      const want = maxHeight > 0;
+    encodings.forEach((enc, i) => {
+      const want = maxHeight > 0 && (i === lowest || heights[i] <= maxHeight);
       if (enc.active !== want) {
         enc.active = want;
         changed = true;
       }
-    }
+    });
     if (changed) await sender.setParameters(params).catch((e) => console.warn('setParameters', e));
   }
 }
