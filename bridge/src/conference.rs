@@ -515,14 +515,18 @@ impl Conference {
             .unwrap_or(0)
     }
 
-    fn announce_speaker(&mut self, speaker: EpNum) {
-        let Some(id) = self.id_of(speaker).map(|id| id.to_string()) else { return };
+    fn speaker_message(&self, speaker: EpNum) -> Option<BridgeChannelMessage> {
+        let id = self.id_of(speaker)?.to_string();
         let previous: Vec<String> =
             self.speakers.history().iter().skip(1).filter_map(|n| self.id_of(*n).map(|id| id.to_string())).collect();
-        let msg = BridgeChannelMessage::DominantSpeakerEndpointChangeEvent {
+        Some(BridgeChannelMessage::DominantSpeakerEndpointChangeEvent {
             dominant_speaker_endpoint: id,
             previous_speakers: previous,
-        };
+        })
+    }
+
+    fn announce_speaker(&mut self, speaker: EpNum) {
+        let Some(msg) = self.speaker_message(speaker) else { return };
         for ep in &mut self.endpoints {
             ep.send_channel(&msg);
         }
@@ -664,8 +668,9 @@ impl Conference {
                 ep.send_channel(&BridgeChannelMessage::ServerHello { version: self.version.clone() });
                 ep.forwarded_sources = vec!["-".into()];
                 ep.last_n_endpoints = vec!["-".into()];
-                if let Some(cur) = self.speakers.current() {
-                    self.announce_speaker(cur);
+                if let Some(msg) = self.speakers.current().and_then(|cur| self.speaker_message(cur)) {
+                    // Only the new page needs it: the others heard it when it changed.
+                    self.endpoints[i].send_channel(&msg);
                 }
                 self.allocation_due = true;
             }
