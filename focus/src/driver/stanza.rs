@@ -295,7 +295,7 @@ pub fn jingle_element(j: &Jingle) -> Element {
             Element::new("description", ns::SDP)
                 .attr("type", d.kind.as_str())
                 .attr("encoding", proto::sdp_encoding::DEFLATE)
-                .text(&proto::sdp_encoding::encode_deflate(&d.sdp)),
+                .text(proto::sdp_encoding::encode_deflate(&d.sdp)),
         );
     }
     e

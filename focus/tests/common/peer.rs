@@ -592,7 +592,7 @@ fn with_sdp(j: Element, kind: &str, sdp: &str) -> Element {
         Element::new("description", ns::SDP)
             .attr("type", kind)
             .attr("encoding", proto::sdp_encoding::DEFLATE)
-            .text(&proto::sdp_encoding::encode_deflate(sdp)),
+            .text(proto::sdp_encoding::encode_deflate(sdp)),
     )
 }
 
