@@ -6,7 +6,8 @@
 //! instructions per forwarded packet (the difference removes connection setup). It prints
 //! the forwarded count; argument: the seconds of virtual media time after everyone
 //! connected; `BRIDGE_BWE=false` runs the bridge without send-side bandwidth estimation;
-//! `BRIDGE_BENCH_TILES=N` makes it a tile view (last-N = N, see `main`).
+//! `BRIDGE_BENCH_TILES=N` makes it a tile view (last-N = N, see `main`);
+//! `BRIDGE_BENCH_FOLLOW=1` has the senders follow SenderSourceConstraints as the page does.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -35,6 +36,13 @@ fn main() {
             Some(name) => w.join(name),
             None => w.join(&format!("p{i}")),
         };
+    }
+    // BRIDGE_BENCH_FOLLOW=1: senders pause the layers taller than the bridge's
+    // SenderSourceConstraints height, as the page does (in tile view: all but the lowest).
+    if std::env::var("BRIDGE_BENCH_FOLLOW").is_ok_and(|v| v == "1") {
+        for p in &mut w.people {
+            p.follows_sender_constraints = true;
+        }
     }
     w.connect_all();
     if let Some(n) = tiles {

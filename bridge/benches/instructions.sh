@@ -8,6 +8,7 @@
 #   BRIDGE_BWE=false bridge/benches/instructions.sh     # without send-side BWE and pacing
 #   BRIDGE_BENCH_MEETING=20 bridge/benches/instructions.sh   # one 20-person meeting
 #   BRIDGE_BENCH_MEETING=30 BRIDGE_BENCH_TILES=9 bridge/benches/instructions.sh   # tile view, last-N 9
+#   BRIDGE_BENCH_FOLLOW=1 ...                     # senders follow SenderSourceConstraints
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(cargo bench -p bridge --bench forward_cost --no-run --message-format=json 2>/dev/null |

@@ -30,9 +30,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use crate::load::{
-    arrival_instant, counters, nanos_since_epoch, on_session_event, record_latency, Cmd, VideoWindow, LAYERS,
-};
+use crate::load::{arrival_instant, counters, nanos_since_epoch, record_latency, Cmd, Signals, VideoWindow, LAYERS};
 use crate::srtp::{count_nacks, extend_seq, KeySlot, Keys, RtpView};
 use crate::twcc::TwccFeedback;
 
@@ -300,11 +298,9 @@ impl Receiver {
 }
 
 struct State {
-    connected: bool,
-    keyframe_wanted: bool,
+    sig: Signals,
     /// Where str0m sends: the bridge's media address (the only peer).
     peer: Option<SocketAddr>,
-    wish: Option<String>,
 }
 
 /// Polls str0m until its next deadline; `None` when the session failed.
@@ -318,7 +314,7 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
             }
             Ok(Output::Event(e)) => {
                 // Media is counted from the socket, not from str0m's events.
-                let _ = on_session_event(rtc, e, &mut st.connected, &mut st.keyframe_wanted, &mut st.wish);
+                let _ = st.sig.on_event(rtc, e);
             }
             Err(_) => return None,
         }
@@ -342,7 +338,7 @@ pub async fn run(
     socket: UdpSocket,
     slot: Arc<KeySlot>,
     publish: Option<Publish>,
-    wish: Option<String>,
+    signals: Signals,
     mut cmds: mpsc::Receiver<Cmd>,
 ) {
     let local = socket.local_addr().expect("participant address");
@@ -351,7 +347,7 @@ pub async fn run(
     let offset = Duration::from_micros(u64::from(getrandom::u32().unwrap_or(0)) % 33_000);
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
     let mut next_feedback = start + offset;
-    let mut st = State { connected: false, keyframe_wanted: true, peer: None, wish };
+    let mut st = State { sig: signals, peer: None };
     let mut keys: Option<Keys> = None;
     let mut sender: Option<Sender> = None;
     let mut receiver = Receiver::default();
@@ -363,7 +359,7 @@ pub async fn run(
         }
         let Some(t) = drain(&mut rtc, &socket, &mut st) else { return };
         timeout = t;
-        if keys.is_none() && st.connected {
+        if keys.is_none() && st.sig.connected {
             if let (Some(k), Some(to)) = (slot.take().and_then(|c| Keys::derive(&c)), st.peer) {
                 keys = Some(k);
                 receiver.media_pts = rtc
@@ -437,10 +433,10 @@ pub async fn run(
         if now >= next_video {
             next_video += Duration::from_millis(33);
             frame += 1;
-            let key = st.keyframe_wanted || frame.is_multiple_of(90);
-            st.keyframe_wanted = false;
+            let key = std::mem::take(&mut st.sig.keyframe_wanted) || frame.is_multiple_of(90);
             let ts = (now.duration_since(start).as_micros() as u64 * 90 / 1000) as u32;
             for (li, (_, packets, _)) in LAYERS.iter().enumerate() {
+                let Some(key) = st.sig.layer(li, frame, key) else { continue };
                 for k in 0..*packets {
                     // VP8 descriptor: S bit on the first packet of the frame; then the
                     // frame tag (P bit 0 = keyframe), as the str0m participant writes them.

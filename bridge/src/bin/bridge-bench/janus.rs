@@ -340,7 +340,10 @@ impl JanusTarget {
         let feeds: Vec<u64> = (0..size as u64).map(|k| room * 100 + k + 1).collect();
         let mut handles = Vec::new();
         for &feed in &feeds {
-            let setup = Setup::on(&format!("p{feed}"), Generator::Cheap, host).await.with_vp8_start_code();
+            let setup = Setup::on(&format!("p{feed}"), Generator::Cheap, host)
+                .await
+                .with_vp8_start_code()
+                .ignoring_sender_constraints();
             let h = c.attach().await?;
             handles.push(h);
             let join = json!({"request": "join", "ptype": "publisher", "room": room, "id": feed});

@@ -194,6 +194,8 @@ pub struct Setup {
     keys: Option<Arc<KeySlot>>,
     /// Cheap participant: keyframes carry the VP8 start code and size (Janus needs them).
     vp8_start_code: bool,
+    /// Follow the bridge's SenderSourceConstraints as the page does.
+    follow_sender_constraints: bool,
 }
 
 /// A participant's session before negotiation: str0m in RTP mode with Opus and VP8, one
@@ -223,12 +225,29 @@ impl Setup {
         let (mut rtc, socket, keys) = session(ip, generator).await;
         let rids = LAYERS.map(|(rid, _, _)| rid);
         let PublisherOffer { offer, pending, audio_mid, video_mid } = publisher_offer(&mut rtc, name, &rids);
-        Setup { offer, rtc, socket, pending, audio_mid, video_mid, keys, vp8_start_code: false }
+        Setup {
+            offer,
+            rtc,
+            socket,
+            pending,
+            audio_mid,
+            video_mid,
+            keys,
+            vp8_start_code: false,
+            follow_sender_constraints: true,
+        }
     }
 
     /// Keyframes carry the VP8 start code and size (cheap generator only).
     pub fn with_vp8_start_code(mut self) -> Setup {
         self.vp8_start_code = true;
+        self
+    }
+
+    /// Sends every layer whatever the bridge's SenderSourceConstraints say (as toward Janus,
+    /// which sends none): the like-for-like incoming load.
+    pub fn ignoring_sender_constraints(mut self) -> Setup {
+        self.follow_sender_constraints = false;
         self
     }
 
@@ -248,6 +267,7 @@ impl Setup {
             };
             serde_json::to_string(&BridgeChannelMessage::ReceiverVideoConstraints(c)).expect("constraints serialize")
         });
+        let signals = Signals::new(wish, self.follow_sender_constraints);
         match self.keys {
             Some(slot) => {
                 let publish = cheap::Publish {
@@ -255,9 +275,9 @@ impl Setup {
                     video_mid: self.video_mid,
                     vp8_start_code: self.vp8_start_code,
                 };
-                tokio::spawn(cheap::run(self.rtc, self.socket, slot, Some(publish), wish, rx))
+                tokio::spawn(cheap::run(self.rtc, self.socket, slot, Some(publish), signals, rx))
             }
-            None => tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, wish, rx)),
+            None => tokio::spawn(run(self.rtc, self.socket, self.audio_mid, self.video_mid, signals, rx)),
         };
         tx
     }
@@ -270,7 +290,7 @@ pub async fn receive_only(ip: IpAddr, offer: &str) -> Option<(String, mpsc::Send
     let offer = SdpOffer::from_sdp_string(offer).ok()?;
     let answer = rtc.sdp_api().accept_offer(offer).ok()?.to_sdp_string();
     let (tx, rx) = mpsc::channel(8);
-    tokio::spawn(cheap::run(rtc, socket, keys?, None, None, rx));
+    tokio::spawn(cheap::run(rtc, socket, keys?, None, Signals::new(None, false), rx));
     Some((answer, tx))
 }
 
@@ -287,7 +307,7 @@ async fn run(
     socket: UdpSocket,
     audio_mid: Mid,
     video_mid: Mid,
-    wish: Option<String>,
+    signals: Signals,
     mut cmds: mpsc::Receiver<Cmd>,
 ) {
     let c = counters();
@@ -299,11 +319,9 @@ async fn run(
     let (mut next_audio, mut next_video) = (start + offset, start + offset);
     let opus_pt = rtc.codec_config().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt());
     let mut st = State {
-        connected: false,
-        keyframe_wanted: true,
+        sig: signals,
         max_seq: HashMap::new(),
         received_at: Instant::now(),
-        wish,
         opus_pt,
         window: VideoWindow::default(),
     };
@@ -343,7 +361,7 @@ async fn run(
             },
         }
         let now = Instant::now();
-        if st.connected && now >= next_audio {
+        if st.sig.connected && now >= next_audio {
             next_audio += Duration::from_millis(20);
             if let Some(pt) = st.opus_pt {
                 let mut payload = vec![0x55u8; 100];
@@ -358,15 +376,15 @@ async fn run(
                 }
             }
         }
-        if st.connected && now >= next_video {
+        if st.sig.connected && now >= next_video {
             next_video += Duration::from_millis(33);
             frame += 1;
-            let key = st.keyframe_wanted || frame.is_multiple_of(90);
-            st.keyframe_wanted = false;
+            let key = std::mem::take(&mut st.sig.keyframe_wanted) || frame.is_multiple_of(90);
             if let Some(pt) = rtc.codec_config().find(|p| p.spec().codec == Codec::Vp8).map(|p| p.pt()) {
                 let ts = (now.duration_since(start).as_micros() as u64 * 90 / 1000) as u32;
                 let mut api = rtc.direct_api();
                 for (li, (rid, packets, size)) in LAYERS.iter().enumerate() {
+                    let Some(key) = st.sig.layer(li, frame, key) else { continue };
                     let Some(tx) = api.stream_tx_by_mid(video_mid, Some((*rid).into())) else { continue };
                     for k in 0..*packets {
                         let mut payload = vec![0u8; *size];
@@ -393,40 +411,72 @@ async fn run(
 }
 
 struct State {
-    connected: bool,
-    keyframe_wanted: bool,
+    sig: Signals,
     /// Incoming SSRC → highest extended sequence number seen.
     max_seq: HashMap<u32, u64>,
     received_at: Instant,
-    /// ReceiverVideoConstraints to send once the bridge channel opens.
-    wish: Option<String>,
     /// Received RTP of another payload type is video.
     opus_pt: Option<Pt>,
     window: VideoWindow,
 }
 
-/// Polls the participant until its next deadline; `None` when it failed.
-/// What both kinds of participant do with a session event: note the connection and a
-/// keyframe request, send the constraints `wish` once the bridge channel opens. Returns the
-/// events it leaves to the caller.
-pub fn on_session_event(
-    rtc: &mut Rtc,
-    e: Event,
-    connected: &mut bool,
-    keyframe_wanted: &mut bool,
-    wish: &mut Option<String>,
-) -> Option<Event> {
-    match e {
-        Event::Connected => *connected = true,
-        Event::ChannelOpen(id, _) => {
-            if let (Some(w), Some(mut ch)) = (wish.take(), rtc.channel(id)) {
-                let _ = ch.write(false, w.as_bytes());
+/// What session events tell a participant (both kinds): the connection, keyframe requests,
+/// the constraints to send once the bridge channel opens, and which video layers to send.
+pub struct Signals {
+    pub connected: bool,
+    pub keyframe_wanted: bool,
+    /// ReceiverVideoConstraints to send once the bridge channel opens.
+    wish: Option<String>,
+    /// The last SenderSourceConstraints height (None: not told yet).
+    max_height: Option<i32>,
+    /// Follow it as the page does (false: every layer always, as toward Janus).
+    follow: bool,
+    /// The frame each layer was last sent in.
+    last_sent: [u64; 3],
+}
+
+impl Signals {
+    pub fn new(wish: Option<String>, follow: bool) -> Signals {
+        Signals { connected: false, keyframe_wanted: true, wish, max_height: None, follow, last_sent: [0; 3] }
+    }
+
+    /// Notes a session event; returns the events it leaves to the caller.
+    pub fn on_event(&mut self, rtc: &mut Rtc, e: Event) -> Option<Event> {
+        match e {
+            Event::Connected => self.connected = true,
+            Event::ChannelOpen(id, _) => {
+                if let (Some(w), Some(mut ch)) = (self.wish.take(), rtc.channel(id)) {
+                    let _ = ch.write(false, w.as_bytes());
+                }
+            }
+            Event::ChannelData(d) => {
+                if let Ok(BridgeChannelMessage::SenderSourceConstraints { max_height, .. }) =
+                    serde_json::from_slice(&d.data)
+                {
+                    self.max_height = Some(max_height);
+                }
+            }
+            Event::KeyframeRequest(_) => self.keyframe_wanted = true,
+            other => return Some(other),
+        }
+        None
+    }
+
+    /// Whether video layer `li` goes out in `frame`, and if so whether as a keyframe. As the
+    /// page does: layers taller than the announced height are paused, the lowest stays while
+    /// anyone watches; a layer that resumes starts with a keyframe, as an encoder does.
+    pub fn layer(&mut self, li: usize, frame: u64, key: bool) -> Option<bool> {
+        let height = i32::from(cheap::LAYER_SIZE.get(li).map_or(0, |s| s.1));
+        if let (true, Some(m)) = (self.follow, self.max_height) {
+            if m <= 0 || (li > 0 && height > m) {
+                return None;
             }
         }
-        Event::KeyframeRequest(_) => *keyframe_wanted = true,
-        other => return Some(other),
+        let last = self.last_sent.get_mut(li)?;
+        let resumed = *last + 1 != frame;
+        *last = frame;
+        Some(key || resumed)
     }
-    None
 }
 
 fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
@@ -438,7 +488,7 @@ fn drain(rtc: &mut Rtc, socket: &UdpSocket, st: &mut State) -> Option<Instant> {
                 let _ = socket.try_send_to(&t.contents, t.destination);
             }
             Ok(Output::Event(e)) => {
-                let left = on_session_event(rtc, e, &mut st.connected, &mut st.keyframe_wanted, &mut st.wish);
+                let left = st.sig.on_event(rtc, e);
                 if let Some(Event::RtpPacket(p)) = left {
                     let ssrc = *p.header.ssrc;
                     let seq = *p.seq_no;

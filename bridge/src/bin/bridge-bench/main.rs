@@ -27,7 +27,10 @@
 //! (none: every participant takes what the bandwidth allows of everyone; with H, each asks
 //! the bridge for at most H lines of every video, as a page in tile view does with small
 //! tiles), `--last-n N` (none: each asks for at most N videos, as a page asks for the tiles
-//! it shows). With either generator, `vsrc_min` / `vsrc_avg` are the video sources a
+//! it shows), `--sender-constraints follow|ignore` (follow: a participant pauses the video
+//! layers taller than the bridge's SenderSourceConstraints height, keeping its lowest, as the
+//! page does; ignore: it sends all three always, as toward Janus, which tells it nothing).
+//! With either generator, `vsrc_min` / `vsrc_avg` are the video sources a
 //! receiver got media from in a second: the fewest any receiver got in the step, and the
 //! mean (so "everyone receives the video it asked for" is checked, not assumed).
 //!
@@ -67,6 +70,8 @@ struct Args {
     max_height: Option<i32>,
     last_n: Option<i32>,
     generator: load::Generator,
+    /// `--sender-constraints follow|ignore`.
+    follow_sender_constraints: bool,
     /// `--target`: the forwarders ramped, in this order.
     targets: Vec<Kind>,
     janus_event_loops: usize,
@@ -111,6 +116,7 @@ fn parse_args() -> Result<Args, String> {
         max_height: None,
         last_n: None,
         generator: load::Generator::Cheap,
+        follow_sender_constraints: true,
         targets: vec![Kind::Bridge],
         janus_event_loops: 0,
     };
@@ -130,6 +136,13 @@ fn parse_args() -> Result<Args, String> {
             "--max-height" => a.max_height = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--last-n" => a.last_n = Some(v.parse().map_err(|e| format!("{flag}: {e}"))?),
             "--generator" => a.generator = v.parse()?,
+            "--sender-constraints" => {
+                a.follow_sender_constraints = match v.as_str() {
+                    "follow" => true,
+                    "ignore" => false,
+                    _ => return Err(format!("{flag}: follow or ignore, not {v}")),
+                }
+            }
             "--target" => a.targets = parse_targets(&v)?,
             "--janus-event-loops" => a.janus_event_loops = n(&v)?,
             _ => return Err(format!("unknown option {flag}")),
@@ -373,7 +386,10 @@ impl Target {
                 let conf = ConferenceId::new(format!("m{m}")).expect("valid id");
                 for k in 0..args.meeting_size {
                     let id = EndpointId::new(format!("e{m}x{k}")).expect("valid id");
-                    let setup = load::Setup::new(id.as_str(), args.generator).await;
+                    let mut setup = load::Setup::new(id.as_str(), args.generator).await;
+                    if !args.follow_sender_constraints {
+                        setup = setup.ignoring_sender_constraints();
+                    }
                     let req = ColibriRequest::Allocate {
                         conference: conf.clone(),
                         endpoint: id.clone(),
@@ -456,6 +472,8 @@ async fn ramp(args: &Args, kind: Kind) -> Vec<Step> {
     let mut meetings = 0;
     println!("target: {kind:?}");
     println!("generator: {:?}", args.generator);
+    let follow = if args.follow_sender_constraints { "follow" } else { "ignore" };
+    println!("sender constraints: {follow} (participants toward our bridge)");
     println!(
         "meetings endpoints fwd_pkt/s bridge_cpu pkt/cpu_s loss p50_us p99_us rss_kib/ep load_cpu nack/s srtp_bad vsrc_min vsrc_avg"
     );
