@@ -20,12 +20,21 @@ fn receiver_behind_a_slow_link_gets_lower_layers() {
     let bwe_bob = w.endpoint("bob").bwe.expect("bob has a bandwidth estimate");
     eprintln!("estimates: alice {bwe_alice} bob {bwe_bob}");
     assert!(bwe_alice < 1_000_000, "alice's estimate follows her slow link: {bwe_alice}");
+    // Over a 10 s window (~300 frames per sender): the estimate on a link this narrow
+    // swings between ~0.25 and ~0.6 Mbit/s as it probes and backs off, and at its lows
+    // only one lowest layer fits (the allocator suspends the second, as Jitsi's does).
+    // A 3 s window right after 20 s landed in such a low in some runs (CI once; 2 of 8
+    // and 9 of 20 runs within one hour, none of 300 in the next); video must flow from
+    // both for most of the window, each low lasting a few seconds.
     w.reset_counts();
-    w.run_for(Duration::from_secs(3));
+    w.run_for(Duration::from_secs(10));
     let (from_bob, from_carol) = (w.received(0, 1), w.received(0, 2));
     eprintln!("alice <- bob {from_bob:?}\nalice <- carol {from_carol:?}");
     assert!(from_bob.video_by_layer[2] + from_carol.video_by_layer[2] == 0, "no 720p over 700 kbit/s");
-    assert!(from_bob.video_frames > 45 && from_carol.video_frames > 45, "video keeps flowing at a lower layer");
+    assert!(
+        from_bob.video_frames > 150 && from_carol.video_frames > 150,
+        "video keeps flowing at a lower layer from both"
+    );
     assert_eq!(w.received(1, 2).last_video_layer, Some(2), "bob's fast link keeps the top layer");
 }
 
