@@ -533,6 +533,9 @@ impl MediaThread {
     /// Sends what the core produced (in batches of [`pktinfo::BATCH`] per system call);
     /// returns its next deadline.
     fn flush(&mut self) -> Instant {
+        // What the datagrams just handled mean for the other threads goes first: they forward
+        // it while this thread polls its own receivers.
+        self.send_relays();
         loop {
             match self.sfu.poll_output() {
                 SfuOutput::Transmit(t) => {
