@@ -175,6 +175,7 @@ mod tests {
             last_keyframe_request: vec![None; 3],
             muted: false,
             announced_max_height: None,
+            left_out_everywhere: false,
         }
     }
 

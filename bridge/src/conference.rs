@@ -267,6 +267,7 @@ impl Conference {
                         last_keyframe_request: vec![None; s.layers],
                         muted: s.muted,
                         announced_max_height: None,
+                        left_out_everywhere: false,
                     });
                 }
             }
@@ -750,6 +751,13 @@ impl Conference {
     }
 
     /// Forwards one packet of `src` to every local receiver that should get it.
+    fn track_in_mut(&mut self, src: Src, track: usize) -> Option<&mut TrackIn> {
+        match src {
+            Src::Local(i) => self.endpoints.get_mut(i)?.tracks_in.get_mut(track),
+            Src::Remote(r) => self.remotes.get_mut(r)?.tracks_in.get_mut(track),
+        }
+    }
+
     fn forward(&mut self, src: Src, track: usize, layer: usize, packet: &Fwd, now: Instant, sink: &mut Sink<'_>) {
         let (num, tracks) = match src {
             Src::Local(i) => (self.endpoints[i].num, &self.endpoints[i].tracks_in),
@@ -770,15 +778,22 @@ impl Conference {
             // The ranking is kept up to date in a small conference too, so routing starts
             // from it when the conference grows past `loudest_above`.
             let loud = self.loudest.route(num, level, self.speakers.current(), now);
-            if muted || (!loud && self.size() > self.loudest_above) {
-                for r in self.endpoints.iter_mut() {
-                    let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == Some(num) && t.kind == kind) else {
-                        continue;
-                    };
-                    t.left_out = true;
-                    if !t.paused {
-                        t.paused = true;
-                        t.rewriter.pause();
+            let left_out = muted || (!loud && self.size() > self.loudest_above);
+            let already =
+                self.track_in_mut(src, track).map(|t| std::mem::replace(&mut t.left_out_everywhere, left_out));
+            if left_out {
+                // Once per pause, not per packet: in a 100-person meeting 97 speakers'
+                // packets are left out, and each look is a scan of every receiver's slots.
+                if already != Some(true) {
+                    for r in self.endpoints.iter_mut() {
+                        let Some(t) = r.tracks_out.iter_mut().find(|t| t.source == Some(num) && t.kind == kind) else {
+                            continue;
+                        };
+                        t.left_out = true;
+                        if !t.paused {
+                            t.paused = true;
+                            t.rewriter.pause();
+                        }
                     }
                 }
                 if !muted && matches!(src, Src::Local(_)) {

@@ -396,6 +396,7 @@ impl Endpoint {
                     last_keyframe_request: vec![None; n],
                     muted: if m.kind == MediaKind::Audio { self.forced_audio } else { self.forced_video },
                     announced_max_height: None,
+                    left_out_everywhere: false,
                 });
                 events.push(EpEvent::SourceAdded(m.kind));
             }

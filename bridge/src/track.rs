@@ -83,6 +83,10 @@ pub struct TrackIn {
     pub muted: bool,
     /// The SenderSourceConstraints height last sent to the sender.
     pub announced_max_height: Option<i32>,
+    /// Audio left out (not among the loudest, or muted): every receiver's slot carrying it
+    /// is paused already, so its next packets need not look at the receivers again. Cleared
+    /// when a packet of it is forwarded.
+    pub left_out_everywhere: bool,
 }
 
 impl TrackIn {
