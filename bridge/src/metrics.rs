@@ -6,15 +6,22 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A monotonically increasing counter (or a gauge when `set` is used).
+///
+/// Each counter has one writer: the media thread that owns the set (`inbox_dropped_total`:
+/// thread 0, which reads the port for all). So counting is a plain load and store, not a
+/// locked read-modify-write: several counters go up per forwarded packet, and a locked
+/// instruction right after the packet's stores waits for them to drain (`README.md`,
+/// "Where a 100-person meeting's packets wait"). Readers (`/metrics`, `/stats`) see each
+/// value whole, at most a moment late.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
 
 impl Counter {
     pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.add(1);
     }
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
     pub fn set(&self, n: u64) {
         self.0.store(n, Ordering::Relaxed);
