@@ -750,7 +750,7 @@ impl Conference {
         }
     }
 
-    /// Forwards one packet of `src` to every local receiver that should get it.
+    /// Track `track` of a local endpoint or of one on another thread.
     fn track_in_mut(&mut self, src: Src, track: usize) -> Option<&mut TrackIn> {
         match src {
             Src::Local(i) => self.endpoints.get_mut(i)?.tracks_in.get_mut(track),
@@ -758,6 +758,7 @@ impl Conference {
         }
     }
 
+    /// Forwards one packet of `src` to every local receiver that should get it.
     fn forward(&mut self, src: Src, track: usize, layer: usize, packet: &Fwd, now: Instant, sink: &mut Sink<'_>) {
         let (num, tracks) = match src {
             Src::Local(i) => (self.endpoints[i].num, &self.endpoints[i].tracks_in),
